@@ -1,0 +1,200 @@
+//! The measured numbers of a talk: the `metrics` object of the report.
+//!
+//! Field names are a public contract (clients, the web page and tests rely on them): add freely,
+//! rename nothing without bumping `ANALYSIS_VERSION`.
+
+use serde::{Deserialize, Serialize};
+
+/// All metrics of one recording.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Words in the transcript (fillers included).
+    pub words_total: usize,
+    /// Distinct words (case-folded, ё→е).
+    pub unique_words: usize,
+    /// Headline pace: words per minute of speaking time.
+    pub words_per_minute: f64,
+    /// Words per minute of the whole recording.
+    pub words_per_minute_total: f64,
+    /// Words per minute of pure articulation (speech segments only, pauses excluded).
+    pub articulation_rate_wpm: f64,
+    /// Syllables per second of speaking time.
+    pub syllables_per_sec: f64,
+    /// Time from the first to the last speech segment, pauses inside it included, seconds.
+    pub speaking_time_sec: f64,
+    /// Time the VAD marked as voice, seconds.
+    pub voiced_time_sec: f64,
+    /// `voiced_time_sec / duration`, 0..=1.
+    pub speaking_ratio: f64,
+    /// The comfortable pace band used for judgements (from config, per language).
+    pub pace_band_wpm: PaceBand,
+    pub pace_windows: Vec<PaceWindow>,
+    pub fillers: FillerMetrics,
+    pub pauses: PauseMetrics,
+    pub phrases: PhraseMetrics,
+    pub voice: VoiceMetrics,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PaceBand {
+    pub min_wpm: f64,
+    pub max_wpm: f64,
+}
+
+/// Pace in one sliding window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaceWindow {
+    pub start_sec: f64,
+    pub end_sec: f64,
+    pub wpm: f64,
+    /// `too_fast`, `too_slow` or `ok` against the band.
+    pub flag: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FillerMetrics {
+    /// Transcript + acoustic fillers.
+    pub total: usize,
+    pub from_transcript: usize,
+    pub acoustic: usize,
+    pub per_100_words: f64,
+    pub per_minute: f64,
+    /// Per-filler counts (transcript fillers), most frequent first.
+    pub items: Vec<FillerCount>,
+    pub events: Vec<FillerEvent>,
+    pub bursts: Vec<FillerBurst>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FillerCount {
+    pub word: String,
+    pub count: usize,
+}
+
+/// One filler occurrence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FillerEvent {
+    /// The filler as heard (lexicon form, e.g. `как бы`); `null` for acoustic fillers.
+    pub text: Option<String>,
+    pub start_sec: f64,
+    pub end_sec: f64,
+    /// `transcript` or `acoustic`.
+    pub source: String,
+    /// 0..=1: certain for hesitation sounds, lower for ambiguous discourse words.
+    pub confidence: f64,
+}
+
+/// Several fillers close together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FillerBurst {
+    pub start_sec: f64,
+    pub end_sec: f64,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PauseMetrics {
+    pub count: usize,
+    pub avg_sec: f64,
+    pub median_sec: f64,
+    pub max_sec: f64,
+    pub total_sec: f64,
+    /// Counts per class: natural, deliberate, long, awkward.
+    pub classes: PauseClasses,
+    pub events: Vec<PauseEvent>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PauseClasses {
+    pub natural: usize,
+    pub deliberate: usize,
+    pub long: usize,
+    pub awkward: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PauseEvent {
+    pub start_sec: f64,
+    pub end_sec: f64,
+    pub duration_sec: f64,
+    /// `natural` | `deliberate` | `long` | `awkward`.
+    pub class: String,
+    /// Up to a few words before and after (long and awkward pauses only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub word_before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub word_after: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhraseMetrics {
+    pub count: usize,
+    pub avg_words: f64,
+    pub min_words: usize,
+    pub max_words: usize,
+    pub avg_duration_sec: f64,
+    pub min_duration_sec: f64,
+    pub max_duration_sec: f64,
+    /// `short` | `balanced` | `long` on average.
+    pub length_class: String,
+    /// Coefficient of variation of phrase durations (0 = metronomic).
+    pub rhythm_variation: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VoiceMetrics {
+    /// Median pitch of voiced frames, Hz (null when no voiced frames).
+    pub pitch_median_hz: Option<f64>,
+    /// Spread of pitch (e.g. 10th–90th percentile), semitones.
+    pub pitch_range_semitones: Option<f64>,
+    /// Standard deviation of pitch, semitones.
+    pub pitch_std_semitones: Option<f64>,
+    pub monotone_stretches: Vec<MonotoneStretch>,
+    /// Spread of loudness over speech frames (e.g. 10th–90th percentile), dB.
+    pub loudness_variation_db: f64,
+    pub loudness_mean_dbfs: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonotoneStretch {
+    pub start_sec: f64,
+    pub end_sec: f64,
+    pub pitch_std_semitones: f64,
+}
+
+/// One piece of advice, grounded in a measured number or moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Advice {
+    /// `pace` | `fillers` | `pauses` | `phrasing` | `voice` | `general`.
+    pub category: String,
+    /// `info` | `suggestion` | `warning`.
+    pub severity: String,
+    pub title: String,
+    /// What was measured, with the number.
+    pub observation: String,
+    /// What to do about it.
+    pub recommendation: String,
+    /// Moments on the timeline this advice refers to.
+    pub evidence: Vec<TimeRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeRef {
+    pub start_sec: f64,
+    pub end_sec: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// One event for a UI timeline: `type` is `speech` | `filler` | `pause` | `pace_window` |
+/// `monotone` | `filler_burst`; extra fields depend on the type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub start_sec: f64,
+    pub end_sec: f64,
+    /// Type-specific details (filler text and source, pause class, wpm…).
+    #[serde(flatten)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}

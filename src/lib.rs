@@ -1,0 +1,25 @@
+//! speech-coach: coaching feedback for public speakers.
+//!
+//! A user uploads a recording; the service decodes it, finds speech and silence, transcribes it
+//! with Whisper, measures pace, fillers, pauses, phrasing and voice, gives advice and asks the
+//! GigaChat LLM for coaching feedback. See `docs/DESIGN.md` for the request path.
+//!
+//! # Layout
+//! - [`config`]: typed settings from the environment, validated at startup.
+//! - [`telemetry`]: tracing subscriber (console + size-rotated JSON file).
+//! - [`http`]: router, middleware (request id), extractors, one `ApiError`, endpoint modules.
+//! - [`app`]: `AppState` and `Application::build`, serving and graceful shutdown.
+//! - [`pipeline`]: admission control and the decode → VAD → ASR → analysis → feedback run.
+//! - [`audio`]: decoding any input to 16 kHz mono, voice activity detection.
+//! - [`asr`]: the `Transcriber` trait; in-process Whisper and a remote OpenAI-compatible backend.
+//! - [`domain`]: pure analysis (words, pace, fillers, pauses, phrases, voice, advice).
+//! - [`coach`]: the `Coach` trait; GigaChat behind a circuit breaker, rule-based fallback.
+//! - [`cache`]: the `Tier` trait; memory, Redis and disk tiers behind `TieredCache`.
+//! - [`report`]: the report JSON contract.
+
+pub mod asr;
+pub mod audio;
+pub mod cache;
+pub mod coach;
+pub mod domain;
+pub mod report;
