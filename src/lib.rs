@@ -17,9 +17,14 @@
 //! - [`cache`]: the `Tier` trait; memory, Redis and disk tiers behind `TieredCache`.
 //! - [`report`]: the report JSON contract.
 
+pub mod app;
 pub mod asr;
 pub mod audio;
 pub mod cache;
 pub mod coach;
+pub mod config;
 pub mod domain;
+pub mod http;
+pub mod pipeline;
 pub mod report;
+pub mod telemetry;

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs the whole test suite from a fresh checkout: installs what the tests need (cmake, Redis,
+# ffmpeg, Chromium), fetches the Whisper model, checks formatting and lints, runs every test.
+# The tests start their own redis-server instances on free ports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh test
+scripts/fetch-model.sh
+# A persistent target dir: CTranslate2's C++ build takes minutes on 2 cores.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/speech-coach/target}"
+# The ASR tests must not skip silently when the model is missing.
+export SPEECH_COACH_REQUIRE_MODEL=1
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test -- --test-threads="${TEST_THREADS:-2}"

@@ -1,0 +1,250 @@
+//! Typed settings, read once at startup from the environment (+ `.env`, + `config/*.toml`).
+//!
+//! Every setting is documented here (meaning, unit, default) and in `.env.example`; a bad value
+//! fails startup with a message naming the variable. Secrets are `SecretString`s and never print.
+
+mod source;
+
+pub use source::{Reader, Source};
+
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// All settings of the service.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub log: LogConfig,
+    pub pipeline: PipelineConfig,
+    pub audio: AudioConfig,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `BIND_ADDR`: address to listen on. Default `127.0.0.1:8000`; port 0 picks a free port.
+    pub bind_addr: SocketAddr,
+    /// `MAX_FILE_SIZE_MB`: largest accepted upload, MiB (fractions allowed). Default 100.
+    pub max_file_size_bytes: u64,
+    /// `SHUTDOWN_TIMEOUT_SEC`: how long in-flight requests may run after SIGTERM/SIGINT. Default 30.
+    pub shutdown_timeout: Duration,
+    /// `ADMIN_TOKEN`: bearer token for admin endpoints (`DELETE /cache`); unset = those return 404.
+    pub admin_token: Option<SecretString>,
+    /// `UPLOAD_DIR`: where uploads are streamed while analysed. Default: the system temp dir.
+    pub upload_dir: PathBuf,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// `LOG_LEVEL`: a tracing filter (`info`, `debug`, `speech_coach=debug,info`). Default `info`.
+    pub level: String,
+    /// `LOG_FILE`: the JSON-lines log file. Default `logs/app.log`; empty = no file.
+    pub file: Option<PathBuf>,
+    /// `LOG_MAX_SIZE_MB`: rotate the file when it would grow past this, MiB (fractions allowed,
+    /// e.g. `0.001` ≈ 1 KiB for tests). Default 10.
+    pub max_size_bytes: u64,
+    /// `LOG_BACKUP_COUNT`: rotated files kept (`app.log.1` … `app.log.N`). Default 5.
+    pub backup_count: usize,
+    /// `JSON_LOGS`: write the log file as JSON lines (true) or as plain text (false). The
+    /// console is always human-readable (coloured on a TTY). Default true.
+    pub json: bool,
+}
+
+/// Analysis pipeline admission settings.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// `MAX_CONCURRENT_ANALYSES`: analyses running at once. Default: number of CPU cores.
+    pub max_concurrent: usize,
+    /// `MAX_QUEUED_ANALYSES`: analyses waiting for a slot; beyond that → 503. Default 16.
+    pub max_queued: usize,
+    /// `QUEUE_TIMEOUT_SEC`: longest wait for a slot before 503. Default 30.
+    pub queue_timeout: Duration,
+    /// `ANALYSIS_TIMEOUT_SEC`: overall deadline of one request's analysis → 504. Default 600.
+    pub analysis_timeout: Duration,
+}
+
+/// Decoding and voice-activity settings.
+#[derive(Debug, Clone)]
+pub struct AudioConfig {
+    /// `MAX_AUDIO_DURATION_SEC`: longest accepted recording, seconds. Default 3600.
+    pub max_duration_sec: f64,
+    /// `DECODE_TIMEOUT_SEC`: wall-clock budget to decode one upload. Default 120.
+    pub decode_timeout: Duration,
+    /// `FFMPEG_PATH`: ffmpeg binary for formats the built-in decoder cannot read (e.g. Opus).
+    /// Default: `ffmpeg` found on `PATH`, if any; `none` disables the fallback.
+    pub ffmpeg_path: Option<PathBuf>,
+    /// `MIN_PAUSE_SEC`: shortest silence counted as a pause, seconds. Default 0.25.
+    pub min_pause_sec: f64,
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+impl Config {
+    /// Reads the real environment (+ `.env`, + `config/*.toml`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let source = Source::from_environment(std::path::Path::new("config"))
+            .map_err(|e| ConfigError(vec![e]))?;
+        Self::from_source(&source)
+    }
+
+    /// Settings from an explicit source (tests build one from pairs).
+    pub fn from_source(source: &Source) -> Result<Self, ConfigError> {
+        let mut r = Reader::new(source);
+        let bind_addr = r.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)));
+        let max_file_size_mb = r.number("MAX_FILE_SIZE_MB", 100.0, 0.0001..=100_000.0);
+        let server = ServerConfig {
+            bind_addr,
+            max_file_size_bytes: (max_file_size_mb * MIB) as u64,
+            shutdown_timeout: Duration::from_secs_f64(r.number(
+                "SHUTDOWN_TIMEOUT_SEC",
+                30.0,
+                0.0..=3600.0,
+            )),
+            admin_token: r.optional("ADMIN_TOKEN").map(SecretString::from),
+            upload_dir: r
+                .optional("UPLOAD_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir),
+        };
+        let log_file = r.string("LOG_FILE", "logs/app.log");
+        let log = LogConfig {
+            level: r.string("LOG_LEVEL", "info"),
+            file: (!log_file.is_empty()).then(|| PathBuf::from(log_file)),
+            max_size_bytes: (r.number("LOG_MAX_SIZE_MB", 10.0, 0.0001..=100_000.0) * MIB) as u64,
+            backup_count: r.number("LOG_BACKUP_COUNT", 5usize, 0..=1000),
+            json: r.bool("JSON_LOGS", true),
+        };
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log.level) {
+            r.error(format!("LOG_LEVEL={:?}: {e}", log.level));
+        }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let pipeline = PipelineConfig {
+            max_concurrent: r.number("MAX_CONCURRENT_ANALYSES", cores, 1..=1024),
+            max_queued: r.number("MAX_QUEUED_ANALYSES", 16usize, 0..=100_000),
+            queue_timeout: Duration::from_secs_f64(r.number(
+                "QUEUE_TIMEOUT_SEC",
+                30.0,
+                0.0..=86_400.0,
+            )),
+            analysis_timeout: Duration::from_secs_f64(r.number(
+                "ANALYSIS_TIMEOUT_SEC",
+                600.0,
+                0.001..=86_400.0,
+            )),
+        };
+        let ffmpeg_path = match r.optional("FFMPEG_PATH") {
+            Some(p) if p.eq_ignore_ascii_case("none") => None,
+            Some(p) => Some(PathBuf::from(p)),
+            None => find_on_path("ffmpeg"),
+        };
+        let audio = AudioConfig {
+            max_duration_sec: r.number("MAX_AUDIO_DURATION_SEC", 3600.0, 1.0..=86_400.0),
+            decode_timeout: Duration::from_secs_f64(r.number(
+                "DECODE_TIMEOUT_SEC",
+                120.0,
+                0.1..=86_400.0,
+            )),
+            ffmpeg_path,
+            min_pause_sec: r.number("MIN_PAUSE_SEC", 0.25, 0.01..=10.0),
+        };
+        r.finish().map_err(ConfigError)?;
+        Ok(Self {
+            server,
+            log,
+            pipeline,
+            audio,
+        })
+    }
+}
+
+impl Default for Config {
+    /// The embedded defaults (no environment consulted).
+    fn default() -> Self {
+        Self::from_source(&Source::default()).expect("defaults are valid")
+    }
+}
+
+/// Every invalid setting, each message naming its variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .0.join("\n  "))]
+pub struct ConfigError(pub Vec<String>);
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_source(&Source::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.server.bind_addr.to_string(), "127.0.0.1:8000");
+        assert_eq!(c.server.max_file_size_bytes, 100 * 1024 * 1024);
+        assert_eq!(
+            c.log.file.as_deref(),
+            Some(std::path::Path::new("logs/app.log"))
+        );
+        assert_eq!(c.log.max_size_bytes, 10 * 1024 * 1024);
+        assert_eq!(c.log.backup_count, 5);
+        assert!(c.log.json);
+        assert_eq!(c.pipeline.max_queued, 16);
+        assert!(c.server.admin_token.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable_and_all_are_reported() {
+        let err = cfg(&[
+            ("BIND_ADDR", "not an address"),
+            ("LOG_BACKUP_COUNT", "-1"),
+            ("JSON_LOGS", "maybe"),
+            ("MAX_FILE_SIZE_MB", "0"),
+        ])
+        .unwrap_err();
+        let text = err.to_string();
+        for name in [
+            "BIND_ADDR",
+            "LOG_BACKUP_COUNT",
+            "JSON_LOGS",
+            "MAX_FILE_SIZE_MB",
+        ] {
+            assert!(text.contains(name), "{name} missing from: {text}");
+        }
+        assert_eq!(err.0.len(), 4);
+    }
+
+    #[test]
+    fn empty_log_file_disables_the_file_and_fractions_are_allowed() {
+        let c = cfg(&[("LOG_FILE", ""), ("LOG_MAX_SIZE_MB", "0.001")]).unwrap();
+        assert!(c.log.file.is_none());
+        assert_eq!(c.log.max_size_bytes, 1048);
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = cfg(&[("ADMIN_TOKEN", "hunter2-secret")]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(
+            c.server.admin_token.unwrap().expose_secret(),
+            "hunter2-secret"
+        );
+    }
+
+    #[test]
+    fn invalid_log_filter_is_refused() {
+        let err = cfg(&[("LOG_LEVEL", "info,[[[")]).unwrap_err();
+        assert!(err.to_string().contains("LOG_LEVEL"));
+    }
+}
