@@ -514,6 +514,7 @@ impl Coach for GigaChatCoach {
             self.client_errors.load(Ordering::Relaxed).into(),
         );
         obj.insert("token_requests".into(), self.client.tokens.fetches().into());
+        obj.insert("token_cached".into(), self.client.tokens.has_fresh().into());
         obj.insert(
             "token_retries_after_401".into(),
             self.client.retries_after_401.load(Ordering::Relaxed).into(),

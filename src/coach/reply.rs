@@ -141,8 +141,11 @@ fn list_of(v: Option<&Value>) -> Vec<String> {
     for item in items {
         let text = match item {
             Value::String(s) => s.trim().to_owned(),
+            // serde_json's map is sorted by key; put a title first so it reads "Title: text".
             Value::Object(m) => m
-                .values()
+                .get("title")
+                .into_iter()
+                .chain(m.iter().filter(|(k, _)| *k != "title").map(|(_, v)| v))
                 .filter_map(|v| v.as_str().map(str::trim))
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
