@@ -147,7 +147,11 @@ fn assert_rules(f: &Feedback, reason: FallbackReason) {
     assert_eq!(f.reason, Some(reason), "{f:?}");
     assert!(f.model.is_none());
     // The fallback is still grounded in the report's numbers.
-    assert!(f.overall_assessment.contains("168"), "{}", f.overall_assessment);
+    assert!(
+        f.overall_assessment.contains("168"),
+        "{}",
+        f.overall_assessment
+    );
 }
 
 /// Log lines captured from a tracing subscriber installed for the current thread.
@@ -259,10 +263,16 @@ async fn chat_request_has_model_one_leading_system_message_and_the_facts() {
         "exactly one system message, first"
     );
     let facts = messages[1]["content"].as_str().unwrap();
-    assert!(facts.contains("Факты о выступлении"), "in the recording's language: {facts}");
+    assert!(
+        facts.contains("Факты о выступлении"),
+        "in the recording's language: {facts}"
+    );
     assert!(facts.contains("168"), "{facts}");
     assert!(facts.contains("«ну» ×8"), "{facts}");
-    assert!(facts.contains("0:51 4.1 с (long) «результаты … итак»"), "{facts}");
+    assert!(
+        facts.contains("0:51 4.1 с (long) «результаты … итак»"),
+        "{facts}"
+    );
     // The bearer is the issued token.
     let token = &fake.issued_tokens()[0];
     assert_eq!(
@@ -290,7 +300,11 @@ async fn token_is_reused_until_the_margin_before_its_ms_expiry() {
     tokio::time::sleep(Duration::from_millis(1700)).await;
     let f = coach.feedback(&report("ru")).await;
     assert_eq!(f.source, FeedbackSource::Gigachat);
-    assert_eq!(fake.token_requests().len(), 2, "refreshed inside the margin");
+    assert_eq!(
+        fake.token_requests().len(),
+        2,
+        "refreshed inside the margin"
+    );
     assert_eq!(coach.stats()["token_requests"], 2);
 }
 
@@ -380,7 +394,10 @@ async fn every_failure_mode_falls_back_with_its_reason() {
         ),
         (ChatMode::Garbage, FallbackReason::InvalidReply),
         (ChatMode::BadEnvelope, FallbackReason::InvalidReply),
-        (ChatMode::EchoAuthorization400, FallbackReason::UpstreamError),
+        (
+            ChatMode::EchoAuthorization400,
+            FallbackReason::UpstreamError,
+        ),
     ];
     for (mode, reason) in cases {
         let fake = FakeGigaChat::start().await;
@@ -393,7 +410,10 @@ async fn every_failure_mode_falls_back_with_its_reason() {
         let s = coach.stats();
         assert_eq!(s["fallbacks"], 1, "{mode:?}");
         assert_eq!(s["requests"], 1, "{mode:?}");
-        assert!(should_upgrade(&f, coach.as_ref()), "{mode:?}: one failure leaves it healthy");
+        assert!(
+            should_upgrade(&f, coach.as_ref()),
+            "{mode:?}: one failure leaves it healthy"
+        );
     }
 }
 
@@ -403,7 +423,10 @@ async fn json_in_a_code_fence_is_accepted() {
     fake.set_chat_mode(ChatMode::CodeFence);
     let f = coach(&config(&fake)).feedback(&report("ru")).await;
     assert_eq!(f.source, FeedbackSource::Gigachat);
-    assert_eq!(f.recommendations, vec!["Делайте паузу после каждого тезиса"]);
+    assert_eq!(
+        f.recommendations,
+        vec!["Делайте паузу после каждого тезиса"]
+    );
 }
 
 #[tokio::test]
@@ -418,8 +441,15 @@ async fn connection_refused_is_an_upstream_error() {
     let coach = coach(&cfg);
     let f = coach.feedback(&report("en")).await;
     assert_eq!(f.reason, Some(FallbackReason::UpstreamError));
-    assert!(f.overall_assessment.starts_with("Automatic rule-based summary"));
-    assert_eq!(coach.stats()["failures"], 1, "connection errors trip the breaker");
+    assert!(
+        f.overall_assessment
+            .starts_with("Automatic rule-based summary")
+    );
+    assert_eq!(
+        coach.stats()["failures"],
+        1,
+        "connection errors trip the breaker"
+    );
 }
 
 #[tokio::test]
@@ -427,7 +457,10 @@ async fn oauth_outage_is_an_upstream_error_and_counts_as_a_failure() {
     let fake = FakeGigaChat::start().await;
     fake.set_oauth_mode(OAuthMode::ServerError);
     let coach = coach(&config(&fake));
-    assert_rules(&coach.feedback(&report("ru")).await, FallbackReason::UpstreamError);
+    assert_rules(
+        &coach.feedback(&report("ru")).await,
+        FallbackReason::UpstreamError,
+    );
     assert_eq!(fake.chat_calls().len(), 0);
     assert_eq!(coach.stats()["failures"], 1);
 }
@@ -446,7 +479,10 @@ async fn disabled_coach_makes_no_network_calls() {
     cfg.enabled = true;
     cfg.credentials = None;
     let coach = build_coach(&cfg).unwrap();
-    assert_rules(&coach.feedback(&report("ru")).await, FallbackReason::Disabled);
+    assert_rules(
+        &coach.feedback(&report("ru")).await,
+        FallbackReason::Disabled,
+    );
     assert!(fake.token_requests().is_empty());
 }
 
@@ -480,15 +516,25 @@ async fn breaker_opens_after_exactly_five_failures_then_rejects_without_calling(
     fake.set_chat_mode(ChatMode::ServerError);
     let coach = coach(&config(&fake));
     for i in 1..=5 {
-        assert_rules(&coach.feedback(&report("ru")).await, FallbackReason::UpstreamError);
+        assert_rules(
+            &coach.feedback(&report("ru")).await,
+            FallbackReason::UpstreamError,
+        );
         assert_eq!(fake.chat_calls().len(), i);
     }
     assert_eq!(coach.stats()["breaker_state"], "open");
     assert!(!coach.is_healthy());
     for _ in 0..20 {
-        assert_rules(&coach.feedback(&report("ru")).await, FallbackReason::BreakerOpen);
+        assert_rules(
+            &coach.feedback(&report("ru")).await,
+            FallbackReason::BreakerOpen,
+        );
     }
-    assert_eq!(fake.chat_calls().len(), 5, "no call reaches the server while open");
+    assert_eq!(
+        fake.chat_calls().len(),
+        5,
+        "no call reaches the server while open"
+    );
     let s = coach.stats();
     assert_eq!(s["failures"], 5);
     assert_eq!(s["rejections"], 20);
@@ -511,11 +557,17 @@ async fn breaker_half_opens_after_the_reset_timeout_with_exactly_one_probe() {
     // Jump a minute ahead on the tokio clock, then run the network on real time again.
     tokio::time::pause();
     tokio::time::advance(Duration::from_secs(59)).await;
-    assert_rules(&coach.feedback(&report("ru")).await, FallbackReason::BreakerOpen);
+    assert_rules(
+        &coach.feedback(&report("ru")).await,
+        FallbackReason::BreakerOpen,
+    );
     tokio::time::advance(Duration::from_secs(1)).await;
     tokio::time::resume();
     assert_eq!(coach.stats()["breaker_state"], "half_open");
-    assert!(coach.is_healthy(), "a probe may go: cached fallbacks may be upgraded");
+    assert!(
+        coach.is_healthy(),
+        "a probe may go: cached fallbacks may be upgraded"
+    );
 
     // GigaChat is back, but slow enough that the other callers arrive during the probe.
     fake.set_chat_mode(ChatMode::Slow(Duration::from_millis(300)));
@@ -544,12 +596,18 @@ async fn breaker_half_opens_after_the_reset_timeout_with_exactly_one_probe() {
     );
     assert_eq!(fake.chat_calls().len(), 6, "5 failures + 1 probe");
     let s = coach.stats();
-    assert_eq!(s["breaker_state"], "closed", "the probe's success closed it");
+    assert_eq!(
+        s["breaker_state"], "closed",
+        "the probe's success closed it"
+    );
     assert_eq!(s["breaker"]["transitions"]["half_opened"], 1);
     assert_eq!(s["breaker"]["transitions"]["closed"], 1);
 
     fake.set_chat_mode(ChatMode::Ok);
-    assert_eq!(coach.feedback(&report).await.source, FeedbackSource::Gigachat);
+    assert_eq!(
+        coach.feedback(&report).await.source,
+        FeedbackSource::Gigachat
+    );
     assert_eq!(fake.chat_calls().len(), 7);
 }
 
@@ -559,15 +617,24 @@ async fn a_failed_probe_reopens_the_breaker() {
     fake.set_chat_mode(ChatMode::RateLimited);
     let coach = coach(&config(&fake));
     for _ in 0..5 {
-        assert_rules(&coach.feedback(&report("ru")).await, FallbackReason::RateLimited);
+        assert_rules(
+            &coach.feedback(&report("ru")).await,
+            FallbackReason::RateLimited,
+        );
     }
     tokio::time::pause();
     tokio::time::advance(Duration::from_secs(60)).await;
     tokio::time::resume();
-    assert_rules(&coach.feedback(&report("ru")).await, FallbackReason::RateLimited);
+    assert_rules(
+        &coach.feedback(&report("ru")).await,
+        FallbackReason::RateLimited,
+    );
     assert_eq!(fake.chat_calls().len(), 6);
     assert_eq!(coach.stats()["breaker_state"], "open");
-    assert_rules(&coach.feedback(&report("ru")).await, FallbackReason::BreakerOpen);
+    assert_rules(
+        &coach.feedback(&report("ru")).await,
+        FallbackReason::BreakerOpen,
+    );
     assert_eq!(fake.chat_calls().len(), 6);
 }
 
@@ -592,7 +659,11 @@ async fn a_probe_dropped_mid_call_does_not_leave_the_breaker_stuck() {
 
     fake.set_chat_mode(ChatMode::Ok);
     let f = coach.feedback(&r).await;
-    assert_eq!(f.source, FeedbackSource::Gigachat, "the next call may probe: {f:?}");
+    assert_eq!(
+        f.source,
+        FeedbackSource::Gigachat,
+        "the next call may probe: {f:?}"
+    );
     assert_eq!(coach.stats()["breaker_state"], "closed");
     assert_eq!(coach.stats()["breaker"]["abandoned"], 1);
 }
@@ -605,14 +676,20 @@ async fn timeouts_trip_the_breaker_and_other_4xx_do_not() {
     cfg.timeout = Duration::from_millis(200);
     let coach = coach(&cfg);
     for _ in 0..8 {
-        assert_rules(&coach.feedback(&report("ru")).await, FallbackReason::UpstreamError);
+        assert_rules(
+            &coach.feedback(&report("ru")).await,
+            FallbackReason::UpstreamError,
+        );
     }
     assert_eq!(coach.stats()["breaker_state"], "closed");
     assert_eq!(fake.chat_calls().len(), 8);
 
     fake.set_chat_mode(ChatMode::Slow(Duration::from_secs(2)));
     for _ in 0..5 {
-        assert_rules(&coach.feedback(&report("ru")).await, FallbackReason::Timeout);
+        assert_rules(
+            &coach.feedback(&report("ru")).await,
+            FallbackReason::Timeout,
+        );
     }
     assert_eq!(coach.stats()["breaker_state"], "open");
 }
@@ -649,15 +726,28 @@ async fn no_secret_in_any_log_line_error_or_stat() {
     let stats = coach.stats().to_string();
 
     let text = logs.text();
-    assert!(text.contains("circuit breaker opened"), "logs were captured:\n{text}");
+    assert!(
+        text.contains("circuit breaker opened"),
+        "logs were captured:\n{text}"
+    );
     assert!(text.contains("GigaChat rejected our request"), "{text}");
-    assert!(text.contains("[redacted]"), "echoed secrets were scrubbed:\n{text}");
+    assert!(
+        text.contains("[redacted]"),
+        "echoed secrets were scrubbed:\n{text}"
+    );
     let tokens = fake.issued_tokens();
     assert!(tokens.len() >= 3, "{tokens:?}");
     let outputs = serde_json::to_string(&outputs).unwrap();
-    for secret in tokens.iter().map(String::as_str).chain([FakeGigaChat::CREDENTIALS]) {
+    for secret in tokens
+        .iter()
+        .map(String::as_str)
+        .chain([FakeGigaChat::CREDENTIALS])
+    {
         for (name, haystack) in [("logs", &text), ("feedback", &outputs), ("stats", &stats)] {
-            assert!(!haystack.contains(secret), "{name} leak a secret:\n{haystack}");
+            assert!(
+                !haystack.contains(secret),
+                "{name} leak a secret:\n{haystack}"
+            );
         }
     }
 }
@@ -701,7 +791,10 @@ async fn latency_breaker_open_vs_timeout() {
     let mut v = Vec::new();
     for _ in 0..5 {
         let t = std::time::Instant::now();
-        assert_eq!(slow.feedback(&r).await.reason, Some(FallbackReason::Timeout));
+        assert_eq!(
+            slow.feedback(&r).await.reason,
+            Some(FallbackReason::Timeout)
+        );
         v.push(t.elapsed());
     }
     summary("timeout path (GIGACHAT_TIMEOUT=2s)", v);
@@ -709,7 +802,10 @@ async fn latency_breaker_open_vs_timeout() {
     let mut v = Vec::new();
     for _ in 0..10_000 {
         let t = std::time::Instant::now();
-        assert_eq!(slow.feedback(&r).await.reason, Some(FallbackReason::BreakerOpen));
+        assert_eq!(
+            slow.feedback(&r).await.reason,
+            Some(FallbackReason::BreakerOpen)
+        );
         v.push(t.elapsed());
     }
     summary("breaker open (rules fallback)", v);

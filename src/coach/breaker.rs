@@ -265,10 +265,9 @@ impl Breaker {
             let (state, retry_after) = match inner.state {
                 State::Closed => (BreakerState::Closed, None),
                 State::Open { until } if now >= until => (BreakerState::HalfOpen, None),
-                State::Open { until } => (
-                    BreakerState::Open,
-                    Some((until - now).as_secs_f64().ceil()),
-                ),
+                State::Open { until } => {
+                    (BreakerState::Open, Some((until - now).as_secs_f64().ceil()))
+                }
                 State::HalfOpen { .. } => (BreakerState::HalfOpen, None),
             };
             (state, inner.consecutive_failures, retry_after)
@@ -352,7 +351,9 @@ mod tests {
 
     fn fail_n(b: &Breaker, n: usize) {
         for _ in 0..n {
-            b.try_acquire().expect("closed breaker lets calls through").failure();
+            b.try_acquire()
+                .expect("closed breaker lets calls through")
+                .failure();
         }
     }
 
@@ -392,11 +393,16 @@ mod tests {
         let b = Breaker::new(5, RESET);
         fail_n(&b, 5);
         tokio::time::advance(RESET - Duration::from_millis(1)).await;
-        assert!(b.try_acquire().is_err(), "still open just before the timeout");
+        assert!(
+            b.try_acquire().is_err(),
+            "still open just before the timeout"
+        );
         tokio::time::advance(Duration::from_millis(1)).await;
         assert_eq!(b.state(), BreakerState::HalfOpen);
 
-        let probe = b.try_acquire().expect("first call after the timeout is the probe");
+        let probe = b
+            .try_acquire()
+            .expect("first call after the timeout is the probe");
         assert!(probe.is_probe());
         for _ in 0..10 {
             assert!(b.try_acquire().is_err(), "only one probe at a time");

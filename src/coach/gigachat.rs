@@ -217,7 +217,10 @@ impl GigaChatClient {
         let resp = self
             .http
             .post(self.auth_url.clone())
-            .header(AUTHORIZATION, Self::secret_header("Basic", &self.credentials)?)
+            .header(
+                AUTHORIZATION,
+                Self::secret_header("Basic", &self.credentials)?,
+            )
             .header("RqUID", rq_uid.to_string())
             .header(ACCEPT, "application/json")
             .form(&[("scope", self.scope.as_str())])
@@ -241,7 +244,10 @@ impl GigaChatClient {
         let resp = self
             .http
             .post(self.chat_url.clone())
-            .header(AUTHORIZATION, Self::secret_header("Bearer", token.secret())?)
+            .header(
+                AUTHORIZATION,
+                Self::secret_header("Bearer", token.secret())?,
+            )
             .header(ACCEPT, "application/json")
             .json(req)
             .send()
@@ -583,7 +589,10 @@ mod tests {
             c.scrub(" Bearer tok-123 and c2VjcmV0LWtleQ== ", Some(&token)),
             "Bearer [redacted] and [redacted]"
         );
-        assert_eq!(c.chat_url.as_str(), "https://gigachat.devices.sberbank.ru/api/v1/chat/completions");
+        assert_eq!(
+            c.chat_url.as_str(),
+            "https://gigachat.devices.sberbank.ru/api/v1/chat/completions"
+        );
     }
 
     #[test]
@@ -599,14 +608,23 @@ mod tests {
         assert!(bad(|c| c.max_concurrency = 0).contains("GIGACHAT_MAX_CONCURRENCY"));
         assert!(bad(|c| c.breaker_fail_max = 0).contains("BREAKER_FAIL_MAX"));
         assert!(bad(|c| c.auth_url = "not a url".into()).contains("GIGACHAT_AUTH_URL"));
-        assert!(bad(|c| c.ca_bundle = Some("/nonexistent/ca.pem".into())).contains("/nonexistent/ca.pem"));
+        assert!(
+            bad(|c| c.ca_bundle = Some("/nonexistent/ca.pem".into()))
+                .contains("/nonexistent/ca.pem")
+        );
     }
 
     #[test]
     fn a_pem_ca_bundle_is_added_to_the_roots() {
         // A self-signed test root (certificate only; its key was thrown away).
         let mut c = cfg();
-        c.ca_bundle = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/src/coach/testdata/test-ca.pem").into());
+        c.ca_bundle = Some(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/coach/testdata/test-ca.pem"
+            )
+            .into(),
+        );
         assert!(GigaChatCoach::new(&c).is_ok());
     }
 

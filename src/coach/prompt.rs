@@ -35,7 +35,12 @@ pub struct ChatRequest {
 }
 
 /// Builds the request for `report`.
-pub fn chat_request(report: &Report, model: &str, temperature: f64, max_tokens: u32) -> ChatRequest {
+pub fn chat_request(
+    report: &Report,
+    model: &str,
+    temperature: f64,
+    max_tokens: u32,
+) -> ChatRequest {
     let lang = Lang::of(&report.language);
     ChatRequest {
         model: model.to_owned(),
@@ -158,7 +163,7 @@ fn facts(report: &Report, lang: Lang) -> String {
     let m = &report.metrics;
     let mut s = String::new();
     // `write!` into a String cannot fail; the results are ignored on purpose.
-    let _ = writeln!(s, "{} ({}: {}):", l.intro, "lang", report.language);
+    let _ = writeln!(s, "{} (lang: {}):", l.intro, report.language);
     let _ = writeln!(
         s,
         "- {}: {} ({:.0} {})",
@@ -362,7 +367,8 @@ mod tests {
 
     #[test]
     fn the_request_serialises_to_the_gigachat_shape() {
-        let v = serde_json::to_value(chat_request(&sample_report("en"), "GigaChat", 0.3, 10)).unwrap();
+        let v =
+            serde_json::to_value(chat_request(&sample_report("en"), "GigaChat", 0.3, 10)).unwrap();
         assert_eq!(v["model"], "GigaChat");
         assert_eq!(v["messages"][0]["role"], "system");
         assert_eq!(v["temperature"], 0.3);

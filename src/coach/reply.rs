@@ -18,26 +18,26 @@ const DEFAULT_CONFIDENCE: f64 = 0.5;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReplyError {
     #[error("no JSON object found in the reply")]
-    NoJson,
+    MissingJson,
     #[error("the reply has no overall_assessment")]
-    NoAssessment,
+    MissingAssessment,
     #[error("the reply has no strengths, areas for improvement or recommendations")]
-    NoContent,
+    EmptyLists,
 }
 
 /// Parses the model's text into feedback with `source: gigachat` and `model`.
 pub fn parse_feedback(content: &str, model: &str) -> Result<Feedback, ReplyError> {
-    let obj = extract_object(content).ok_or(ReplyError::NoJson)?;
+    let obj = extract_object(content).ok_or(ReplyError::MissingJson)?;
     let overall = text_of(obj.get("overall_assessment"))
         .map(|s| clip(&s, MAX_ASSESSMENT_CHARS))
         .filter(|s| !s.is_empty())
-        .ok_or(ReplyError::NoAssessment)?;
+        .ok_or(ReplyError::MissingAssessment)?;
     let strengths = list_of(obj.get("strengths"));
     let areas = list_of(obj.get("areas_for_improvement"));
     let recommendations = list_of(obj.get("recommendations"));
     let key_insights = list_of(obj.get("key_insights"));
     if strengths.is_empty() && areas.is_empty() && recommendations.is_empty() {
-        return Err(ReplyError::NoContent);
+        return Err(ReplyError::EmptyLists);
     }
     Ok(Feedback {
         source: FeedbackSource::Gigachat,
@@ -232,16 +232,16 @@ mod tests {
     fn garbage_and_empty_replies_are_rejected() {
         assert_eq!(
             parse_feedback("I cannot help with that.", "m"),
-            Err(ReplyError::NoJson)
+            Err(ReplyError::MissingJson)
         );
-        assert_eq!(parse_feedback("[1,2,3]", "m"), Err(ReplyError::NoJson));
+        assert_eq!(parse_feedback("[1,2,3]", "m"), Err(ReplyError::MissingJson));
         assert_eq!(
             parse_feedback(r#"{"strengths":["x"]}"#, "m"),
-            Err(ReplyError::NoAssessment)
+            Err(ReplyError::MissingAssessment)
         );
         assert_eq!(
             parse_feedback(r#"{"overall_assessment":"ok","strengths":[]}"#, "m"),
-            Err(ReplyError::NoContent)
+            Err(ReplyError::EmptyLists)
         );
     }
 

@@ -66,7 +66,11 @@ pub fn rule_based_feedback(report: &Report, reason: FallbackReason) -> Feedback 
             strengths.push(t.pace_ok(wpm, band.min_wpm, band.max_wpm));
         }
     }
-    let fast: Vec<_> = m.pace_windows.iter().filter(|w| w.flag == "too_fast").collect();
+    let fast: Vec<_> = m
+        .pace_windows
+        .iter()
+        .filter(|w| w.flag == "too_fast")
+        .collect();
     if let Some(first) = fast.first() {
         insights.push(t.fast_windows(fast.len(), m.pace_windows.len(), first.start_sec, first.wpm));
     }
@@ -160,7 +164,14 @@ pub fn rule_based_feedback(report: &Report, reason: FallbackReason) -> Feedback 
     let overall = format!(
         "{} {} {}",
         t.preamble(reason),
-        t.summary(m.words_total, m.speaking_time_sec, wpm, f.total, f.per_100_words, p.count),
+        t.summary(
+            m.words_total,
+            m.speaking_time_sec,
+            wpm,
+            f.total,
+            f.per_100_words,
+            p.count
+        ),
         match focus {
             Some(area) => t.focus(&area),
             None => t.all_good.to_owned(),
@@ -251,7 +262,15 @@ impl Texts {
         }
     }
 
-    fn summary(&self, words: usize, speaking_sec: f64, wpm: f64, fillers: usize, per100: f64, pauses: usize) -> String {
+    fn summary(
+        &self,
+        words: usize,
+        speaking_sec: f64,
+        wpm: f64,
+        fillers: usize,
+        per100: f64,
+        pauses: usize,
+    ) -> String {
         if self.ru() {
             format!(
                 "Произнесено слов: {words} за {} речи, темп {wpm:.0} слов/мин; слов-паразитов: {fillers} ({per100:.1} на 100 слов); пауз: {pauses}.",
@@ -283,25 +302,39 @@ impl Texts {
 
     fn pace_fast(&self, wpm: f64, lo: f64, hi: f64) -> String {
         if self.ru() {
-            format!("Темп {wpm:.0} слов/мин выше комфортного диапазона {lo:.0}–{hi:.0}: слушателям трудно успевать.")
+            format!(
+                "Темп {wpm:.0} слов/мин выше комфортного диапазона {lo:.0}–{hi:.0}: слушателям трудно успевать."
+            )
         } else {
-            format!("Pace of {wpm:.0} words per minute is above the comfortable {lo:.0}-{hi:.0}: listeners struggle to keep up.")
+            format!(
+                "Pace of {wpm:.0} words per minute is above the comfortable {lo:.0}-{hi:.0}: listeners struggle to keep up."
+            )
         }
     }
 
     fn pace_slow(&self, wpm: f64, lo: f64, hi: f64) -> String {
         if self.ru() {
-            format!("Темп {wpm:.0} слов/мин ниже комфортного диапазона {lo:.0}–{hi:.0}: внимание слушателей может рассеиваться.")
+            format!(
+                "Темп {wpm:.0} слов/мин ниже комфортного диапазона {lo:.0}–{hi:.0}: внимание слушателей может рассеиваться."
+            )
         } else {
-            format!("Pace of {wpm:.0} words per minute is below the comfortable {lo:.0}-{hi:.0}: attention may drift.")
+            format!(
+                "Pace of {wpm:.0} words per minute is below the comfortable {lo:.0}-{hi:.0}: attention may drift."
+            )
         }
     }
 
     fn fast_windows(&self, n: usize, of: usize, first_at: f64, first_wpm: f64) -> String {
         if self.ru() {
-            format!("Слишком быстрых отрезков: {n} из {of}; первый — с {} ({first_wpm:.0} слов/мин).", mmss(first_at))
+            format!(
+                "Слишком быстрых отрезков: {n} из {of}; первый — с {} ({first_wpm:.0} слов/мин).",
+                mmss(first_at)
+            )
         } else {
-            format!("{n} of {of} windows were too fast; the first at {} ({first_wpm:.0} wpm).", mmss(first_at))
+            format!(
+                "{n} of {of} windows were too fast; the first at {} ({first_wpm:.0} wpm).",
+                mmss(first_at)
+            )
         }
     }
 
@@ -314,7 +347,13 @@ impl Texts {
     }
 
     fn fillers(&self, total: usize, per100: f64, top: &str) -> String {
-        let top = if top.is_empty() { String::new() } else if self.ru() { format!(", чаще всего {top}") } else { format!(", most often {top}") };
+        let top = if top.is_empty() {
+            String::new()
+        } else if self.ru() {
+            format!(", чаще всего {top}")
+        } else {
+            format!(", most often {top}")
+        };
         if self.ru() {
             format!("Слова-паразиты: {total} ({per100:.1} на 100 слов){top}.")
         } else {
@@ -324,9 +363,17 @@ impl Texts {
 
     fn burst(&self, count: usize, start: f64, end: f64) -> String {
         if self.ru() {
-            format!("Скопление паразитов: {count} подряд на {}–{}.", mmss(start), mmss(end))
+            format!(
+                "Скопление паразитов: {count} подряд на {}–{}.",
+                mmss(start),
+                mmss(end)
+            )
         } else {
-            format!("Filler burst: {count} close together at {}-{}.", mmss(start), mmss(end))
+            format!(
+                "Filler burst: {count} close together at {}-{}.",
+                mmss(start),
+                mmss(end)
+            )
         }
     }
 
@@ -334,7 +381,9 @@ impl Texts {
         if self.ru() {
             format!("Звуков-заминок без слов (найдены по звуку, не по тексту): {n}.")
         } else {
-            format!("Hesitation sounds without words (found in the audio, not the transcript): {n}.")
+            format!(
+                "Hesitation sounds without words (found in the audio, not the transcript): {n}."
+            )
         }
     }
 
@@ -355,11 +404,20 @@ impl Texts {
     }
 
     fn longest_pause(&self, dur: f64, at: f64, before: Option<&str>) -> String {
-        let after_word = before.map(|w| {
-            if self.ru() { format!(" после «{w}»") } else { format!(" after \"{w}\"") }
-        }).unwrap_or_default();
+        let after_word = before
+            .map(|w| {
+                if self.ru() {
+                    format!(" после «{w}»")
+                } else {
+                    format!(" after \"{w}\"")
+                }
+            })
+            .unwrap_or_default();
         if self.ru() {
-            format!("Самая длинная пауза: {dur:.1} с на {}{after_word}.", mmss(at))
+            format!(
+                "Самая длинная пауза: {dur:.1} с на {}{after_word}.",
+                mmss(at)
+            )
         } else {
             format!("Longest pause: {dur:.1} s at {}{after_word}.", mmss(at))
         }
@@ -367,9 +425,15 @@ impl Texts {
 
     fn no_pauses(&self, speaking: f64) -> String {
         if self.ru() {
-            format!("Почти нет пауз за {} речи: слушателям некогда осмыслить сказанное.", mmss(speaking))
+            format!(
+                "Почти нет пауз за {} речи: слушателям некогда осмыслить сказанное.",
+                mmss(speaking)
+            )
         } else {
-            format!("Almost no pauses in {} of speaking: listeners get no time to absorb.", mmss(speaking))
+            format!(
+                "Almost no pauses in {} of speaking: listeners get no time to absorb.",
+                mmss(speaking)
+            )
         }
     }
 
@@ -415,9 +479,17 @@ impl Texts {
 
     fn monotone(&self, n: usize, start: f64, end: f64) -> String {
         if self.ru() {
-            format!("Монотонных отрезков: {n}; первый — {}–{}.", mmss(start), mmss(end))
+            format!(
+                "Монотонных отрезков: {n}; первый — {}–{}.",
+                mmss(start),
+                mmss(end)
+            )
         } else {
-            format!("{n} monotone stretches; the first at {}-{}.", mmss(start), mmss(end))
+            format!(
+                "{n} monotone stretches; the first at {}-{}.",
+                mmss(start),
+                mmss(end)
+            )
         }
     }
 }
@@ -451,9 +523,13 @@ mod tests {
             assert_eq!(f.source, FeedbackSource::Rules);
             assert_eq!(f.reason, Some(reason));
             assert_eq!(f.model, None);
-            assert!(f.overall_assessment.starts_with("Автоматическая сводка по правилам"));
+            assert!(
+                f.overall_assessment
+                    .starts_with("Автоматическая сводка по правилам")
+            );
         }
-        let json = serde_json::to_value(rule_based_feedback(&r, FallbackReason::BreakerOpen)).unwrap();
+        let json =
+            serde_json::to_value(rule_based_feedback(&r, FallbackReason::BreakerOpen)).unwrap();
         assert_eq!(json["source"], "rules");
         assert_eq!(json["reason"], "breaker_open");
         assert!(json.get("model").is_none());
@@ -463,11 +539,24 @@ mod tests {
     fn grounded_in_the_reports_numbers_in_russian() {
         let f = rule_based_feedback(&sample_report("ru"), FallbackReason::Timeout);
         let all = format!("{f:?}");
-        assert!(f.overall_assessment.contains("темп 172 слов/мин"), "{}", f.overall_assessment);
-        assert!(f.areas_for_improvement[0].contains("172") && f.areas_for_improvement[0].contains("120–160"));
-        assert!(all.contains("Слова-паразиты: 12 (6.0 на 100 слов)"), "{all}");
+        assert!(
+            f.overall_assessment.contains("темп 172 слов/мин"),
+            "{}",
+            f.overall_assessment
+        );
+        assert!(
+            f.areas_for_improvement[0].contains("172")
+                && f.areas_for_improvement[0].contains("120–160")
+        );
+        assert!(
+            all.contains("Слова-паразиты: 12 (6.0 на 100 слов)"),
+            "{all}"
+        );
         assert!(all.contains("«ну» ×7"));
-        assert!(all.contains("Самая длинная пауза: 3.2 с на 1:05 после «итак»"), "{all}");
+        assert!(
+            all.contains("Самая длинная пауза: 3.2 с на 1:05 после «итак»"),
+            "{all}"
+        );
         // The analyser's warning comes first among the recommendations.
         assert_eq!(f.recommendations[0], "Замените «ну» паузой.");
         assert!(f.confidence > 0.0 && f.confidence <= MAX_RULES_CONFIDENCE);
@@ -476,7 +565,10 @@ mod tests {
     #[test]
     fn english_for_other_languages() {
         let f = rule_based_feedback(&sample_report("de"), FallbackReason::Disabled);
-        assert!(f.overall_assessment.starts_with("Automatic rule-based summary (the AI coach is not configured)."));
+        assert!(
+            f.overall_assessment
+                .starts_with("Automatic rule-based summary (the AI coach is not configured).")
+        );
         assert!(f.areas_for_improvement[0].starts_with("Pace of 172 words per minute"));
     }
 
@@ -506,7 +598,10 @@ mod tests {
         let f = rule_based_feedback(&r, FallbackReason::Disabled);
         assert_eq!(f.confidence, 0.0);
         assert!(f.strengths.is_empty());
-        assert!(f.overall_assessment.contains("не распознано ни одного слова"));
+        assert!(
+            f.overall_assessment
+                .contains("не распознано ни одного слова")
+        );
     }
 
     #[test]

@@ -103,7 +103,10 @@ impl TokenCache {
     /// once, so the next call fetches a new one.
     fn admit(&self, answer: TokenResponse, now_ms: i64) -> CachedToken {
         let margin_ms = i64::try_from(self.margin.as_millis()).unwrap_or(i64::MAX);
-        let usable_ms = answer.expires_at.saturating_sub(now_ms).saturating_sub(margin_ms);
+        let usable_ms = answer
+            .expires_at
+            .saturating_sub(now_ms)
+            .saturating_sub(margin_ms);
         let usable = Duration::from_millis(u64::try_from(usable_ms).unwrap_or(0));
         tracing::debug!(
             usable_for_sec = usable.as_secs_f64(),
@@ -168,10 +171,16 @@ mod tests {
         let t = cache.get(fetch).await.unwrap();
         assert_eq!(t.secret().expose_secret(), "t0");
         tokio::time::advance(Duration::from_secs(28 * 60)).await;
-        assert_eq!(cache.get(fetch).await.unwrap().secret().expose_secret(), "t0");
+        assert_eq!(
+            cache.get(fetch).await.unwrap().secret().expose_secret(),
+            "t0"
+        );
         // 29 min: inside the 60 s margin before the 30 min expiry.
         tokio::time::advance(Duration::from_secs(60)).await;
-        assert_eq!(cache.get(fetch).await.unwrap().secret().expose_secret(), "t1");
+        assert_eq!(
+            cache.get(fetch).await.unwrap().secret().expose_secret(),
+            "t1"
+        );
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
         assert_eq!(cache.fetches(), 2);
     }
@@ -250,13 +259,18 @@ mod tests {
         // A late 401 for the first token must not throw away the second.
         cache.invalidate(&first);
         assert!(cache.has_fresh());
-        assert_eq!(cache.get(fetch).await.unwrap().secret().expose_secret(), "t1");
+        assert_eq!(
+            cache.get(fetch).await.unwrap().secret().expose_secret(),
+            "t1"
+        );
     }
 
     #[tokio::test]
     async fn a_failed_fetch_caches_nothing() {
         let cache = TokenCache::new(Duration::from_secs(60));
-        let r = cache.get(|| async { Err::<TokenResponse, _>("down") }).await;
+        let r = cache
+            .get(|| async { Err::<TokenResponse, _>("down") })
+            .await;
         assert_eq!(r.unwrap_err(), "down");
         assert!(!cache.has_fresh());
     }

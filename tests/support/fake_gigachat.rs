@@ -146,7 +146,9 @@ impl FakeGigaChat {
             .expect("bind the fake GigaChat");
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("fake GigaChat serves");
+            axum::serve(listener, app)
+                .await
+                .expect("fake GigaChat serves");
         });
         Self { addr, shared, task }
     }
@@ -325,7 +327,9 @@ async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: String) ->
         ChatMode::ServerError => {
             return error_body(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
         }
-        ChatMode::RateLimited => return error_body(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
+        ChatMode::RateLimited => {
+            return error_body(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        }
         ChatMode::Slow(d) => tokio::time::sleep(d).await,
         ChatMode::BadEnvelope => {
             return (StatusCode::OK, "<html>gateway page</html>").into_response();
