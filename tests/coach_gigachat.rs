@@ -289,15 +289,15 @@ async fn token_is_reused_until_the_margin_before_its_ms_expiry() {
     let fake = FakeGigaChat::start().await;
     let mut cfg = config(&fake);
     cfg.token_refresh_margin = Duration::from_secs(1);
-    // expires_at = now + 2.5 s (in ms): usable for 1.5 s with a 1 s margin. Read as seconds,
+    // expires_at = now + 3 s (in ms): usable for 2 s with a 1 s margin. Read as seconds,
     // expires_at would be ~50 000 years away and the token would never be refreshed.
-    fake.set_token_lifetime(Duration::from_millis(2500));
+    fake.set_token_lifetime(Duration::from_secs(3));
     let coach = coach(&cfg);
     for _ in 0..3 {
         coach.feedback(&report("ru")).await;
     }
     assert_eq!(fake.token_requests().len(), 1, "reused while fresh");
-    tokio::time::sleep(Duration::from_millis(1700)).await;
+    tokio::time::sleep(Duration::from_millis(2200)).await;
     let f = coach.feedback(&report("ru")).await;
     assert_eq!(f.source, FeedbackSource::Gigachat);
     assert_eq!(
@@ -403,7 +403,8 @@ async fn every_failure_mode_falls_back_with_its_reason() {
         let fake = FakeGigaChat::start().await;
         fake.set_chat_mode(mode.clone());
         let mut cfg = config(&fake);
-        cfg.timeout = Duration::from_millis(300);
+        // Short enough for the slow case, long enough for a loaded CI machine in the others.
+        cfg.timeout = Duration::from_secs(1);
         let coach = coach(&cfg);
         let f = coach.feedback(&report("ru")).await;
         assert_rules(&f, reason);
@@ -653,7 +654,7 @@ async fn a_probe_dropped_mid_call_does_not_leave_the_breaker_stuck() {
     fake.set_chat_mode(ChatMode::Slow(Duration::from_secs(10)));
     // The caller gives up (client disconnected, request cancelled): the probe future is dropped.
     let r = report("ru");
-    let dropped = tokio::time::timeout(Duration::from_millis(200), coach.feedback(&r)).await;
+    let dropped = tokio::time::timeout(Duration::from_secs(1), coach.feedback(&r)).await;
     assert!(dropped.is_err());
     assert_eq!(fake.chat_calls().len(), 6, "the probe reached the server");
 
@@ -673,7 +674,7 @@ async fn timeouts_trip_the_breaker_and_other_4xx_do_not() {
     let fake = FakeGigaChat::start().await;
     fake.set_chat_mode(ChatMode::EchoAuthorization400);
     let mut cfg = config(&fake);
-    cfg.timeout = Duration::from_millis(200);
+    cfg.timeout = Duration::from_millis(500);
     let coach = coach(&cfg);
     for _ in 0..8 {
         assert_rules(
@@ -701,9 +702,7 @@ async fn timeouts_trip_the_breaker_and_other_4xx_do_not() {
 async fn no_secret_in_any_log_line_error_or_stat() {
     let (logs, _guard) = capture_logs();
     let fake = FakeGigaChat::start().await;
-    let mut cfg = config(&fake);
-    cfg.timeout = Duration::from_millis(300);
-    let coach = coach(&cfg);
+    let coach = coach(&config(&fake));
     let r = report("ru");
     let mut outputs = Vec::new();
 
@@ -750,6 +749,23 @@ async fn no_secret_in_any_log_line_error_or_stat() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn turning_tls_verification_off_is_warned_about_at_startup() {
+    let (logs, _guard) = capture_logs();
+    let cfg = CoachConfig {
+        credentials: Some(SecretString::from(FakeGigaChat::CREDENTIALS)),
+        verify_ssl: false,
+        ..CoachConfig::default()
+    };
+    build_coach(&cfg).unwrap();
+    let text = logs.text();
+    assert!(
+        text.contains("WARN") && text.contains("GIGACHAT_VERIFY_SSL=false"),
+        "{text}"
+    );
+    assert!(!text.contains(FakeGigaChat::CREDENTIALS));
 }
 
 // ---------------------------------------------------------------------------------------------
