@@ -1,6 +1,34 @@
 //! Coaching feedback: GigaChat behind a circuit breaker, with an honest rule-based fallback.
+//!
+//! Layout:
+//! - `config`: [`CoachConfig`], every GigaChat and breaker setting with its env variable.
+//! - `gigachat`: the HTTP client (OAuth with RqUID, chat completions, 401 → refresh + retry) and
+//!   [`GigaChatCoach`] (timeout inside the breaker, concurrency cap, fallback).
+//! - `token`: the access-token cache (expiry in ms, refresh margin, single-flight refresh).
+//! - `breaker`: the circuit breaker (failsafe's consecutive-failures policy, one half-open probe,
+//!   tokio time).
+//! - `prompt`: the chat request built from the report's measured facts.
+//! - `reply`: lenient parsing and clamping of the model's JSON.
+//! - `rules`: [`rule_based_feedback`], the fallback.
+//!
+//! Entry point for the application: [`build_coach`].
 
 use async_trait::async_trait;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+mod breaker;
+mod config;
+mod gigachat;
+mod prompt;
+mod reply;
+mod rules;
+mod token;
+
+pub use breaker::{Breaker, BreakerState, Permit, Rejected};
+pub use config::{CoachConfig, DEFAULT_API_URL, DEFAULT_AUTH_URL};
+pub use gigachat::GigaChatCoach;
+pub use rules::rule_based_feedback;
 
 pub use crate::domain::feedback::{FallbackReason, Feedback, FeedbackSource};
 
@@ -19,4 +47,377 @@ pub trait Coach: Send + Sync + 'static {
     /// Whether an LLM answer could be had now (enabled and breaker not open): the cache uses it
     /// to upgrade reports stored with fallback feedback.
     fn is_healthy(&self) -> bool;
+}
+
+/// Why the coach could not be built. Names the setting at fault; never carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum CoachBuildError {
+    /// A setting is out of range or malformed.
+    #[error("invalid coach setting: {0}")]
+    Invalid(String),
+    /// `GIGACHAT_CA_BUNDLE` cannot be read or holds no certificate.
+    #[error("GIGACHAT_CA_BUNDLE {path}: {message}")]
+    CaBundle {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    /// The HTTP client could not be built (TLS setup).
+    #[error("cannot build the GigaChat HTTP client: {0}")]
+    Http(String),
+}
+
+/// The coach for `cfg`: GigaChat when enabled with credentials, otherwise one that always
+/// answers with rule-based feedback (reason `disabled`) and never touches the network.
+/// Call once at startup (it reads the CA bundle and logs TLS warnings).
+pub fn build_coach(cfg: &CoachConfig) -> Result<Arc<dyn Coach>, CoachBuildError> {
+    if cfg.is_active() {
+        tracing::info!(
+            model = %cfg.model,
+            api_url = %cfg.api_url,
+            max_concurrency = cfg.max_concurrency,
+            timeout_sec = cfg.timeout.as_secs_f64(),
+            "coach: GigaChat enabled"
+        );
+        Ok(Arc::new(GigaChatCoach::new(cfg)?))
+    } else {
+        tracing::info!(
+            enabled = cfg.enabled,
+            credentials_set = cfg.credentials.is_some(),
+            "coach: GigaChat disabled, feedback will be rule-based"
+        );
+        Ok(Arc::new(DisabledCoach::default()))
+    }
+}
+
+/// Whether a stored report's feedback should be asked for again: it is a fallback and the coach
+/// can answer now. Used by the cache to upgrade reports without re-running ASR.
+pub fn should_upgrade(feedback: &Feedback, coach: &dyn Coach) -> bool {
+    feedback.source == FeedbackSource::Rules && coach.is_healthy()
+}
+
+/// The coach when GigaChat is off: rules, reason `disabled`, no network.
+#[derive(Debug, Default)]
+pub struct DisabledCoach {
+    counters: CoachCounters,
+}
+
+#[async_trait]
+impl Coach for DisabledCoach {
+    async fn feedback(&self, report: &Report) -> Feedback {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        self.counters.fallback(FallbackReason::Disabled);
+        rule_based_feedback(report, FallbackReason::Disabled)
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let mut v = self.counters.to_json();
+        let obj = v.as_object_mut().expect("counters serialise to an object");
+        obj.insert("enabled".into(), false.into());
+        obj.insert("model".into(), serde_json::Value::Null);
+        // No breaker exists: report it closed with zero counts so dashboards keep one shape.
+        obj.insert("breaker_state".into(), "closed".into());
+        obj.insert("failures".into(), 0.into());
+        obj.insert("rejections".into(), 0.into());
+        obj.insert("breaker".into(), serde_json::Value::Null);
+        v
+    }
+
+    fn is_healthy(&self) -> bool {
+        false
+    }
+}
+
+/// Counters common to every coach.
+#[derive(Debug, Default)]
+pub(crate) struct CoachCounters {
+    /// `feedback` calls.
+    pub requests: AtomicU64,
+    /// Answers written by the LLM.
+    pub llm_answers: AtomicU64,
+    /// Fallbacks per reason, indexed by [`reason_index`].
+    fallbacks: [AtomicU64; 6],
+}
+
+const REASONS: [FallbackReason; 6] = [
+    FallbackReason::Disabled,
+    FallbackReason::BreakerOpen,
+    FallbackReason::Timeout,
+    FallbackReason::UpstreamError,
+    FallbackReason::RateLimited,
+    FallbackReason::InvalidReply,
+];
+
+fn reason_index(r: FallbackReason) -> usize {
+    match r {
+        FallbackReason::Disabled => 0,
+        FallbackReason::BreakerOpen => 1,
+        FallbackReason::Timeout => 2,
+        FallbackReason::UpstreamError => 3,
+        FallbackReason::RateLimited => 4,
+        FallbackReason::InvalidReply => 5,
+    }
+}
+
+impl CoachCounters {
+    pub(crate) fn fallback(&self, reason: FallbackReason) {
+        self.fallbacks[reason_index(reason)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        let mut by_reason = serde_json::Map::new();
+        let mut total = 0;
+        for r in REASONS {
+            let n = self.fallbacks[reason_index(r)].load(Ordering::Relaxed);
+            total += n;
+            by_reason.insert(
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                n.into(),
+            );
+        }
+        serde_json::json!({
+            "requests": self.requests.load(Ordering::Relaxed),
+            "gigachat_answers": self.llm_answers.load(Ordering::Relaxed),
+            "fallbacks": total,
+            "fallbacks_by_reason": by_reason,
+        })
+    }
+}
+
+/// The recording's language as far as the coach cares: Russian or English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lang {
+    Ru,
+    En,
+}
+
+impl Lang {
+    pub(crate) fn of(code: &str) -> Self {
+        if code.trim().to_ascii_lowercase().starts_with("ru") {
+            Lang::Ru
+        } else {
+            Lang::En
+        }
+    }
+}
+
+/// Seconds as `m:ss` (`h:mm:ss` past an hour), for quoting moments.
+pub(crate) fn mmss(sec: f64) -> String {
+    let total = if sec.is_finite() && sec > 0.0 {
+        sec.round() as u64
+    } else {
+        0
+    };
+    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! A hand-built report with known numbers for the coach's unit tests.
+    use super::{FallbackReason, Feedback, FeedbackSource};
+    use crate::audio::AudioInfo;
+    use crate::domain::metrics::*;
+    use crate::domain::transcript::Segment;
+    use crate::report::{CacheInfo, Report, TranscriptView};
+
+    pub(crate) fn sample_report(language: &str) -> Report {
+        let metrics = Metrics {
+            words_total: 200,
+            unique_words: 120,
+            words_per_minute: 172.0,
+            articulation_rate_wpm: 95.0,
+            speaking_time_sec: 70.0,
+            voiced_time_sec: 60.0,
+            speaking_ratio: 0.8,
+            pace_band_wpm: PaceBand {
+                min_wpm: 120.0,
+                max_wpm: 160.0,
+            },
+            pace_windows: vec![PaceWindow {
+                start_sec: 20.0,
+                end_sec: 40.0,
+                wpm: 190.0,
+                flag: "too_fast".into(),
+            }],
+            fillers: FillerMetrics {
+                total: 12,
+                from_transcript: 10,
+                acoustic: 2,
+                per_100_words: 6.0,
+                per_minute: 10.0,
+                items: vec![FillerCount {
+                    word: "ну".into(),
+                    count: 7,
+                }],
+                events: vec![],
+                bursts: vec![FillerBurst {
+                    start_sec: 80.0,
+                    end_sec: 84.0,
+                    count: 4,
+                }],
+            },
+            pauses: PauseMetrics {
+                count: 9,
+                avg_sec: 0.9,
+                median_sec: 0.7,
+                max_sec: 3.2,
+                total_sec: 8.1,
+                classes: PauseClasses {
+                    natural: 5,
+                    deliberate: 3,
+                    long: 0,
+                    awkward: 1,
+                },
+                events: vec![PauseEvent {
+                    start_sec: 65.0,
+                    end_sec: 68.2,
+                    duration_sec: 3.2,
+                    class: "awkward".into(),
+                    word_before: Some("итак".into()),
+                    word_after: Some("ну".into()),
+                }],
+            },
+            phrases: PhraseMetrics {
+                count: 14,
+                avg_words: 9.5,
+                length_class: "balanced".into(),
+                ..Default::default()
+            },
+            voice: VoiceMetrics {
+                pitch_median_hz: Some(140.0),
+                pitch_range_semitones: Some(3.0),
+                pitch_std_semitones: Some(1.2),
+                monotone_stretches: vec![MonotoneStretch {
+                    start_sec: 30.0,
+                    end_sec: 45.0,
+                    pitch_std_semitones: 0.8,
+                }],
+                loudness_variation_db: 6.0,
+                loudness_mean_dbfs: -22.0,
+            },
+            ..Default::default()
+        };
+        Report {
+            id: "abc".into(),
+            analysis_version: crate::report::ANALYSIS_VERSION,
+            language: language.into(),
+            audio: AudioInfo {
+                container: "wav".into(),
+                codec: "pcm_s16le".into(),
+                sample_rate: 16_000,
+                channels: 1,
+                duration_sec: 90.0,
+                decoder: "symphonia".into(),
+            },
+            transcript: TranscriptView {
+                text: "Добрый день, коллеги.".into(),
+                segments: vec![Segment {
+                    start_sec: 0.4,
+                    end_sec: 3.0,
+                    text: " Добрый день, коллеги.".into(),
+                    avg_logprob: 0.0,
+                    no_speech_prob: 0.0,
+                    words: vec![],
+                }],
+                words: vec![],
+            },
+            metrics,
+            advice: vec![Advice {
+                category: "fillers".into(),
+                severity: "warning".into(),
+                title: "Много слов-паразитов".into(),
+                observation: "12 паразитов, 6.0 на 100 слов".into(),
+                recommendation: "Замените «ну» паузой.".into(),
+                evidence: vec![],
+            }],
+            timeline: vec![],
+            feedback: blank_feedback(),
+            cache: CacheInfo::default(),
+            warnings: vec![],
+            timings_ms: Default::default(),
+        }
+    }
+
+    /// The report's own feedback is not read by the coach; an empty one will do.
+    fn blank_feedback() -> Feedback {
+        Feedback {
+            source: FeedbackSource::Rules,
+            reason: Some(FallbackReason::Disabled),
+            model: None,
+            overall_assessment: String::new(),
+            strengths: vec![],
+            areas_for_improvement: vec![],
+            recommendations: vec![],
+            key_insights: vec![],
+            confidence: 0.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::sample_report;
+    use super::*;
+
+    #[test]
+    fn mmss_formats_moments() {
+        assert_eq!(mmss(0.4), "0:00");
+        assert_eq!(mmss(65.0), "1:05");
+        assert_eq!(mmss(3725.0), "1:02:05");
+        assert_eq!(mmss(f64::NAN), "0:00");
+    }
+
+    #[test]
+    fn language_detection() {
+        assert_eq!(Lang::of("ru"), Lang::Ru);
+        assert_eq!(Lang::of("RU-ru"), Lang::Ru);
+        assert_eq!(Lang::of("en"), Lang::En);
+        assert_eq!(Lang::of(""), Lang::En);
+    }
+
+    #[tokio::test]
+    async fn disabled_or_credential_less_config_gives_the_rules_coach() {
+        for cfg in [
+            CoachConfig::default(),
+            CoachConfig {
+                enabled: false,
+                credentials: Some(secrecy::SecretString::from("key")),
+                ..CoachConfig::default()
+            },
+        ] {
+            let coach = build_coach(&cfg).unwrap();
+            let f = coach.feedback(&sample_report("ru")).await;
+            assert_eq!(f.source, FeedbackSource::Rules);
+            assert_eq!(f.reason, Some(FallbackReason::Disabled));
+            assert!(!coach.is_healthy());
+            let s = coach.stats();
+            assert_eq!(s["enabled"], false);
+            assert_eq!(s["requests"], 1);
+            assert_eq!(s["fallbacks"], 1);
+            assert_eq!(s["fallbacks_by_reason"]["disabled"], 1);
+            assert!(!should_upgrade(&f, coach.as_ref()));
+        }
+    }
+
+    #[tokio::test]
+    async fn enabled_with_credentials_builds_gigachat_without_network() {
+        let cfg = CoachConfig {
+            credentials: Some(secrecy::SecretString::from("key")),
+            ..CoachConfig::default()
+        };
+        let coach = build_coach(&cfg).unwrap();
+        let s = coach.stats();
+        assert_eq!(s["enabled"], true);
+        assert_eq!(s["breaker_state"], "closed");
+        assert_eq!(s["upstream_calls"], 0);
+        assert_eq!(s["token_requests"], 0);
+        assert!(coach.is_healthy());
+    }
 }

@@ -1,0 +1,377 @@
+//! The chat request: one system message (role, rules, the JSON shape) and one user message with
+//! the measured facts of the report, in the recording's language.
+//!
+//! Only measured facts go in: numbers from `metrics`, the advice the analysis produced, and a few
+//! quoted moments with their times. The model is told to stay within them.
+
+use serde::Serialize;
+use std::fmt::Write as _;
+
+use super::{Lang, Report, mmss};
+
+/// Most segments quoted from the transcript: enough to hear the speaker's voice, little enough
+/// to keep the prompt (and the bill) small.
+const MAX_QUOTED_SEGMENTS: usize = 6;
+/// Longest quoted segment, characters.
+const MAX_QUOTE_CHARS: usize = 220;
+/// Most timed events listed per kind (filler bursts, long pauses, monotone stretches…).
+const MAX_EVENTS: usize = 5;
+
+/// One chat message.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Message {
+    pub role: &'static str,
+    pub content: String,
+}
+
+/// Body of `POST /chat/completions`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<Message>,
+    pub temperature: f64,
+    pub max_tokens: u32,
+    pub stream: bool,
+}
+
+/// Builds the request for `report`.
+pub fn chat_request(
+    report: &Report,
+    model: &str,
+    temperature: f64,
+    max_tokens: u32,
+) -> ChatRequest {
+    let lang = Lang::of(&report.language);
+    ChatRequest {
+        model: model.to_owned(),
+        messages: vec![
+            Message {
+                role: "system",
+                content: system_prompt(lang).to_owned(),
+            },
+            Message {
+                role: "user",
+                content: facts(report, lang),
+            },
+        ],
+        temperature,
+        max_tokens,
+        stream: false,
+    }
+}
+
+fn system_prompt(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Ru => {
+            "Ты опытный тренер по публичным выступлениям. Тебе дают только измеренные факты о записи \
+выступления: числа, советы анализатора и цитаты с таймкодами. Опирайся только на них, ничего не \
+выдумывай; если данных мало, так и скажи. Ссылайся на конкретные числа и моменты (мм:сс). Пиши \
+по-русски, дружелюбно и по делу.\n\
+Ответь ТОЛЬКО JSON-объектом без пояснений, ровно такой формы:\n\
+{\"overall_assessment\": \"2–4 предложения\", \"strengths\": [\"…\"], \
+\"areas_for_improvement\": [\"…\"], \"recommendations\": [\"конкретное упражнение или действие\"], \
+\"key_insights\": [\"…\"], \"confidence\": 0.0–1.0}\n\
+В каждом списке 2–5 пунктов."
+        }
+        Lang::En => {
+            "You are an experienced public-speaking coach. You are given only measured facts about a \
+recorded talk: numbers, the analyser's advice and quotes with timestamps. Rely on them alone and \
+invent nothing; if the data is thin, say so. Refer to concrete numbers and moments (mm:ss). Write \
+in English, friendly and to the point.\n\
+Answer with ONLY a JSON object, no commentary, of exactly this shape:\n\
+{\"overall_assessment\": \"2-4 sentences\", \"strengths\": [\"...\"], \
+\"areas_for_improvement\": [\"...\"], \"recommendations\": [\"a concrete exercise or action\"], \
+\"key_insights\": [\"...\"], \"confidence\": 0.0-1.0}\n\
+Give 2-5 items in each list."
+        }
+    }
+}
+
+/// Labels of the facts message, per language.
+struct Labels {
+    intro: &'static str,
+    duration: &'static str,
+    words: &'static str,
+    pace: &'static str,
+    band: &'static str,
+    fast_windows: &'static str,
+    slow_windows: &'static str,
+    fillers: &'static str,
+    per_100: &'static str,
+    top_fillers: &'static str,
+    bursts: &'static str,
+    pauses: &'static str,
+    long_pauses: &'static str,
+    phrases: &'static str,
+    voice: &'static str,
+    monotone: &'static str,
+    advice: &'static str,
+    quotes: &'static str,
+    sec: &'static str,
+}
+
+const RU: Labels = Labels {
+    intro: "Факты о выступлении",
+    duration: "Длительность записи",
+    words: "Слов (всего / разных)",
+    pace: "Темп, слов в минуту (по времени речи / артикуляции)",
+    band: "комфортный диапазон",
+    fast_windows: "Слишком быстрые отрезки",
+    slow_windows: "Слишком медленные отрезки",
+    fillers: "Слова-паразиты и звуки-заминки (всего / из текста / по звуку)",
+    per_100: "на 100 слов",
+    top_fillers: "Чаще всего",
+    bursts: "Скопления паразитов",
+    pauses: "Паузы (всего; естественные / смысловые / длинные / неловкие; средняя / макс.)",
+    long_pauses: "Длинные и неловкие паузы",
+    phrases: "Фразы (количество; слов в среднем; класс длины; вариативность ритма)",
+    voice: "Голос (медиана высоты, Гц; диапазон, полутонов; разброс громкости, дБ)",
+    monotone: "Монотонные отрезки",
+    advice: "Советы анализатора",
+    quotes: "Фрагменты расшифровки",
+    sec: "с",
+};
+
+const EN: Labels = Labels {
+    intro: "Facts about the talk",
+    duration: "Recording length",
+    words: "Words (total / distinct)",
+    pace: "Pace, words per minute (over speaking time / articulation)",
+    band: "comfortable band",
+    fast_windows: "Too-fast stretches",
+    slow_windows: "Too-slow stretches",
+    fillers: "Fillers and hesitation sounds (total / from transcript / acoustic)",
+    per_100: "per 100 words",
+    top_fillers: "Most frequent",
+    bursts: "Filler bursts",
+    pauses: "Pauses (total; natural / deliberate / long / awkward; mean / max)",
+    long_pauses: "Long and awkward pauses",
+    phrases: "Phrases (count; mean words; length class; rhythm variation)",
+    voice: "Voice (median pitch, Hz; range, semitones; loudness spread, dB)",
+    monotone: "Monotone stretches",
+    advice: "Analyser's advice",
+    quotes: "Transcript excerpts",
+    sec: "s",
+};
+
+/// The user message: the report's facts as a compact list.
+fn facts(report: &Report, lang: Lang) -> String {
+    let l = match lang {
+        Lang::Ru => &RU,
+        Lang::En => &EN,
+    };
+    let m = &report.metrics;
+    let mut s = String::new();
+    // `write!` into a String cannot fail; the results are ignored on purpose.
+    let _ = writeln!(s, "{} (lang: {}):", l.intro, report.language);
+    let _ = writeln!(
+        s,
+        "- {}: {} ({:.0} {})",
+        l.duration,
+        mmss(report.audio.duration_sec),
+        report.audio.duration_sec,
+        l.sec
+    );
+    let _ = writeln!(s, "- {}: {} / {}", l.words, m.words_total, m.unique_words);
+    let _ = write!(
+        s,
+        "- {}: {:.0} / {:.0}",
+        l.pace, m.words_per_minute, m.articulation_rate_wpm
+    );
+    if m.pace_band_wpm.max_wpm > 0.0 {
+        let _ = write!(
+            s,
+            "; {} {:.0}–{:.0}",
+            l.band, m.pace_band_wpm.min_wpm, m.pace_band_wpm.max_wpm
+        );
+    }
+    s.push('\n');
+    for (flag, label) in [("too_fast", l.fast_windows), ("too_slow", l.slow_windows)] {
+        let windows: Vec<String> = m
+            .pace_windows
+            .iter()
+            .filter(|w| w.flag == flag)
+            .take(MAX_EVENTS)
+            .map(|w| format!("{}–{} ({:.0})", mmss(w.start_sec), mmss(w.end_sec), w.wpm))
+            .collect();
+        if !windows.is_empty() {
+            let _ = writeln!(s, "- {label}: {}", windows.join(", "));
+        }
+    }
+
+    let f = &m.fillers;
+    let _ = writeln!(
+        s,
+        "- {}: {} / {} / {}; {:.1} {}",
+        l.fillers, f.total, f.from_transcript, f.acoustic, f.per_100_words, l.per_100
+    );
+    if !f.items.is_empty() {
+        let top: Vec<String> = f
+            .items
+            .iter()
+            .take(MAX_EVENTS)
+            .map(|i| format!("«{}» ×{}", i.word, i.count))
+            .collect();
+        let _ = writeln!(s, "  {}: {}", l.top_fillers, top.join(", "));
+    }
+    if !f.bursts.is_empty() {
+        let bursts: Vec<String> = f
+            .bursts
+            .iter()
+            .take(MAX_EVENTS)
+            .map(|b| format!("{}–{} (×{})", mmss(b.start_sec), mmss(b.end_sec), b.count))
+            .collect();
+        let _ = writeln!(s, "  {}: {}", l.bursts, bursts.join(", "));
+    }
+
+    let p = &m.pauses;
+    let _ = writeln!(
+        s,
+        "- {}: {}; {} / {} / {} / {}; {:.1} / {:.1} {}",
+        l.pauses,
+        p.count,
+        p.classes.natural,
+        p.classes.deliberate,
+        p.classes.long,
+        p.classes.awkward,
+        p.avg_sec,
+        p.max_sec,
+        l.sec
+    );
+    let notable: Vec<String> = p
+        .events
+        .iter()
+        .filter(|e| e.class == "long" || e.class == "awkward")
+        .take(MAX_EVENTS)
+        .map(|e| {
+            let mut d = format!(
+                "{} {:.1} {} ({})",
+                mmss(e.start_sec),
+                e.duration_sec,
+                l.sec,
+                e.class
+            );
+            if e.word_before.is_some() || e.word_after.is_some() {
+                let _ = write!(
+                    d,
+                    " «{} … {}»",
+                    e.word_before.as_deref().unwrap_or(""),
+                    e.word_after.as_deref().unwrap_or("")
+                );
+            }
+            d
+        })
+        .collect();
+    if !notable.is_empty() {
+        let _ = writeln!(s, "  {}: {}", l.long_pauses, notable.join("; "));
+    }
+
+    let ph = &m.phrases;
+    if ph.count > 0 {
+        let _ = writeln!(
+            s,
+            "- {}: {}; {:.1}; {}; {:.2}",
+            l.phrases, ph.count, ph.avg_words, ph.length_class, ph.rhythm_variation
+        );
+    }
+    let v = &m.voice;
+    let opt = |x: Option<f64>| x.map_or_else(|| "n/a".to_owned(), |x| format!("{x:.1}"));
+    let _ = writeln!(
+        s,
+        "- {}: {} ; {} ; {:.1}",
+        l.voice,
+        opt(v.pitch_median_hz),
+        opt(v.pitch_range_semitones),
+        v.loudness_variation_db
+    );
+    if !v.monotone_stretches.is_empty() {
+        let st: Vec<String> = v
+            .monotone_stretches
+            .iter()
+            .take(MAX_EVENTS)
+            .map(|m| format!("{}–{}", mmss(m.start_sec), mmss(m.end_sec)))
+            .collect();
+        let _ = writeln!(s, "  {}: {}", l.monotone, st.join(", "));
+    }
+
+    if !report.advice.is_empty() {
+        let _ = writeln!(s, "{}:", l.advice);
+        for a in report.advice.iter().take(8) {
+            let _ = writeln!(
+                s,
+                "- [{}/{}] {}: {}",
+                a.category, a.severity, a.title, a.observation
+            );
+        }
+    }
+
+    let quotes: Vec<String> = report
+        .transcript
+        .segments
+        .iter()
+        .filter(|seg| !seg.text.trim().is_empty())
+        .take(MAX_QUOTED_SEGMENTS)
+        .map(|seg| {
+            let text: String = seg.text.trim().chars().take(MAX_QUOTE_CHARS).collect();
+            format!("- [{}] «{}»", mmss(seg.start_sec), text)
+        })
+        .collect();
+    if !quotes.is_empty() {
+        let _ = writeln!(s, "{}:", l.quotes);
+        for q in quotes {
+            let _ = writeln!(s, "{q}");
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::sample_report;
+    use super::*;
+
+    #[test]
+    fn one_leading_system_message_then_the_facts() {
+        let r = sample_report("ru");
+        let req = chat_request(&r, "GigaChat-Pro", 0.3, 900);
+        assert_eq!(req.model, "GigaChat-Pro");
+        assert_eq!(req.max_tokens, 900);
+        assert!(!req.stream);
+        assert_eq!(req.messages.len(), 2);
+        assert_eq!(req.messages[0].role, "system");
+        assert_eq!(req.messages[1].role, "user");
+        assert!(req.messages[0].content.contains("JSON"));
+        assert!(req.messages[0].content.contains("overall_assessment"));
+    }
+
+    #[test]
+    fn facts_carry_measured_numbers_and_timed_quotes_in_russian() {
+        let r = sample_report("ru");
+        let text = &chat_request(&r, "m", 0.3, 900).messages[1].content;
+        assert!(text.contains("Факты о выступлении"), "{text}");
+        assert!(text.contains("172 / 95"), "wpm / articulation: {text}");
+        assert!(text.contains("120–160"), "pace band: {text}");
+        assert!(text.contains("«ну» ×7"), "{text}");
+        assert!(text.contains("1:05 3.2 с (awkward) «итак … ну»"), "{text}");
+        assert!(text.contains("[0:00] «Добрый день"), "{text}");
+        assert!(text.contains("[fillers/warning]"), "{text}");
+    }
+
+    #[test]
+    fn english_reports_get_an_english_prompt() {
+        let r = sample_report("en");
+        let req = chat_request(&r, "m", 0.3, 900);
+        assert!(req.messages[0].content.starts_with("You are"));
+        assert!(req.messages[1].content.contains("Facts about the talk"));
+    }
+
+    #[test]
+    fn the_request_serialises_to_the_gigachat_shape() {
+        let v =
+            serde_json::to_value(chat_request(&sample_report("en"), "GigaChat", 0.3, 10)).unwrap();
+        assert_eq!(v["model"], "GigaChat");
+        assert_eq!(v["messages"][0]["role"], "system");
+        assert_eq!(v["temperature"], 0.3);
+        assert_eq!(v["max_tokens"], 10);
+    }
+}
