@@ -19,6 +19,8 @@ pub struct Config {
     pub log: LogConfig,
     pub pipeline: PipelineConfig,
     pub audio: AudioConfig,
+    /// GigaChat and its circuit breaker (see [`crate::coach::CoachConfig`] for each field).
+    pub coach: crate::coach::CoachConfig,
 }
 
 /// HTTP server settings.
@@ -150,12 +152,14 @@ impl Config {
             ffmpeg_path,
             min_pause_sec: r.number("MIN_PAUSE_SEC", 0.25, 0.01..=10.0),
         };
+        let coach = coach_config(&mut r);
         r.finish().map_err(ConfigError)?;
         Ok(Self {
             server,
             log,
             pipeline,
             audio,
+            coach,
         })
     }
 }
@@ -171,6 +175,42 @@ impl Default for Config {
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration:\n  {}", .0.join("\n  "))]
 pub struct ConfigError(pub Vec<String>);
+
+fn secs(r: &mut Reader, key: &str, default: Duration, max_sec: f64) -> Duration {
+    Duration::from_secs_f64(r.number(key, default.as_secs_f64(), 0.001..=max_sec))
+}
+
+fn coach_config(r: &mut Reader) -> crate::coach::CoachConfig {
+    let d = crate::coach::CoachConfig::default();
+    crate::coach::CoachConfig {
+        enabled: r.bool("GIGACHAT_ENABLED", d.enabled),
+        credentials: r.optional("GIGACHAT_CREDENTIALS").map(SecretString::from),
+        scope: r.string("GIGACHAT_SCOPE", &d.scope),
+        auth_url: r.string("GIGACHAT_AUTH_URL", &d.auth_url),
+        api_url: r.string("GIGACHAT_API_URL", &d.api_url),
+        model: r.string("GIGACHAT_MODEL", &d.model),
+        timeout: secs(r, "GIGACHAT_TIMEOUT_SEC", d.timeout, 3600.0),
+        connect_timeout: secs(r, "GIGACHAT_CONNECT_TIMEOUT_SEC", d.connect_timeout, 600.0),
+        token_refresh_margin: secs(
+            r,
+            "GIGACHAT_TOKEN_REFRESH_MARGIN_SEC",
+            d.token_refresh_margin,
+            3600.0,
+        ),
+        max_concurrency: r.number("GIGACHAT_MAX_CONCURRENCY", d.max_concurrency, 1..=1024),
+        ca_bundle: r.optional("GIGACHAT_CA_BUNDLE").map(PathBuf::from),
+        verify_ssl: r.bool("GIGACHAT_VERIFY_SSL", d.verify_ssl),
+        temperature: r.number("GIGACHAT_TEMPERATURE", d.temperature, 0.0..=2.0),
+        max_tokens: r.number("GIGACHAT_MAX_TOKENS", d.max_tokens, 1..=32_768),
+        breaker_fail_max: r.number("BREAKER_FAIL_MAX", d.breaker_fail_max, 1..=10_000),
+        breaker_reset_timeout: secs(
+            r,
+            "BREAKER_RESET_TIMEOUT_SEC",
+            d.breaker_reset_timeout,
+            86_400.0,
+        ),
+    }
+}
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
