@@ -1,0 +1,59 @@
+//! `GET /stats/{cache,pipeline,coach}` and the admin `DELETE /cache`.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use super::ApiError;
+use crate::app::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/stats/cache", get(cache_stats))
+        .route("/stats/pipeline", get(pipeline_stats))
+        .route("/stats/coach", get(coach_stats))
+        .route("/cache", delete(clear_cache))
+}
+
+async fn cache_stats(State(state): State<AppState>) -> Json<Value> {
+    Json(serde_json::to_value(state.analysis.cache.stats().await).unwrap_or_default())
+}
+
+async fn pipeline_stats(State(state): State<AppState>) -> Json<Value> {
+    Json(serde_json::to_value(state.analysis.admission.stats()).unwrap_or_default())
+}
+
+async fn coach_stats(State(state): State<AppState>) -> Json<Value> {
+    Json(state.analysis.coach().stats())
+}
+
+/// Empties every cache tier. Needs `Authorization: Bearer <ADMIN_TOKEN>`; without a configured
+/// token the endpoint does not exist (404).
+async fn clear_cache(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let Some(token) = &state.config.server.admin_token else {
+        return Err(ApiError::NotFound("no such endpoint".into()));
+    };
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !constant_time_eq(presented.as_bytes(), token.expose_secret().as_bytes()) {
+        return Err(ApiError::Unauthorized);
+    }
+    let outcome = state.analysis.cache.clear().await;
+    tracing::warn!(cleared = ?outcome.cleared, failed = outcome.failed.len(), "cache cleared by admin");
+    Ok(Json(json!(outcome)))
+}
+
+/// Compares secrets without an early exit that would leak the matching prefix length.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
