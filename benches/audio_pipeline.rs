@@ -23,13 +23,46 @@ const CHILD_ENV: &str = "AUDIO_BENCH_FILE";
 /// (label, file name, ffmpeg output arguments; empty = the WAV written directly).
 const FORMATS: &[(&str, &str, &[&str])] = &[
     ("WAV pcm_s16le 16 kHz mono", "talk.wav", &[]),
-    ("WAV pcm_s16le 44.1 kHz stereo", "talk_44k.wav", &["-ar", "44100", "-ac", "2", "-c:a", "pcm_s16le"]),
+    (
+        "WAV pcm_s16le 44.1 kHz stereo",
+        "talk_44k.wav",
+        &["-ar", "44100", "-ac", "2", "-c:a", "pcm_s16le"],
+    ),
     ("FLAC 16 kHz mono", "talk.flac", &["-c:a", "flac"]),
-    ("MP3 48 kbit/s 16 kHz mono", "talk.mp3", &["-c:a", "libmp3lame", "-b:a", "48k"]),
-    ("MP3 128 kbit/s 44.1 kHz stereo", "talk_44k.mp3", &["-ar", "44100", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k"]),
-    ("AAC 48 kbit/s in M4A", "talk.m4a", &["-c:a", "aac", "-b:a", "48k"]),
-    ("Ogg/Vorbis q3", "talk.ogg", &["-c:a", "libvorbis", "-q:a", "3"]),
-    ("WebM/Opus 24 kbit/s (ffmpeg fallback)", "talk.webm", &["-c:a", "libopus", "-b:a", "24k"]),
+    (
+        "MP3 48 kbit/s 16 kHz mono",
+        "talk.mp3",
+        &["-c:a", "libmp3lame", "-b:a", "48k"],
+    ),
+    (
+        "MP3 128 kbit/s 44.1 kHz stereo",
+        "talk_44k.mp3",
+        &[
+            "-ar",
+            "44100",
+            "-ac",
+            "2",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+        ],
+    ),
+    (
+        "AAC 48 kbit/s in M4A",
+        "talk.m4a",
+        &["-c:a", "aac", "-b:a", "48k"],
+    ),
+    (
+        "Ogg/Vorbis q3",
+        "talk.ogg",
+        &["-c:a", "libvorbis", "-q:a", "3"],
+    ),
+    (
+        "WebM/Opus 24 kbit/s (ffmpeg fallback)",
+        "talk.webm",
+        &["-c:a", "libopus", "-b:a", "24k"],
+    ),
 ];
 
 fn main() {
@@ -43,7 +76,9 @@ fn main() {
     let secs = write_long_wav(&wav);
     eprintln!("built a {secs:.0} s clip in {}", dir.path().display());
 
-    println!("| format | file MB | decode s | VAD s | total s | real-time factor | peak RSS MB | peak / decoded |");
+    println!(
+        "| format | file MB | decode s | VAD s | total s | real-time factor | peak RSS MB | peak / decoded |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (label, name, args) in FORMATS {
         let path = dir.path().join(name);
@@ -57,10 +92,20 @@ fn main() {
                 .unwrap();
             assert!(status.success(), "ffmpeg could not make {name}");
         }
-        let out = Command::new(std::env::current_exe().unwrap()).env(CHILD_ENV, &path).output().unwrap();
-        assert!(out.status.success(), "{label}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(std::env::current_exe().unwrap())
+            .env(CHILD_ENV, &path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{label}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let line = String::from_utf8_lossy(&out.stdout);
-        let v: Vec<f64> = line.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        let v: Vec<f64> = line
+            .split_whitespace()
+            .map(|x| x.parse().unwrap())
+            .collect();
         let (decode_s, vad_s, audio_s, hwm_mb) = (v[0], v[1], v[2], v[3]);
         let decoded_mb = audio_s * f64::from(TARGET_SAMPLE_RATE) * 4.0 / 1e6;
         let file_mb = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
@@ -75,7 +120,10 @@ fn main() {
 
 /// Measure one file: prints `decode_s vad_s audio_s peak_rss_mb`.
 fn child(path: &Path) {
-    let limits = DecodeLimits { ffmpeg_path: find_ffmpeg(), ..DecodeLimits::default() };
+    let limits = DecodeLimits {
+        ffmpeg_path: find_ffmpeg(),
+        ..DecodeLimits::default()
+    };
     let cfg = VadConfig::default();
     let (mut best_decode, mut best_vad, mut audio_s, mut peak_mb) = (f64::MAX, f64::MAX, 0.0, 0.0);
     for run in 0..RUNS {
@@ -107,10 +155,17 @@ fn vm_hwm_kb() -> u64 {
 
 /// Repeat the corpus talks (16 kHz mono 16-bit WAVs) to `TARGET_SEC` and write one WAV.
 fn write_long_wav(out: &Path) -> f64 {
-    let clips: Vec<PathBuf> = ["en_talk_1", "ru_talk_1_fest", "en_talk_2", "ru_talk_2", "ru_talk_1", "ru_talk_2_fest"]
-        .iter()
-        .map(|c| Path::new(CORPUS).join(format!("clips/{c}.wav")))
-        .collect();
+    let clips: Vec<PathBuf> = [
+        "en_talk_1",
+        "ru_talk_1_fest",
+        "en_talk_2",
+        "ru_talk_2",
+        "ru_talk_1",
+        "ru_talk_2_fest",
+    ]
+    .iter()
+    .map(|c| Path::new(CORPUS).join(format!("clips/{c}.wav")))
+    .collect();
     let mut pcm: Vec<u8> = Vec::new();
     let want = (TARGET_SEC * f64::from(TARGET_SAMPLE_RATE)) as usize * 2;
     'fill: loop {

@@ -47,7 +47,11 @@ pub fn decode_file(path: &Path, limits: &DecodeLimits) -> Result<DecodedAudio, A
 
     let container = match probe::sniff(&head) {
         Sniffed::Media(c) => c,
-        Sniffed::NotMedia(what) => return Err(AudioError::Unsupported { detected: what.to_string() }),
+        Sniffed::NotMedia(what) => {
+            return Err(AudioError::Unsupported {
+                detected: what.to_string(),
+            });
+        }
         Sniffed::Unknown => {
             return Err(AudioError::Unsupported {
                 detected: "unrecognised binary data (no known audio or video signature)".into(),
@@ -62,7 +66,10 @@ pub fn decode_file(path: &Path, limits: &DecodeLimits) -> Result<DecodedAudio, A
         }
         // What is really in the file decides, not what the header claims.
         if header.available_sec() > limits.max_duration_sec {
-            return Err(AudioError::TooLong { duration_sec: header.available_sec(), max_sec: limits.max_duration_sec });
+            return Err(AudioError::TooLong {
+                duration_sec: header.available_sec(),
+                max_sec: limits.max_duration_sec,
+            });
         }
         Some(header)
     } else {
@@ -71,15 +78,30 @@ pub fn decode_file(path: &Path, limits: &DecodeLimits) -> Result<DecodedAudio, A
 
     let raw = if container.symphonia_can_demux() {
         // Last line of defence: a decoder bug on hostile bytes must not take the worker down.
-        let attempt = catch_unwind(AssertUnwindSafe(|| decode_symphonia(path, container, limits, started)))
-            .unwrap_or_else(|_| Err(Failure::Fatal(AudioError::Corrupt(format!("the {} decoder could not read this file", container.name())))));
+        let attempt = catch_unwind(AssertUnwindSafe(|| {
+            decode_symphonia(path, container, limits, started)
+        }))
+        .unwrap_or_else(|_| {
+            Err(Failure::Fatal(AudioError::Corrupt(format!(
+                "the {} decoder could not read this file",
+                container.name()
+            ))))
+        });
         match attempt {
             Ok(raw) => raw,
             Err(Failure::Fatal(e)) => return Err(e),
-            Err(Failure::NeedsFfmpeg { what }) => run_ffmpeg(path, container, &what, limits, started)?,
+            Err(Failure::NeedsFfmpeg { what }) => {
+                run_ffmpeg(path, container, &what, limits, started)?
+            }
         }
     } else {
-        run_ffmpeg(path, container, &format!("{} files", container.name()), limits, started)?
+        run_ffmpeg(
+            path,
+            container,
+            &format!("{} files", container.name()),
+            limits,
+            started,
+        )?
     };
     finish(raw, wav.as_ref(), limits)
 }
@@ -99,7 +121,9 @@ pub(crate) struct RawDecode {
 enum Failure {
     Fatal(AudioError),
     /// Symphonia knows the container but not the codec (or the container variant).
-    NeedsFfmpeg { what: String },
+    NeedsFfmpeg {
+        what: String,
+    },
 }
 
 impl From<AudioError> for Failure {
@@ -108,7 +132,13 @@ impl From<AudioError> for Failure {
     }
 }
 
-fn run_ffmpeg(path: &Path, container: Container, what: &str, limits: &DecodeLimits, started: Instant) -> Result<RawDecode, AudioError> {
+fn run_ffmpeg(
+    path: &Path,
+    container: Container,
+    what: &str,
+    limits: &DecodeLimits,
+    started: Instant,
+) -> Result<RawDecode, AudioError> {
     let Some(ffmpeg_path) = limits.ffmpeg_path.as_deref() else {
         return Err(AudioError::UnsupportedCodec {
             what: what.to_string(),
@@ -116,22 +146,47 @@ fn run_ffmpeg(path: &Path, container: Container, what: &str, limits: &DecodeLimi
         });
     };
     let remaining = limits.timeout.saturating_sub(started.elapsed());
-    ffmpeg::decode(ffmpeg_path, path, container, what, limits.max_duration_sec, remaining, limits.timeout)
+    ffmpeg::decode(
+        ffmpeg_path,
+        path,
+        container,
+        what,
+        limits.max_duration_sec,
+        remaining,
+        limits.timeout,
+    )
 }
 
 /// Completeness checks shared by both decoders: empty, truncated, too long.
-fn finish(raw: RawDecode, wav: Option<&WavHeader>, limits: &DecodeLimits) -> Result<DecodedAudio, AudioError> {
-    let RawDecode { mut samples, mut info, declared_sec, broke_off, bad_packets } = raw;
+fn finish(
+    raw: RawDecode,
+    wav: Option<&WavHeader>,
+    limits: &DecodeLimits,
+) -> Result<DecodedAudio, AudioError> {
+    let RawDecode {
+        mut samples,
+        mut info,
+        declared_sec,
+        broke_off,
+        bad_packets,
+    } = raw;
     let decoded_sec = samples.len() as f64 / f64::from(TARGET_SAMPLE_RATE);
     if samples.is_empty() {
         return Err(match broke_off {
             Some(why) => AudioError::Corrupt(format!("no audio could be decoded ({why})")),
-            None if bad_packets > 0 => AudioError::Corrupt("no packet of the audio track could be decoded".into()),
+            None if bad_packets > 0 => {
+                AudioError::Corrupt("no packet of the audio track could be decoded".into())
+            }
             None => AudioError::NoSamples,
         });
     }
     if decoded_sec > limits.max_duration_sec {
-        return Err(AudioError::TooLong { duration_sec: decoded_sec, max_sec: limits.max_duration_sec });
+        // ffmpeg stops just past the limit: the declared length says how long it really is.
+        let duration_sec = declared_sec.unwrap_or(decoded_sec).max(decoded_sec);
+        return Err(AudioError::TooLong {
+            duration_sec,
+            max_sec: limits.max_duration_sec,
+        });
     }
     // A WAV header states exactly how many bytes should follow; other containers may declare a
     // frame count or duration. Encoder delay and padding make those differ by a few codec
@@ -147,17 +202,28 @@ fn finish(raw: RawDecode, wav: Option<&WavHeader>, limits: &DecodeLimits) -> Res
                 broke_off.map(|w| format!(" ({w})")).unwrap_or_default()
             )));
         }
-        warnings.push(format!("truncated input: analysed first {decoded_sec:.1} s"));
+        warnings.push(format!(
+            "truncated input: analysed first {decoded_sec:.1} s"
+        ));
     }
     if bad_packets > 0 {
         warnings.push(format!("skipped {bad_packets} damaged audio packet(s)"));
     }
     samples.shrink_to_fit();
     info.duration_sec = decoded_sec;
-    Ok(DecodedAudio { samples, info, warnings })
+    Ok(DecodedAudio {
+        samples,
+        info,
+        warnings,
+    })
 }
 
-fn decode_symphonia(path: &Path, container: Container, limits: &DecodeLimits, started: Instant) -> Result<RawDecode, Failure> {
+fn decode_symphonia(
+    path: &Path,
+    container: Container,
+    limits: &DecodeLimits,
+    started: Instant,
+) -> Result<RawDecode, Failure> {
     let file = File::open(path).map_err(AudioError::Io)?;
     let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
     let mut hint = Hint::new();
@@ -165,13 +231,26 @@ fn decode_symphonia(path: &Path, container: Container, limits: &DecodeLimits, st
         hint.with_extension(ext);
     }
     let mut format = symphonia::default::get_probe()
-        .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
         .map_err(|e| match e {
-            SymError::Unsupported(what) => Failure::NeedsFfmpeg { what: format!("this {} variant ({what})", container.name()) },
-            other => Failure::Fatal(AudioError::Corrupt(format!("cannot read the {} structure: {}", container.name(), other))),
+            SymError::Unsupported(what) => Failure::NeedsFfmpeg {
+                what: format!("this {} variant ({what})", container.name()),
+            },
+            other => Failure::Fatal(AudioError::Corrupt(format!(
+                "cannot read the {} structure: {}",
+                container.name(),
+                other
+            ))),
         })?;
 
-    let track = format.default_track(TrackType::Audio).ok_or(AudioError::NoSamples)?;
+    let track = format
+        .default_track(TrackType::Audio)
+        .ok_or(AudioError::NoSamples)?;
     let track_id = track.id;
     let params = track
         .codec_params
@@ -192,8 +271,12 @@ fn decode_symphonia(path: &Path, container: Container, limits: &DecodeLimits, st
     let mut decoder = symphonia::default::get_codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
         .map_err(|e| match e {
-            SymError::Unsupported(_) => Failure::NeedsFfmpeg { what: format!("{codec} audio in {}", container.name()) },
-            other => Failure::Fatal(AudioError::Corrupt(format!("cannot start the {codec} decoder: {other}"))),
+            SymError::Unsupported(_) => Failure::NeedsFfmpeg {
+                what: format!("{codec} audio in {}", container.name()),
+            },
+            other => Failure::Fatal(AudioError::Corrupt(format!(
+                "cannot start the {codec} decoder: {other}"
+            ))),
         })?;
 
     let mut source_rate = params.sample_rate.unwrap_or(0);
@@ -239,7 +322,9 @@ fn decode_symphonia(path: &Path, container: Container, limits: &DecodeLimits, st
                 continue;
             }
             Err(SymError::Unsupported(what)) => {
-                return Err(Failure::NeedsFfmpeg { what: format!("{codec} audio ({what})") });
+                return Err(Failure::NeedsFfmpeg {
+                    what: format!("{codec} audio ({what})"),
+                });
             }
             Err(e) => {
                 broke_off = Some(e.to_string());
@@ -255,13 +340,17 @@ fn decode_symphonia(path: &Path, container: Container, limits: &DecodeLimits, st
         probe::check_rate_and_channels(rate, channels)?;
         match &mut resampler {
             None => {
-                resampler = Some(StreamResampler::new(rate, TARGET_SAMPLE_RATE).map_err(AudioError::Corrupt)?);
+                resampler = Some(
+                    StreamResampler::new(rate, TARGET_SAMPLE_RATE).map_err(AudioError::Corrupt)?,
+                );
                 source_rate = rate;
                 source_channels = channels;
             }
             Some(_) if rate != source_rate || channels != source_channels => {
                 // A mid-stream format change (broken or spliced file): keep what is consistent.
-                broke_off = Some(format!("the stream changes from {source_rate} Hz to {rate} Hz mid-way"));
+                broke_off = Some(format!(
+                    "the stream changes from {source_rate} Hz to {rate} Hz mid-way"
+                ));
                 break;
             }
             Some(_) => {}
@@ -275,7 +364,11 @@ fn decode_symphonia(path: &Path, container: Container, limits: &DecodeLimits, st
         let so_far = source_frames as f64 / f64::from(source_rate);
         if so_far > limits.max_duration_sec {
             let claimed = declared_sec.unwrap_or(so_far).max(so_far);
-            return Err(AudioError::TooLong { duration_sec: claimed, max_sec: limits.max_duration_sec }.into());
+            return Err(AudioError::TooLong {
+                duration_sec: claimed,
+                max_sec: limits.max_duration_sec,
+            }
+            .into());
         }
     }
 
@@ -307,7 +400,11 @@ pub(crate) fn downmix(interleaved: &[f32], channels: usize, mono: &mut Vec<f32>)
         return;
     }
     let scale = 1.0 / channels as f32;
-    mono.extend(interleaved.chunks_exact(channels).map(|frame| frame.iter().sum::<f32>() * scale));
+    mono.extend(
+        interleaved
+            .chunks_exact(channels)
+            .map(|frame| frame.iter().sum::<f32>() * scale),
+    );
 }
 
 /// Short codec name, as ffprobe would print it where possible.

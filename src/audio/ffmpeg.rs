@@ -29,7 +29,9 @@ const POLL: Duration = Duration::from_millis(5);
 /// Find an `ffmpeg` executable on `PATH`, for configurations that say "use it if present".
 pub fn find_ffmpeg() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join("ffmpeg")).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("ffmpeg"))
+        .find(|p| p.is_file())
 }
 
 /// Decode `input` with the ffmpeg binary at `ffmpeg`, within `budget` of wall-clock time.
@@ -44,21 +46,33 @@ pub(crate) fn decode(
     timeout: Duration,
 ) -> Result<RawDecode, AudioError> {
     let mut cmd = Command::new(ffmpeg);
-    cmd.args(["-nostdin", "-hide_banner", "-nostats", "-loglevel", "info", "-threads", "1", "-i"])
-        .arg(input)
-        .args(["-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar"])
-        .arg(TARGET_SAMPLE_RATE.to_string())
-        // A little over the limit, so "too long" is still detectable, without decoding hours.
-        .args(["-t", &format!("{:.3}", max_duration_sec + 1.0)])
-        .args(["-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "info",
+        "-threads",
+        "1",
+        "-i",
+    ])
+    .arg(input)
+    .args(["-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar"])
+    .arg(TARGET_SAMPLE_RATE.to_string())
+    // A little over the limit, so "too long" is still detectable, without decoding hours.
+    .args(["-t", &format!("{:.3}", max_duration_sec + 1.0)])
+    .args(["-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     limit_resources(&mut cmd, budget);
 
     let mut child = cmd.spawn().map_err(|e| AudioError::UnsupportedCodec {
         what: what.to_string(),
-        hint: format!("the built-in decoder cannot read it and ffmpeg ({}) could not be started: {e}", ffmpeg.display()),
+        hint: format!(
+            "the built-in decoder cannot read it and ffmpeg ({}) could not be started: {e}",
+            ffmpeg.display()
+        ),
     })?;
 
     let max_samples = ((max_duration_sec + 1.0) * f64::from(TARGET_SAMPLE_RATE)) as usize;
@@ -109,7 +123,10 @@ pub(crate) fn decode(
             return Err(AudioError::NoSamples);
         }
         if !ok {
-            return Err(AudioError::Corrupt(format!("ffmpeg could not decode it: {}", last_error_line(&stderr))));
+            return Err(AudioError::Corrupt(format!(
+                "ffmpeg could not decode it: {}",
+                last_error_line(&stderr)
+            )));
         }
     }
     Ok(RawDecode {
@@ -137,7 +154,10 @@ fn limit_resources(cmd: &mut Command, budget: Duration) {
     unsafe {
         cmd.pre_exec(move || {
             let set = |resource, value: u64| {
-                let lim = libc::rlimit { rlim_cur: value as libc::rlim_t, rlim_max: value as libc::rlim_t };
+                let lim = libc::rlimit {
+                    rlim_cur: value as libc::rlim_t,
+                    rlim_max: value as libc::rlim_t,
+                };
                 libc::setrlimit(resource, &lim);
             };
             set(libc::RLIMIT_AS, CHILD_MEMORY_BYTES);
@@ -172,7 +192,11 @@ fn read_f32le(mut src: impl Read, max: usize, overran: &AtomicBool) -> Vec<f32> 
         };
         let filled = carry + n;
         let whole = filled / 4 * 4;
-        out.extend(buf[..whole].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        out.extend(
+            buf[..whole]
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
         buf.copy_within(whole..filled, 0);
         carry = filled - whole;
         if out.len() > max {
@@ -234,7 +258,11 @@ impl StreamFacts {
             {
                 let mut parts = audio.split(", ");
                 let codec = parts.next().unwrap_or("");
-                facts.codec = codec.split([' ', '(']).next().filter(|c| !c.is_empty()).map(str::to_string);
+                facts.codec = codec
+                    .split([' ', '('])
+                    .next()
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string);
                 for part in parts {
                     if let Some(hz) = part.strip_suffix(" Hz") {
                         facts.sample_rate = hz.trim().parse().ok();
@@ -288,12 +316,18 @@ mod tests {
         assert!((f.duration_sec.unwrap() - 12.5).abs() < 1e-9);
         let log = "  Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, 5.1(side), fltp, 128 kb/s";
         let f = StreamFacts::parse(log);
-        assert_eq!((f.codec.as_deref(), f.sample_rate, f.channels), (Some("aac"), Some(44100), Some(6)));
+        assert_eq!(
+            (f.codec.as_deref(), f.sample_rate, f.channels),
+            (Some("aac"), Some(44100), Some(6))
+        );
     }
 
     #[test]
     fn f32_reader_handles_split_samples_and_caps() {
-        let bytes: Vec<u8> = [0.5f32, -0.25, 1.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes: Vec<u8> = [0.5f32, -0.25, 1.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         // A reader that returns 3 bytes at a time splits every sample.
         struct Dribble(Vec<u8>, usize);
         impl Read for Dribble {
@@ -305,7 +339,10 @@ mod tests {
             }
         }
         let flag = AtomicBool::new(false);
-        assert_eq!(read_f32le(Dribble(bytes.clone(), 0), 10, &flag), vec![0.5, -0.25, 1.0]);
+        assert_eq!(
+            read_f32le(Dribble(bytes.clone(), 0), 10, &flag),
+            vec![0.5, -0.25, 1.0]
+        );
         assert!(!flag.load(Ordering::Relaxed));
         let _ = read_f32le(Dribble(bytes, 0), 1, &flag);
         assert!(flag.load(Ordering::Relaxed));

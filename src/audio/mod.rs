@@ -76,7 +76,11 @@ pub struct DecodeLimits {
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        Self { max_duration_sec: 3600.0, timeout: Duration::from_secs(120), ffmpeg_path: None }
+        Self {
+            max_duration_sec: 3600.0,
+            timeout: Duration::from_secs(120),
+            ffmpeg_path: None,
+        }
     }
 }
 
@@ -117,7 +121,9 @@ impl AudioError {
     pub fn code(&self) -> &'static str {
         match self {
             AudioError::Empty => "empty_file",
-            AudioError::Unsupported { .. } | AudioError::UnsupportedCodec { .. } => "unsupported_media_type",
+            AudioError::Unsupported { .. } | AudioError::UnsupportedCodec { .. } => {
+                "unsupported_media_type"
+            }
             AudioError::Corrupt(_) => "corrupt_audio",
             AudioError::InvalidHeader(_) => "invalid_audio_header",
             AudioError::TooLong { .. } => "audio_too_long",
@@ -133,7 +139,10 @@ impl AudioError {
             AudioError::Empty => 400,
             AudioError::Unsupported { .. } | AudioError::UnsupportedCodec { .. } => 415,
             AudioError::TooLong { .. } => 413,
-            AudioError::Corrupt(_) | AudioError::InvalidHeader(_) | AudioError::Timeout(_) | AudioError::NoSamples => 422,
+            AudioError::Corrupt(_)
+            | AudioError::InvalidHeader(_)
+            | AudioError::Timeout(_)
+            | AudioError::NoSamples => 422,
             AudioError::Io(_) => 500,
         }
     }

@@ -135,7 +135,9 @@ pub fn sniff(head: &[u8]) -> Sniffed {
 }
 
 fn sniff_media(h: &[u8]) -> Option<Container> {
-    let at = |off: usize, magic: &[u8]| h.len() >= off + magic.len() && &h[off..off + magic.len()] == magic;
+    let at = |off: usize, magic: &[u8]| {
+        h.len() >= off + magic.len() && &h[off..off + magic.len()] == magic
+    };
 
     if at(0, b"RIFF") && at(8, b"WAVE") {
         return Some(Container::Wav);
@@ -219,7 +221,9 @@ fn frames_at(h: &[u8]) -> Option<Container> {
 /// A frame header at 0 whose length leads to another valid header (or exactly to the end of a
 /// tiny file). One header alone is too weak: random bytes contain `FF Ex` often enough.
 fn confirmed_chain(h: &[u8], frame_len: fn(&[u8]) -> Option<usize>) -> bool {
-    let Some(first) = frame_len(h) else { return false };
+    let Some(first) = frame_len(h) else {
+        return false;
+    };
     match h.get(first..) {
         Some(rest) if rest.is_empty() => true,
         Some(rest) if rest.len() < 4 => false,
@@ -241,10 +245,18 @@ pub(crate) fn mpeg_frame_len(h: &[u8]) -> Option<usize> {
     if version == 1 || layer == 0 || bitrate_idx == 0 || bitrate_idx == 15 || rate_idx == 3 {
         return None;
     }
-    const V1_L1: [usize; 15] = [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448];
-    const V1_L2: [usize; 15] = [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384];
-    const V1_L3: [usize; 15] = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
-    const V2_L1: [usize; 15] = [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256];
+    const V1_L1: [usize; 15] = [
+        0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448,
+    ];
+    const V1_L2: [usize; 15] = [
+        0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384,
+    ];
+    const V1_L3: [usize; 15] = [
+        0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+    ];
+    const V2_L1: [usize; 15] = [
+        0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256,
+    ];
     const V2_L23: [usize; 15] = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
     const RATES: [usize; 3] = [44100, 48000, 32000];
     let mpeg1 = version == 3;
@@ -255,7 +267,14 @@ pub(crate) fn mpeg_frame_len(h: &[u8]) -> Option<usize> {
         (false, 3) => V2_L1[bitrate_idx],
         (false, _) => V2_L23[bitrate_idx],
     };
-    let rate = RATES[rate_idx] >> if mpeg1 { 0 } else if version == 2 { 1 } else { 2 };
+    let rate = RATES[rate_idx]
+        >> if mpeg1 {
+            0
+        } else if version == 2 {
+            1
+        } else {
+            2
+        };
     let bps = kbps * 1000;
     let len = match layer {
         3 => (12 * bps / rate + padding) * 4,
@@ -280,13 +299,16 @@ pub(crate) fn adts_frame_len(h: &[u8]) -> Option<usize> {
 }
 
 fn syncsafe(b: &[u8]) -> usize {
-    b.iter().fold(0usize, |acc, &x| (acc << 7) | (x & 0x7F) as usize)
+    b.iter()
+        .fold(0usize, |acc, &x| (acc << 7) | (x & 0x7F) as usize)
 }
 
 /// Codec of the first Ogg page's first packet.
 fn ogg_codec(h: &[u8]) -> OggCodec {
     // Page header: 27 bytes, then `segments` lacing values, then the packet data.
-    let Some(&segments) = h.get(26) else { return OggCodec::Unknown };
+    let Some(&segments) = h.get(26) else {
+        return OggCodec::Unknown;
+    };
     let data = 27 + segments as usize;
     let packet = h.get(data..).unwrap_or_default();
     if packet.starts_with(b"\x01vorbis") {
@@ -354,20 +376,25 @@ fn looks_like_text(h: &[u8]) -> Option<&'static str> {
         return None;
     }
     let total = text.chars().count();
-    let printable = text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')).count();
+    let printable = text
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+        .count();
     if printable * 100 < total * 97 {
         return None;
     }
     let lead = text.trim_start().to_ascii_lowercase();
-    Some(if lead.starts_with("<!doctype html") || lead.starts_with("<html") {
-        "HTML page"
-    } else if lead.starts_with("<?xml") || lead.starts_with("<svg") {
-        "XML document"
-    } else if lead.starts_with('{') || lead.starts_with('[') {
-        "JSON or other text"
-    } else {
-        "text"
-    })
+    Some(
+        if lead.starts_with("<!doctype html") || lead.starts_with("<html") {
+            "HTML page"
+        } else if lead.starts_with("<?xml") || lead.starts_with("<svg") {
+            "XML document"
+        } else if lead.starts_with('{') || lead.starts_with('[') {
+            "JSON or other text"
+        } else {
+            "text"
+        },
+    )
 }
 
 /// What a RIFF/WAVE header declares, checked for plausibility.
@@ -411,7 +438,9 @@ pub const MAX_CHANNELS: usize = 64;
 /// Check a declared sample rate and channel count before any decoder uses them.
 pub fn check_rate_and_channels(sample_rate: u32, channels: usize) -> Result<(), AudioError> {
     if channels == 0 {
-        return Err(AudioError::InvalidHeader("the header declares 0 channels".into()));
+        return Err(AudioError::InvalidHeader(
+            "the header declares 0 channels".into(),
+        ));
     }
     if channels > MAX_CHANNELS {
         return Err(AudioError::InvalidHeader(format!(
@@ -449,7 +478,9 @@ pub fn parse_wav_header(head: &[u8], file_len: u64) -> Result<WavHeader, AudioEr
         match id {
             b"fmt " => {
                 if size < 16 || body + 16 > head.len() {
-                    return Err(AudioError::Corrupt("WAV file: `fmt ` chunk is too short".into()));
+                    return Err(AudioError::Corrupt(
+                        "WAV file: `fmt ` chunk is too short".into(),
+                    ));
                 }
                 let mut tag = le16(body);
                 let channels = le16(body + 2);
@@ -463,7 +494,9 @@ pub fn parse_wav_header(head: &[u8], file_len: u64) -> Result<WavHeader, AudioEr
             }
             b"data" => {
                 let Some((format_tag, channels, sample_rate, bits_per_sample)) = fmt else {
-                    return Err(AudioError::Corrupt("WAV file: `data` chunk before `fmt `".into()));
+                    return Err(AudioError::Corrupt(
+                        "WAV file: `data` chunk before `fmt `".into(),
+                    ));
                 };
                 check_rate_and_channels(sample_rate, usize::from(channels))?;
                 let plausible_bits = match format_tag {
@@ -528,14 +561,29 @@ mod tests {
 
     #[test]
     fn recognises_containers_by_magic() {
-        assert_eq!(sniff(&wav_header(1, 1, 16000, 16, 0)), Sniffed::Media(Container::Wav));
+        assert_eq!(
+            sniff(&wav_header(1, 1, 16000, 16, 0)),
+            Sniffed::Media(Container::Wav)
+        );
         assert_eq!(sniff(b"fLaC\0\0\0\x22"), Sniffed::Media(Container::Flac));
-        assert_eq!(sniff(b"\0\0\0\x20ftypM4A \0\0\0\0"), Sniffed::Media(Container::Mp4(Mp4Brand::M4a)));
-        assert_eq!(sniff(b"\0\0\0\x20ftypisom\0\0\0\0"), Sniffed::Media(Container::Mp4(Mp4Brand::Mp4)));
-        assert_eq!(sniff(b"\0\0\0\x14ftypqt  \0\0\0\0"), Sniffed::Media(Container::Mp4(Mp4Brand::Mov)));
+        assert_eq!(
+            sniff(b"\0\0\0\x20ftypM4A \0\0\0\0"),
+            Sniffed::Media(Container::Mp4(Mp4Brand::M4a))
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x20ftypisom\0\0\0\0"),
+            Sniffed::Media(Container::Mp4(Mp4Brand::Mp4))
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x14ftypqt  \0\0\0\0"),
+            Sniffed::Media(Container::Mp4(Mp4Brand::Mov))
+        );
         let mut ebml = vec![0x1A, 0x45, 0xDF, 0xA3, 0x9F, 0x42, 0x82, 0x84];
         ebml.extend_from_slice(b"webm");
-        assert_eq!(sniff(&ebml), Sniffed::Media(Container::Matroska { webm: true }));
+        assert_eq!(
+            sniff(&ebml),
+            Sniffed::Media(Container::Matroska { webm: true })
+        );
     }
 
     #[test]
@@ -556,20 +604,41 @@ mod tests {
     #[test]
     fn names_common_non_media() {
         assert_eq!(sniff(b"%PDF-1.7\n"), Sniffed::NotMedia("PDF document"));
-        assert_eq!(sniff(b"PK\x03\x04\x14\0"), Sniffed::NotMedia("ZIP archive (or an office document)"));
-        assert_eq!(sniff(b"<!DOCTYPE html><html>"), Sniffed::NotMedia("HTML page"));
-        assert_eq!(sniff("Привет, это не аудио.\n".as_bytes()), Sniffed::NotMedia("text"));
-        assert_eq!(sniff(&[0x00, 0x13, 0x37, 0x99, 0xAB, 0x01]), Sniffed::Unknown);
+        assert_eq!(
+            sniff(b"PK\x03\x04\x14\0"),
+            Sniffed::NotMedia("ZIP archive (or an office document)")
+        );
+        assert_eq!(
+            sniff(b"<!DOCTYPE html><html>"),
+            Sniffed::NotMedia("HTML page")
+        );
+        assert_eq!(
+            sniff("Привет, это не аудио.\n".as_bytes()),
+            Sniffed::NotMedia("text")
+        );
+        assert_eq!(
+            sniff(&[0x00, 0x13, 0x37, 0x99, 0xAB, 0x01]),
+            Sniffed::Unknown
+        );
     }
 
     #[test]
     fn wav_header_rejects_absurd_values_without_allocating() {
         let h = wav_header(1, 1, u32::MAX, 16, 32000);
-        assert!(matches!(parse_wav_header(&h, 32044), Err(AudioError::InvalidHeader(_))));
+        assert!(matches!(
+            parse_wav_header(&h, 32044),
+            Err(AudioError::InvalidHeader(_))
+        ));
         let h = wav_header(1, 0, 16000, 16, 32000);
-        assert!(matches!(parse_wav_header(&h, 32044), Err(AudioError::InvalidHeader(_))));
+        assert!(matches!(
+            parse_wav_header(&h, 32044),
+            Err(AudioError::InvalidHeader(_))
+        ));
         let h = wav_header(1, 1, 16000, 13, 32000);
-        assert!(matches!(parse_wav_header(&h, 32044), Err(AudioError::InvalidHeader(_))));
+        assert!(matches!(
+            parse_wav_header(&h, 32044),
+            Err(AudioError::InvalidHeader(_))
+        ));
     }
 
     #[test]
