@@ -225,7 +225,7 @@ fn confirmed_chain(h: &[u8], frame_len: fn(&[u8]) -> Option<usize>) -> bool {
         return false;
     };
     match h.get(first..) {
-        Some(rest) if rest.is_empty() => true,
+        Some([]) => true,
         Some(rest) if rest.len() < 4 => false,
         Some(rest) => frame_len(rest).is_some(),
         None => false,

@@ -485,11 +485,11 @@ mod tests {
     fn sliding_min_matches_naive() {
         let x: Vec<f32> = (0..50).map(|i| ((i * 37) % 17) as f32).collect();
         let fast = sliding_min(&x, 7);
-        for i in 0..x.len() {
+        for (i, &got) in fast.iter().enumerate() {
             let lo = i.saturating_sub(3);
             let hi = (i + 4).min(x.len());
             let naive = x[lo..hi].iter().copied().fold(f32::INFINITY, f32::min);
-            assert_eq!(fast[i], naive, "at {i}");
+            assert_eq!(got, naive, "at {i}");
         }
     }
 }
