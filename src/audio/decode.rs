@@ -279,6 +279,12 @@ fn decode_symphonia(
             ))),
         })?;
 
+    // Symphonia applies no MP4 edit list: skip the AAC encoder priming it declares ourselves.
+    let priming = match container {
+        Container::Mp4(_) => super::mp4::audio_priming(path),
+        _ => None,
+    };
+    let mut skip_frames: u64 = 0;
     let mut source_rate = params.sample_rate.unwrap_or(0);
     let mut source_channels = params.channels.as_ref().map_or(0, |c| c.count());
     let mut resampler: Option<StreamResampler> = None;
@@ -345,6 +351,11 @@ fn decode_symphonia(
                 );
                 source_rate = rate;
                 source_channels = channels;
+                // At most one second: a larger "priming" is an edit, not encoder delay.
+                skip_frames = priming
+                    .map(|(time, scale)| time.saturating_mul(u64::from(rate)) / u64::from(scale))
+                    .filter(|&frames| frames <= u64::from(rate))
+                    .unwrap_or(0);
             }
             Some(_) if rate != source_rate || channels != source_channels => {
                 // A mid-stream format change (broken or spliced file): keep what is consistent.
@@ -358,8 +369,10 @@ fn decode_symphonia(
         buf.copy_to_vec_interleaved(&mut interleaved);
         downmix(&interleaved, channels, &mut mono);
         source_frames += mono.len() as u64;
+        let skip_now = (skip_frames as usize).min(mono.len());
+        skip_frames -= skip_now as u64;
         if let Some(r) = resampler.as_mut() {
-            r.push(&mono).map_err(AudioError::Corrupt)?;
+            r.push(&mono[skip_now..]).map_err(AudioError::Corrupt)?;
         }
         let so_far = source_frames as f64 / f64::from(source_rate);
         if so_far > limits.max_duration_sec {

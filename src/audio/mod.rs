@@ -5,6 +5,7 @@
 //!   validate WAV headers before a decoder trusts them.
 //! - `decode`: symphonia decoding, downmix, truncation/limit checks; [`decode_file`] is the entry.
 //! - `ffmpeg`: the subprocess fallback (timeout, resource limits) for what symphonia can't read.
+//! - `mp4`: AAC encoder priming from the MP4 edit list (symphonia does not apply it).
 //! - `resample`: streaming rubato resampler to [`TARGET_SAMPLE_RATE`].
 //! - `vad`: frame-level voice activity detection, smoothed into speech segments and pauses.
 //!
@@ -17,6 +18,7 @@
 
 pub mod decode;
 pub mod ffmpeg;
+mod mp4;
 pub mod probe;
 pub mod resample;
 pub mod vad;
