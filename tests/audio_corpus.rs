@@ -399,3 +399,75 @@ fn zero_time_budget_is_a_timeout_not_a_hang() {
     let r = decode_file(&corpus("formats/ru_talk_2.mp3"), &none);
     assert!(matches!(r, Err(AudioError::Timeout(_))), "{r:?}");
 }
+
+/// Deterministic white noise of the given RMS (xorshift; uniform, so RMS = peak / √3).
+fn white_noise(n: usize, rms: f32, seed: u64) -> Vec<f32> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32 * rms * 3f32.sqrt()
+        })
+        .collect()
+}
+
+/// Long inserted pauses found in `samples` as in the manifest entry of `rel`: the worst boundary
+/// error, or the first pause that was missed.
+fn worst_pause_error(rel: &str, samples: &[f32]) -> Result<f64, String> {
+    let e = manifest()["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["file"] == rel)
+        .unwrap();
+    let map = vad::detect(samples, TARGET_SAMPLE_RATE, &VadConfig::default());
+    let mut worst: f64 = 0.0;
+    for p in e["pauses"].as_array().unwrap() {
+        let (start, end) = (f(&p["start_s"]), f(&p["end_s"]));
+        if end - start < 0.5 {
+            continue;
+        }
+        let err = map
+            .pauses
+            .iter()
+            .map(|d| (d.start_sec - start).abs().max((d.end_sec - end).abs()))
+            .fold(f64::INFINITY, f64::min);
+        if err > BOUNDARY_TOL_SEC {
+            return Err(format!(
+                "{rel}: pause {start:.3}-{end:.3} off by {err:.3} s; detected {:?}",
+                map.pauses
+            ));
+        }
+        worst = worst.max(err);
+    }
+    Ok(worst)
+}
+
+#[test]
+fn pauses_survive_level_changes_and_background_noise() {
+    for rel in [
+        "clips/en_talk_1.wav",
+        "clips/ru_talk_1.wav",
+        "clips/ru_talk_1_fest.wav",
+        "clips/ru_talk_2_fest.wav",
+    ] {
+        let clean = decode(rel).samples;
+        // 26 dB quieter (a distant microphone) and 6 dB louder with clipping.
+        for gain in [0.05f32, 2.0] {
+            let scaled: Vec<f32> = clean.iter().map(|&x| (x * gain).clamp(-1.0, 1.0)).collect();
+            let worst =
+                worst_pause_error(rel, &scaled).unwrap_or_else(|e| panic!("gain {gain}: {e}"));
+            println!("{rel} gain {gain}: worst boundary error {worst:.3} s");
+        }
+        // A quiet room (−50 dBFS) and a noisy one (−40 dBFS) of white noise under the voice.
+        for noise_dbfs in [-50.0f32, -40.0] {
+            let noise = white_noise(clean.len(), 10f32.powf(noise_dbfs / 20.0), 42);
+            let noisy: Vec<f32> = clean.iter().zip(&noise).map(|(x, n)| x + n).collect();
+            let worst = worst_pause_error(rel, &noisy)
+                .unwrap_or_else(|e| panic!("noise {noise_dbfs} dBFS: {e}"));
+            println!("{rel} noise {noise_dbfs} dBFS: worst boundary error {worst:.3} s");
+        }
+    }
+}
