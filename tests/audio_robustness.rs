@@ -251,3 +251,40 @@ fn format_is_detected_from_bytes_not_the_name() {
         ("flac", "flac")
     );
 }
+
+#[test]
+fn ogg_opus_and_avi_go_through_ffmpeg() {
+    let Some(ffmpeg) = find_ffmpeg() else {
+        // Without ffmpeg these must be refused as needing it (checked for WebM above).
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(CORPUS).join("clips/en_talk_2.wav");
+    for (name, args) in [
+        ("talk.opus", &["-c:a", "libopus", "-b:a", "24k"][..]),
+        ("talk.avi", &["-c:a", "pcm_s16le"][..]),
+    ] {
+        let out = dir.path().join(name);
+        let ok = std::process::Command::new(&ffmpeg)
+            .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
+            .arg(&src)
+            .args(args)
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "ffmpeg could not make {name}");
+        let limits = DecodeLimits {
+            ffmpeg_path: Some(ffmpeg.clone()),
+            ..DecodeLimits::default()
+        };
+        let audio = decode_file(&out, &limits).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(audio.info.decoder, "ffmpeg", "{name}");
+        assert!(
+            (audio.info.duration_sec - 12.5).abs() < 0.05,
+            "{name}: {}",
+            audio.info.duration_sec
+        );
+        assert!(audio.warnings.is_empty(), "{name}: {:?}", audio.warnings);
+    }
+}
