@@ -1,11 +1,30 @@
 //! Audio in: decode any common recording to 16 kHz mono f32, and find speech and silence.
 //!
 //! Layout:
-//! - `probe`: detect the container/codec from the bytes (magic numbers), never from the name.
-//! - `decode`: symphonia decoding with an ffmpeg subprocess fallback, downmix, resample (rubato).
+//! - `probe`: detect the container/codec from the bytes (magic numbers), never from the name;
+//!   validate WAV headers before a decoder trusts them.
+//! - `decode`: symphonia decoding, downmix, truncation/limit checks; [`decode_file`] is the entry.
+//! - `ffmpeg`: the subprocess fallback (timeout, resource limits) for what symphonia can't read.
+//! - `mp4`: AAC encoder priming from the MP4 edit list (symphonia does not apply it).
+//! - `resample`: streaming rubato resampler to [`TARGET_SAMPLE_RATE`].
 //! - `vad`: frame-level voice activity detection, smoothed into speech segments and pauses.
 //!
 //! Everything here is blocking CPU work: call it from `spawn_blocking` or a dedicated pool.
+//!
+//! Error → HTTP mapping (the lead's `ApiError`): `Empty` 400 `empty_file`; `Unsupported` and
+//! `UnsupportedCodec` 415 `unsupported_media_type`; `Corrupt` 422 `corrupt_audio`;
+//! `InvalidHeader` 422 `invalid_audio_header`; `NoSamples` 422 `no_audio`; `TooLong` 413
+//! `audio_too_long`; `Timeout` 422 `decode_timeout`; `Io` 500.
+
+pub mod decode;
+pub mod ffmpeg;
+mod mp4;
+pub mod probe;
+pub mod resample;
+pub mod vad;
+
+pub use decode::decode_file;
+pub use ffmpeg::find_ffmpeg;
 
 use serde::Serialize;
 use std::path::PathBuf;
@@ -34,7 +53,10 @@ pub struct AudioInfo {
 /// Decoded audio: mono f32 at [`TARGET_SAMPLE_RATE`], plus facts and warnings.
 #[derive(Debug, Clone)]
 pub struct DecodedAudio {
+    /// The recording, mono, at [`TARGET_SAMPLE_RATE`], in [-1, 1]. The one copy every later
+    /// step (VAD, ASR, voice metrics) reads from.
     pub samples: Vec<f32>,
+    /// Facts about the input file.
     pub info: AudioInfo,
     /// Non-fatal problems, e.g. `truncated input: analysed first 2.0 s`.
     pub warnings: Vec<String>,
@@ -43,12 +65,25 @@ pub struct DecodedAudio {
 /// Limits applied while decoding.
 #[derive(Debug, Clone)]
 pub struct DecodeLimits {
-    /// Longest accepted recording, seconds (`MAX_AUDIO_DURATION_SEC`).
+    /// Longest accepted recording, seconds (`MAX_AUDIO_DURATION_SEC`, default 3600). Decoding
+    /// stops as soon as it is exceeded.
     pub max_duration_sec: f64,
-    /// Wall-clock budget for decoding one file.
+    /// Wall-clock budget for decoding one file, checked between packets and enforced on the
+    /// ffmpeg child by killing it (`DECODE_TIMEOUT_SEC`, default 120 s).
     pub timeout: Duration,
-    /// Path of an ffmpeg binary for containers symphonia cannot read; `None` = no fallback.
+    /// Path of an ffmpeg binary for containers symphonia cannot read; `None` = no fallback
+    /// (`FFMPEG_PATH`; default: none — [`find_ffmpeg`] looks it up on `PATH` if wanted).
     pub ffmpeg_path: Option<PathBuf>,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        Self {
+            max_duration_sec: 3600.0,
+            timeout: Duration::from_secs(120),
+            ffmpeg_path: None,
+        }
+    }
 }
 
 /// Why an input was refused. Each maps to one documented 4xx.
@@ -81,4 +116,36 @@ pub enum AudioError {
     /// Local IO failure (500: our problem, not the user's).
     #[error("io error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl AudioError {
+    /// Stable machine-readable code for the JSON error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AudioError::Empty => "empty_file",
+            AudioError::Unsupported { .. } | AudioError::UnsupportedCodec { .. } => {
+                "unsupported_media_type"
+            }
+            AudioError::Corrupt(_) => "corrupt_audio",
+            AudioError::InvalidHeader(_) => "invalid_audio_header",
+            AudioError::TooLong { .. } => "audio_too_long",
+            AudioError::Timeout(_) => "decode_timeout",
+            AudioError::NoSamples => "no_audio",
+            AudioError::Io(_) => "internal_error",
+        }
+    }
+
+    /// HTTP status the error maps to (documented in the module docs).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            AudioError::Empty => 400,
+            AudioError::Unsupported { .. } | AudioError::UnsupportedCodec { .. } => 415,
+            AudioError::TooLong { .. } => 413,
+            AudioError::Corrupt(_)
+            | AudioError::InvalidHeader(_)
+            | AudioError::Timeout(_)
+            | AudioError::NoSamples => 422,
+            AudioError::Io(_) => 500,
+        }
+    }
 }
