@@ -48,7 +48,7 @@ fn synth(seconds: f64) -> (Vec<f32>, SpeechMap, Transcript) {
                 k += 1;
                 let start = s.start_sec + i as f64 / 3.0;
                 Word {
-                    word: if k % 25 == 0 {
+                    word: if k.is_multiple_of(25) {
                         "ну,".into()
                     } else {
                         format!("слово{k}")

@@ -535,7 +535,7 @@ fn phrase_advice(
                 .iter()
                 .filter(|(_, w)| *w as f64 > cfg.phrase_long_words)
                 .collect();
-            v.sort_by(|a, b| b.1.cmp(&a.1));
+            v.sort_by_key(|p| std::cmp::Reverse(p.1));
             v.into_iter()
                 .take(MAX_EVIDENCE)
                 .map(|(s, w)| tref(s.start_sec, s.end_sec, Some(w.to_string())))

@@ -170,7 +170,7 @@ impl AnalysisConfig {
         if self.acoustic_filler_max_sec < self.acoustic_filler_min_sec {
             return Err("ACOUSTIC_FILLER_MAX_SEC must be >= ACOUSTIC_FILLER_MIN_SEC".into());
         }
-        if !(self.pitch_max_hz > self.pitch_min_hz) {
+        if !self.pitch_max_hz.is_finite() || self.pitch_max_hz <= self.pitch_min_hz {
             return Err("PITCH_MAX_HZ must be greater than PITCH_MIN_HZ".into());
         }
         if self.filler_burst_min_count < 2 {

@@ -125,7 +125,7 @@ fn match_entry(
         Some(p) => ends_sentence(&p.punct_after) || first.segment_start,
     };
     let punct_before = sentence_start || prev.is_some_and(|p| separated(p, first));
-    let punct_after = next.map_or(true, |nx| separated(last, nx)) || is_break(&last.punct_after);
+    let punct_after = next.is_none_or(|nx| separated(last, nx)) || is_break(&last.punct_after);
     let pause_before = pauses.iter().any(|p| {
         let prev_end = prev.map_or(f64::NEG_INFINITY, |t| t.end_sec);
         p.end_sec >= prev_end - tol && p.end_sec <= first.start_sec + tol && p.duration_sec() > 0.0
@@ -227,7 +227,7 @@ fn prosody_hop(pitch: &[PitchFrame]) -> f64 {
 /// Share of raw VAD frames in `span` marked as speech; 1 when the map carries no frames (the
 /// smoothed segments are then all we know).
 fn voiced_share(map: &SpeechMap, span: Span) -> f64 {
-    if map.frame_is_speech.is_empty() || !(map.frame_sec > 0.0) {
+    if map.frame_is_speech.is_empty() || !super::stats::is_positive(map.frame_sec) {
         return 1.0;
     }
     let first = (span.start_sec / map.frame_sec).floor().max(0.0) as usize;

@@ -3,7 +3,7 @@
 use super::analysis::AnalysisConfig;
 use super::metrics::{PaceBand, PaceWindow};
 use super::signal::Span;
-use super::stats::{ms, ratio, round};
+use super::stats::{is_positive, ms, ratio, round};
 use super::tokens::Token;
 
 pub const FLAG_OK: &str = "ok";
@@ -14,7 +14,7 @@ pub const FLAG_TOO_SLOW: &str = "too_slow";
 /// aligned to `end` so the tail is covered by a full-length window too. A talk shorter than one
 /// window gets a single window over all of it.
 fn window_bounds(start: f64, end: f64, window: f64, step: f64) -> Vec<(f64, f64)> {
-    if !(end > start) || !(window > 0.0) || !(step > 0.0) {
+    if end <= start || !end.is_finite() || !is_positive(window) || !is_positive(step) {
         return Vec::new();
     }
     if end - start <= window {

@@ -9,7 +9,7 @@
 use super::analysis::AnalysisConfig;
 use super::metrics::{MonotoneStretch, VoiceMetrics};
 use super::signal::Span;
-use super::stats::{mean, median, ms, percentile, round, std_dev};
+use super::stats::{is_positive, mean, median, ms, percentile, round, std_dev};
 
 /// Hop between pitch frames, seconds.
 pub const PITCH_HOP_SEC: f64 = 0.01;
@@ -87,10 +87,10 @@ fn yin_period(
     }
     // Cumulative mean normalisation: d'(τ) = d(τ) · τ / Σ_{k<=τ} d(k).
     let mut running = 0.0;
-    for tau in 1..=max_lag {
-        running += diff[tau];
-        diff[tau] = if running > 0.0 {
-            diff[tau] * tau as f64 / running
+    for (tau, d) in diff.iter_mut().enumerate().take(max_lag + 1).skip(1) {
+        running += *d;
+        *d = if running > 0.0 {
+            *d * tau as f64 / running
         } else {
             1.0
         };
@@ -126,8 +126,9 @@ pub fn pitch_track(
 ) -> Vec<PitchFrame> {
     if sample_rate == 0
         || samples.is_empty()
-        || !(cfg.pitch_min_hz > 0.0)
-        || !(cfg.pitch_max_hz > cfg.pitch_min_hz)
+        || !is_positive(cfg.pitch_min_hz)
+        || !cfg.pitch_max_hz.is_finite()
+        || cfg.pitch_max_hz <= cfg.pitch_min_hz
     {
         return Vec::new();
     }

@@ -52,6 +52,11 @@ pub fn median(xs: &[f64]) -> f64 {
     percentile(xs, 50.0)
 }
 
+/// Whether `x` is a finite number above zero (false for NaN).
+pub fn is_positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
 /// `num / den`, 0 when the denominator is not positive.
 pub fn ratio(num: f64, den: f64) -> f64 {
     if den > 0.0 { finite(num / den) } else { 0.0 }
