@@ -135,6 +135,10 @@ pub struct PhraseMetrics {
     pub avg_duration_sec: f64,
     pub min_duration_sec: f64,
     pub max_duration_sec: f64,
+    /// Sum of the phrase durations, seconds: speaking time less the pauses of at least
+    /// `MIN_PHRASE_PAUSE_SEC` (what a corpus manifest calls `expected_speaking_time_s`).
+    #[serde(default)]
+    pub total_duration_sec: f64,
     /// `short` | `balanced` | `long` on average.
     pub length_class: String,
     /// Coefficient of variation of phrase durations (0 = metronomic).

@@ -1,0 +1,92 @@
+//! One list of typed events for a UI to draw: speech, fillers, pauses, pace windows, monotone
+//! stretches and filler bursts, in time order.
+
+use serde_json::{Map, Value, json};
+
+use super::metrics::{Metrics, TimelineEvent};
+use super::signal::Span;
+use super::stats::ms;
+
+fn event(kind: &str, start: f64, end: f64, details: Value) -> TimelineEvent {
+    let details: Map<String, Value> = match details {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    TimelineEvent {
+        kind: kind.into(),
+        start_sec: ms(start),
+        end_sec: ms(end),
+        details,
+    }
+}
+
+/// Order of types at the same start: wide context first, point events last.
+fn type_rank(kind: &str) -> u8 {
+    match kind {
+        "pace_window" => 0,
+        "speech" => 1,
+        "monotone" => 2,
+        "filler_burst" => 3,
+        "pause" => 4,
+        _ => 5,
+    }
+}
+
+/// Build the timeline from the metrics and the speech spans.
+pub fn build(m: &Metrics, spans: &[Span]) -> Vec<TimelineEvent> {
+    let mut out: Vec<TimelineEvent> = Vec::new();
+    out.extend(
+        spans
+            .iter()
+            .map(|s| event("speech", s.start_sec, s.end_sec, json!({}))),
+    );
+    out.extend(m.fillers.events.iter().map(|f| {
+        event(
+            "filler",
+            f.start_sec,
+            f.end_sec,
+            json!({"text": f.text, "source": f.source, "confidence": f.confidence}),
+        )
+    }));
+    out.extend(m.pauses.events.iter().map(|p| {
+        let mut d = json!({"class": p.class, "duration_sec": p.duration_sec});
+        if let Some(w) = &p.word_before {
+            d["word_before"] = json!(w);
+        }
+        if let Some(w) = &p.word_after {
+            d["word_after"] = json!(w);
+        }
+        event("pause", p.start_sec, p.end_sec, d)
+    }));
+    out.extend(m.pace_windows.iter().map(|w| {
+        event(
+            "pace_window",
+            w.start_sec,
+            w.end_sec,
+            json!({"wpm": w.wpm, "flag": w.flag}),
+        )
+    }));
+    out.extend(m.voice.monotone_stretches.iter().map(|s| {
+        event(
+            "monotone",
+            s.start_sec,
+            s.end_sec,
+            json!({"pitch_std_semitones": s.pitch_std_semitones}),
+        )
+    }));
+    out.extend(m.fillers.bursts.iter().map(|b| {
+        event(
+            "filler_burst",
+            b.start_sec,
+            b.end_sec,
+            json!({"count": b.count}),
+        )
+    }));
+    out.sort_by(|a, b| {
+        a.start_sec
+            .total_cmp(&b.start_sec)
+            .then_with(|| type_rank(&a.kind).cmp(&type_rank(&b.kind)))
+            .then_with(|| a.end_sec.total_cmp(&b.end_sec))
+    });
+    out
+}
