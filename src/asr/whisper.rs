@@ -201,7 +201,7 @@ impl Transcriber for WhisperTranscriber {
 fn model_identity(dir: &Path) -> std::io::Result<String> {
     let bin = dir.join("model.bin");
     let mut hasher = blake3::Hasher::new();
-    hasher.update_mmap(&bin)?;
+    hasher.update_reader(std::fs::File::open(&bin)?)?;
     let size = std::fs::metadata(&bin)?.len();
     let name = dir
         .canonicalize()
