@@ -21,12 +21,14 @@ enum Mode {
     Garbage,
 }
 
+/// What the last request carried: (auth header, text fields, WAV data bytes).
+type Seen = Option<(String, Vec<(String, String)>, usize)>;
+
 #[derive(Clone)]
 struct Fake {
     mode: Mode,
     calls: Arc<AtomicUsize>,
-    /// What the last request carried: (auth header, fields, wav data bytes).
-    seen: Arc<std::sync::Mutex<Option<(String, Vec<(String, String)>, usize)>>>,
+    seen: Arc<std::sync::Mutex<Seen>>,
 }
 
 async fn handler(
@@ -157,8 +159,14 @@ async fn slow_server_is_a_timeout() {
         .transcribe(speech_input(None))
         .await
         .unwrap_err();
-    assert!(matches!(err, AsrError::Timeout(t) if (t - 0.3).abs() < 1e-9), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(4), "did not wait for the server");
+    assert!(
+        matches!(err, AsrError::Timeout(t) if (t - 0.3).abs() < 1e-9),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "did not wait for the server"
+    );
 }
 
 #[tokio::test]

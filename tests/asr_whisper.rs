@@ -69,16 +69,24 @@ async fn transcribe(asr: &WhisperTranscriber, file: &str, language: Option<&str>
 fn assert_times_sane(t: &Transcript, duration: f64) {
     let mut last = 0.0;
     for w in t.words() {
-        assert!(w.start_sec >= last - 1e-9, "{w:?} starts before the previous word");
+        assert!(
+            w.start_sec >= last - 1e-9,
+            "{w:?} starts before the previous word"
+        );
         assert!(w.end_sec >= w.start_sec, "{w:?}");
-        assert!(w.end_sec <= duration + 1e-6, "{w:?} ends after the clip ({duration} s)");
+        assert!(
+            w.end_sec <= duration + 1e-6,
+            "{w:?} ends after the clip ({duration} s)"
+        );
         assert!((0.0..=1.0).contains(&w.probability), "{w:?}");
         last = w.start_sec;
     }
 }
 
 async fn check_clip(file: &str, language: Option<&str>, wer_max: f64) -> Transcript {
-    let Some(asr) = asr() else { return Transcript::default() };
+    let Some(asr) = asr() else {
+        return Transcript::default();
+    };
     let entry = manifest_entry(file);
     let t = transcribe(asr, file, language).await;
     let w = wer(entry["text"].as_str().unwrap(), &t.text());
@@ -129,7 +137,12 @@ async fn robotic_russian_does_not_loop() {
     let mut run = 1;
     for pair in words.windows(2) {
         run = if pair[0] == pair[1] { run + 1 } else { 1 };
-        assert!(run <= 3, "word {:?} repeated {run} times in a row: {}", pair[0], t.text());
+        assert!(
+            run <= 3,
+            "word {:?} repeated {run} times in a row: {}",
+            pair[0],
+            t.text()
+        );
     }
     assert_times_sane(&t, entry["duration_s"].as_f64().unwrap());
 }
@@ -157,7 +170,10 @@ async fn unknown_language_is_refused() {
         language: Some("xx".into()),
     };
     let err = asr.transcribe(input).await.unwrap_err();
-    assert!(matches!(err, AsrError::InvalidLanguage(ref l) if l == "xx"), "{err:?}");
+    assert!(
+        matches!(err, AsrError::InvalidLanguage(ref l) if l == "xx"),
+        "{err:?}"
+    );
 }
 
 #[test]
