@@ -4,10 +4,30 @@
 //! - `whisper`: in-process CTranslate2 Whisper (feature `whisper`, the default backend).
 //! - `openai`: a remote OpenAI-compatible `/v1/audio/transcriptions` server.
 //! - `chunking`: cutting 16 kHz samples into <= 30 s windows at silences (VAD-driven).
+//! - `features`: Whisper's log-mel features (feature `whisper`).
+//! - `loop_guard`: detecting and cutting repetition loops in decoded text.
+//! - `settings`: [`WhisperConfig`], compiled with or without the `whisper` feature.
 
 use async_trait::async_trait;
 use std::sync::Arc;
 
+<<<<<<< HEAD
+=======
+pub mod chunking;
+#[cfg(feature = "whisper")]
+pub mod features;
+pub mod loop_guard;
+pub mod openai;
+pub mod settings;
+#[cfg(feature = "whisper")]
+pub mod whisper;
+
+pub use openai::{OpenAiAsrConfig, OpenAiTranscriber};
+pub use settings::{ComputeType, WhisperConfig};
+#[cfg(feature = "whisper")]
+pub use whisper::WhisperTranscriber;
+
+>>>>>>> asr
 use crate::domain::signal::Span;
 pub use crate::domain::transcript::{Segment, Transcript, Word};
 
@@ -37,6 +57,9 @@ pub enum AsrError {
     /// A remote ASR server did not answer in time (504).
     #[error("remote ASR timed out after {0} s")]
     Timeout(f64),
+    /// The requested language is not one the model knows (a client error: 400).
+    #[error("unsupported language: {0}")]
+    InvalidLanguage(String),
     /// Inference itself failed.
     #[error("transcription failed: {0}")]
     Inference(String),

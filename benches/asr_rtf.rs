@@ -1,0 +1,171 @@
+//! Real-time factor and peak memory of the in-process Whisper backend, and the filler-prompt
+//! experiment. Driven by `bench/asr.sh`, which runs one process per measurement so peak RSS is
+//! per clip, and runs `bench/faster_whisper.py` on the same clips for comparison.
+//!
+//! ```text
+//! cargo bench --bench asr_rtf -- FILE.wav [...]   one JSON line per file (RTF, peak RSS, text)
+//! cargo bench --bench asr_rtf -- --fillers        WER and filler recall with/without the prompt
+//! ```
+//! Settings come from the same env vars as the service (`WHISPER_MODEL_DIR`, `WHISPER_THREADS`,
+//! `WHISPER_BEAM_SIZE`, `WHISPER_COMPUTE_TYPE`, `WHISPER_LANGUAGE`, `WHISPER_FILLER_PROMPT`).
+
+#[path = "../tests/asr_support/mod.rs"]
+mod asr_support;
+
+#[cfg(not(feature = "whisper"))]
+fn main() {
+    eprintln!("asr_rtf needs the `whisper` feature");
+}
+
+#[cfg(feature = "whisper")]
+fn main() {
+    bench::main();
+}
+
+#[cfg(feature = "whisper")]
+mod bench {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use speech_coach::asr::{AsrInput, WhisperConfig, WhisperTranscriber};
+
+    use super::asr_support::{
+        energy_speech_spans, filler_recall, manifest_entry, read_clip, read_wav, wer,
+    };
+
+    fn config() -> WhisperConfig {
+        let mut cfg = WhisperConfig::default();
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        cfg.model_dir = env("WHISPER_MODEL_DIR").map_or_else(
+            || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models/whisper-base")),
+            PathBuf::from,
+        );
+        if let Some(v) = env("WHISPER_THREADS") {
+            cfg.threads = v.parse().expect("WHISPER_THREADS");
+        }
+        if let Some(v) = env("WHISPER_BEAM_SIZE") {
+            cfg.beam_size = v.parse().expect("WHISPER_BEAM_SIZE");
+        }
+        if let Some(v) = env("WHISPER_COMPUTE_TYPE") {
+            cfg.compute_type = v.parse().expect("WHISPER_COMPUTE_TYPE");
+        }
+        if let Some(v) = env("WHISPER_LANGUAGE") {
+            cfg.language = v;
+        }
+        if let Some(v) = env("WHISPER_FILLER_PROMPT") {
+            cfg.filler_prompt = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        cfg
+    }
+
+    /// (current RSS, peak RSS) of this process in MiB, from /proc.
+    fn rss_mib() -> (f64, f64) {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .map_or(0.0, |kib| kib / 1024.0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    pub fn main() {
+        let args: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|a| a != "--bench")
+            .collect();
+        if args.iter().any(|a| a == "--fillers") {
+            fillers();
+            return;
+        }
+        let cfg = config();
+        let t0 = Instant::now();
+        let asr = WhisperTranscriber::load(cfg.clone()).expect("load model");
+        let load_s = t0.elapsed().as_secs_f64();
+        let (rss_loaded, _) = rss_mib();
+        for file in args.iter().filter(|a| !a.starts_with("--")) {
+            let (samples, rate) = read_wav(Path::new(file));
+            assert_eq!(rate, 16_000, "{file}: resample to 16 kHz first");
+            let speech = energy_speech_spans(&samples, rate, -40.0);
+            let duration_s = samples.len() as f64 / 16_000.0;
+            let input = AsrInput {
+                samples: Arc::from(samples),
+                speech,
+                language: None,
+            };
+            let t = Instant::now();
+            let tr = asr.transcribe_blocking(&input).expect("transcribe");
+            let secs = t.elapsed().as_secs_f64();
+            let (_, peak) = rss_mib();
+            let line = serde_json::json!({
+                "impl": "speech-coach (ct2rs)",
+                "file": file,
+                "duration_s": duration_s,
+                "threads": cfg.effective_threads(),
+                "beam_size": cfg.beam_size,
+                "compute_type": cfg.compute_type.as_str(),
+                "load_s": load_s,
+                "transcribe_s": secs,
+                "rtf": secs / duration_s,
+                "rss_after_load_mib": rss_loaded,
+                "peak_rss_mib": peak,
+                "language": tr.language,
+                "words": tr.words().count(),
+                "text": tr.text(),
+            });
+            println!("{line}");
+        }
+    }
+
+    /// WER and filler recall on the corpus clips Whisper can understand, without and with the
+    /// per-language filler prompt.
+    fn fillers() {
+        let clips = [
+            "clips/en_talk_1.wav",
+            "clips/en_talk_2.wav",
+            "clips/ru_talk_1_fest.wav",
+            "clips/ru_talk_2_fest.wav",
+        ];
+        for prompt in [false, true] {
+            let cfg = WhisperConfig {
+                filler_prompt: prompt,
+                ..config()
+            };
+            let asr = WhisperTranscriber::load(cfg).expect("load model");
+            let (mut found, mut total, mut wsum) = (0, 0, 0.0);
+            for clip in clips {
+                let entry = manifest_entry(clip);
+                let samples = read_clip(clip);
+                let speech = energy_speech_spans(&samples, 16_000, -40.0);
+                let input = AsrInput {
+                    samples: Arc::from(samples),
+                    speech,
+                    language: entry["language"].as_str().map(str::to_string),
+                };
+                let tr = asr.transcribe_blocking(&input).expect("transcribe");
+                let text = tr.text();
+                let w = wer(entry["text"].as_str().unwrap(), &text);
+                let (f, t) = filler_recall(&entry["fillers"], &text);
+                found += f;
+                total += t;
+                wsum += w;
+                let line = serde_json::json!({
+                    "filler_prompt": prompt, "clip": clip, "wer": w,
+                    "fillers_found": f, "fillers_total": t, "text": text,
+                });
+                println!("{line}");
+            }
+            let summary = serde_json::json!({
+                "filler_prompt": prompt,
+                "mean_wer": wsum / clips.len() as f64,
+                "filler_recall": found as f64 / total as f64,
+                "fillers_found": found, "fillers_total": total,
+            });
+            println!("{summary}");
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Settings of the in-process Whisper backend.
+//!
+//! Compiled with or without the `whisper` feature so configuration code builds everywhere; only
+//! loading the model needs the feature.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Numeric precision CTranslate2 runs the model in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComputeType {
+    /// 8-bit integer weights and activations: the fastest on CPU, about half the memory.
+    Int8,
+    /// 8-bit weights, float32 activations.
+    Int8Float32,
+    /// Full precision: slowest, most memory, the reference.
+    Float32,
+    /// Whatever CTranslate2 thinks is fastest on this machine.
+    Auto,
+}
+
+impl ComputeType {
+    /// The name used in configuration and fingerprints.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ComputeType::Int8 => "int8",
+            ComputeType::Int8Float32 => "int8_float32",
+            ComputeType::Float32 => "float32",
+            ComputeType::Auto => "auto",
+        }
+    }
+}
+
+impl FromStr for ComputeType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "int8" => Ok(ComputeType::Int8),
+            "int8_float32" => Ok(ComputeType::Int8Float32),
+            "float32" => Ok(ComputeType::Float32),
+            "auto" | "default" => Ok(ComputeType::Auto),
+            other => Err(format!(
+                "unknown compute type {other:?}: expected int8, int8_float32, float32 or auto"
+            )),
+        }
+    }
+}
+
+/// Settings of [`crate::asr::WhisperTranscriber`] (feature `whisper`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhisperConfig {
+    /// Directory of a CTranslate2 Whisper model (`model.bin`, `config.json`, `tokenizer.json`,
+    /// `preprocessor_config.json`). Env `WHISPER_MODEL_DIR`, default `models/whisper-base`
+    /// (what `scripts/fetch-model.sh` creates).
+    pub model_dir: PathBuf,
+    /// Spoken language: `auto` (detect from the first speech window) or an ISO 639-1 code such as
+    /// `ru` or `en`. A request's own `language` overrides it. Env `WHISPER_LANGUAGE`, default `auto`.
+    pub language: String,
+    /// Precision. Env `WHISPER_COMPUTE_TYPE`, default `int8` (fastest on CPU; measured in
+    /// `docs/bench/asr.md`).
+    pub compute_type: ComputeType,
+    /// Beam width of the first (temperature 0) decoding pass; 1 = greedy. Env `WHISPER_BEAM_SIZE`,
+    /// default 5 (greedy decoding loops on hard input).
+    pub beam_size: usize,
+    /// Candidates sampled at each fallback temperature; the most probable is kept.
+    /// Env `WHISPER_BEST_OF`, default 5.
+    pub best_of: usize,
+    /// Decoding temperatures tried in order until the output passes the quality checks.
+    /// Env `WHISPER_TEMPERATURES` (comma-separated), default `0,0.2,0.4,0.6,0.8,1.0`.
+    pub temperatures: Vec<f32>,
+    /// Output whose gzip compression ratio is above this is a repetition loop and is decoded
+    /// again at the next temperature. Env `WHISPER_COMPRESSION_RATIO_THRESHOLD`, default 2.4.
+    pub compression_ratio_threshold: f64,
+    /// Output whose mean token log-probability is below this is decoded again at the next
+    /// temperature. Env `WHISPER_LOG_PROB_THRESHOLD`, default -1.0.
+    pub log_prob_threshold: f64,
+    /// A window whose no-speech probability is above this *and* whose log-probability is below
+    /// `log_prob_threshold` is treated as silence and dropped. Env `WHISPER_NO_SPEECH_THRESHOLD`,
+    /// default 0.6.
+    pub no_speech_threshold: f64,
+    /// Most times a word or phrase may repeat back to back; further repeats are a loop and are
+    /// cut. Env `WHISPER_MAX_REPEATS`, default 3.
+    pub max_repeats: usize,
+    /// Prepend a short per-language prompt written with filler words, which nudges Whisper to
+    /// keep "um"/"э-э" instead of cleaning them up. Env `WHISPER_FILLER_PROMPT`, default `false`
+    /// (the corpus experiment in `docs/bench/asr.md` found no gain).
+    pub filler_prompt: bool,
+    /// CPU threads used by one inference. Env `WHISPER_THREADS`, default 0 = all cores divided by
+    /// `workers`.
+    pub threads: usize,
+    /// Transcriptions that may run at once (model replicas sharing the weights). Further
+    /// requests wait for a free worker. Env `WHISPER_WORKERS`, default 1.
+    pub workers: usize,
+    /// Longest window fed to Whisper, seconds (at most 30). Env `WHISPER_MAX_WINDOW_SEC`,
+    /// default 30.
+    pub max_window_sec: f64,
+}
+
+impl Default for WhisperConfig {
+    fn default() -> Self {
+        Self {
+            model_dir: PathBuf::from("models/whisper-base"),
+            language: "auto".into(),
+            compute_type: ComputeType::Int8,
+            beam_size: 5,
+            best_of: 5,
+            temperatures: vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            compression_ratio_threshold: 2.4,
+            log_prob_threshold: -1.0,
+            no_speech_threshold: 0.6,
+            max_repeats: 3,
+            filler_prompt: false,
+            threads: 0,
+            workers: 1,
+            max_window_sec: 30.0,
+        }
+    }
+}
+
+impl WhisperConfig {
+    /// The configured language as a forced code, or `None` for detection.
+    pub fn forced_language(&self) -> Option<String> {
+        normalise_language(&self.language)
+    }
+
+    /// Threads per worker after resolving 0 = auto.
+    pub fn effective_threads(&self) -> usize {
+        if self.threads > 0 {
+            return self.threads;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / self.workers.max(1)).max(1)
+    }
+
+    /// The decoding settings that change the transcript, for the cache fingerprint.
+    pub fn decoding_fingerprint(&self) -> String {
+        let temps: Vec<String> = self.temperatures.iter().map(|t| format!("{t}")).collect();
+        format!(
+            "{}:beam{}:best{}:t{}:cr{}:lp{}:ns{}:rep{}:prompt{}:win{}:lang{}",
+            self.compute_type.as_str(),
+            self.beam_size,
+            self.best_of,
+            temps.join("/"),
+            self.compression_ratio_threshold,
+            self.log_prob_threshold,
+            self.no_speech_threshold,
+            self.max_repeats,
+            u8::from(self.filler_prompt),
+            self.max_window_sec,
+            self.language,
+        )
+    }
+}
+
+/// `auto`, empty → `None` (detect); anything else lowercased and trimmed.
+pub fn normalise_language(lang: &str) -> Option<String> {
+    let l = lang.trim().to_ascii_lowercase();
+    (!l.is_empty() && l != "auto").then_some(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compute_type_parses_and_round_trips() {
+        for s in ["int8", "int8_float32", "float32", "auto"] {
+            assert_eq!(s.parse::<ComputeType>().unwrap().as_str(), s);
+        }
+        assert!("int4".parse::<ComputeType>().is_err());
+    }
+
+    #[test]
+    fn language_auto_means_detect() {
+        assert_eq!(normalise_language("auto"), None);
+        assert_eq!(normalise_language(" RU "), Some("ru".into()));
+        let cfg = WhisperConfig::default();
+        assert_eq!(cfg.forced_language(), None);
+    }
+
+    #[test]
+    fn fingerprint_changes_with_decoding_settings() {
+        let a = WhisperConfig::default();
+        let b = WhisperConfig {
+            beam_size: 1,
+            ..WhisperConfig::default()
+        };
+        assert_ne!(a.decoding_fingerprint(), b.decoding_fingerprint());
+        // Threads and workers change speed, not the transcript.
+        let c = WhisperConfig {
+            workers: 4,
+            threads: 2,
+            ..WhisperConfig::default()
+        };
+        assert_eq!(a.decoding_fingerprint(), c.decoding_fingerprint());
+    }
+}
