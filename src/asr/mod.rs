@@ -11,8 +11,6 @@
 use async_trait::async_trait;
 use std::sync::Arc;
 
-<<<<<<< HEAD
-=======
 pub mod chunking;
 #[cfg(feature = "whisper")]
 pub mod features;
@@ -27,7 +25,6 @@ pub use settings::{ComputeType, WhisperConfig};
 #[cfg(feature = "whisper")]
 pub use whisper::WhisperTranscriber;
 
->>>>>>> asr
 use crate::domain::signal::Span;
 pub use crate::domain::transcript::{Segment, Transcript, Word};
 
