@@ -323,6 +323,34 @@ fn corpus_fillers_pauses_and_times_match_the_manifest() {
                 "{file}: speech has a pitch"
             );
         }
+
+        // Advice: in the recording's language, each grounded in a number.
+        assert!(!a.advice.is_empty(), "{file}");
+        for item in &a.advice {
+            let cyrillic = item
+                .observation
+                .chars()
+                .any(|c| matches!(c, 'а'..='я' | 'А'..='Я'));
+            assert_eq!(
+                cyrillic,
+                language == "ru",
+                "{file}: advice language: {}",
+                item.observation
+            );
+            assert!(
+                item.observation.chars().any(|c| c.is_ascii_digit()),
+                "{file}: ungrounded advice {item:?}"
+            );
+        }
+        if file.starts_with("clips/") {
+            println!("{file}:");
+            for item in &a.advice {
+                println!(
+                    "  [{}/{}] {} — {} → {}",
+                    item.category, item.severity, item.title, item.observation, item.recommendation
+                );
+            }
+        }
         rows.push(format!(
             "| `{file}` | {} | {} | {} | {} | {:.2} | {:.2} | {} | {} | {:.1} | {} |",
             expected.values().sum::<usize>(),

@@ -51,6 +51,32 @@ impl Lang {
         format!("{}–{}", self.time(a), self.time(b))
     }
 
+    /// `n` with the noun in the right form: Russian has three (1 пауза, 2 паузы, 5 пауз),
+    /// English two.
+    fn count(&self, n: usize, ru: [&str; 3], en: [&str; 2]) -> String {
+        let word = if self.ru {
+            let (m10, m100) = (n % 10, n % 100);
+            if m10 == 1 && m100 != 11 {
+                ru[0]
+            } else if (2..=4).contains(&m10) && !(12..=14).contains(&m100) {
+                ru[1]
+            } else {
+                ru[2]
+            }
+        } else if n == 1 {
+            en[0]
+        } else {
+            en[1]
+        };
+        format!("{n} {word}")
+    }
+
+    /// Words per minute, rounded, with the Russian noun agreeing ("92 слова в минуту").
+    fn wpm(&self, wpm: f64) -> String {
+        let n = wpm.max(0.0).round() as usize;
+        self.count(n, ["слово", "слова", "слов"], ["word", "words"])
+    }
+
     /// «word» in Russian, "word" in English.
     fn quote(&self, w: &str) -> String {
         if self.ru {
@@ -151,7 +177,7 @@ fn pace_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
             severity,
             l.pick("Слишком быстрый темп", "Speaking too fast"),
             l.pick(
-                format!("Темп {} слов в минуту при комфортных {band_text}.", l.num(wpm, 0)),
+                format!("Темп {} в минуту при комфортных {band_text}.", l.wpm(wpm)),
                 format!("You speak at {} words per minute; the comfortable range is {band_text}.", l.num(wpm, 0)),
             ),
             l.pick(
@@ -178,8 +204,8 @@ fn pace_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
             l.pick("Слишком медленный темп", "Speaking too slowly"),
             l.pick(
                 format!(
-                    "Темп {} слов в минуту при комфортных {band_text}; паузы занимают {} с из {} с речи.",
-                    l.num(wpm, 0),
+                    "Темп {} в минуту при комфортных {band_text}; паузы занимают {} с из {} с речи.",
+                    l.wpm(wpm),
                     l.num(m.pauses.total_sec, 1),
                     l.num(m.speaking_time_sec, 1)
                 ),
@@ -208,10 +234,7 @@ fn pace_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
             "info",
             l.pick("Комфортный темп", "Comfortable pace"),
             l.pick(
-                format!(
-                    "Темп {} слов в минуту — в пределах {band_text}.",
-                    l.num(wpm, 0)
-                ),
+                format!("Темп {} в минуту — в пределах {band_text}.", l.wpm(wpm)),
                 format!(
                     "You speak at {} words per minute, within the {band_text} range.",
                     l.num(wpm, 0)
@@ -237,9 +260,9 @@ fn pace_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
                 l.pick("Темп местами сбивается", "The pace drifts in places"),
                 l.pick(
                     format!(
-                        "На {} темп {} слов в минуту — {} комфортного.",
+                        "На {} темп {} в минуту — {} комфортного.",
                         l.range(s.0, s.1),
-                        l.num(s.3, 0),
+                        l.wpm(s.3),
                         if fast { "быстрее" } else { "медленнее" }
                     ),
                     format!(
@@ -301,14 +324,22 @@ fn filler_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
         .collect();
     let mut observation = l.pick(
         format!(
-            "{} слов-паразитов: {} на 100 слов, {} в минуту.",
-            f.total,
+            "{}: {} на 100 слов, {} в минуту.",
+            l.count(
+                f.total,
+                ["слово-паразит", "слова-паразита", "слов-паразитов"],
+                ["filler", "fillers"]
+            ),
             l.num(f.per_100_words, 1),
             l.num(f.per_minute, 1)
         ),
         format!(
-            "{} fillers: {} per 100 words, {} per minute.",
-            f.total,
+            "{}: {} per 100 words, {} per minute.",
+            l.count(
+                f.total,
+                ["слово-паразит", "слова-паразита", "слов-паразитов"],
+                ["filler", "fillers"]
+            ),
             l.num(f.per_100_words, 1),
             l.num(f.per_minute, 1)
         ),
@@ -369,18 +400,16 @@ fn filler_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
             l.pick("Скопления слов-паразитов", "Clusters of fillers"),
             l.pick(
                 format!(
-                    "{} {} подряд: {} слов-паразитов за {} с на {}.",
-                    f.bursts.len(),
-                    if f.bursts.len() == 1 { "скопление" } else { "скоплений" },
-                    b.count,
+                    "{}; самое плотное — {} за {} с на {}.",
+                    l.count(f.bursts.len(), ["скопление", "скопления", "скоплений"], ["", ""]),
+                    l.count(b.count, ["слово-паразит", "слова-паразита", "слов-паразитов"], ["filler", "fillers"]),
                     l.num(b.end_sec - b.start_sec, 1),
                     l.range(b.start_sec, b.end_sec)
                 ),
                 format!(
-                    "{} {}: {} fillers within {} s at {}.",
-                    f.bursts.len(),
-                    if f.bursts.len() == 1 { "cluster" } else { "clusters" },
-                    b.count,
+                    "{}; the densest has {} within {} s at {}.",
+                    l.count(f.bursts.len(), ["", "", ""], ["cluster", "clusters"]),
+                    l.count(b.count, ["слово-паразит", "слова-паразита", "слов-паразитов"], ["filler", "fillers"]),
                     l.num(b.end_sec - b.start_sec, 1),
                     l.range(b.start_sec, b.end_sec)
                 ),
@@ -425,16 +454,16 @@ fn pause_advice(m: &Metrics, l: &Lang, cfg: &AnalysisConfig) -> Vec<Advice> {
             l.pick("Затянутые паузы", "Awkwardly long pauses"),
             l.pick(
                 format!(
-                    "{} пауз(ы) дольше {} с; самая длинная — {} с на {}{}.",
-                    awkward.len(),
+                    "{} дольше {} с; самая длинная — {} с на {}{}.",
+                    l.count(awkward.len(), ["пауза", "паузы", "пауз"], ["", ""]),
                     l.num(cfg.pause_long_max_sec, 0),
                     l.num(worst.duration_sec, 1),
                     l.time(worst.start_sec),
                     context(&worst.word_before)
                 ),
                 format!(
-                    "{} pause(s) longer than {} s; the longest is {} s at {}{}.",
-                    awkward.len(),
+                    "{} longer than {} s; the longest is {} s at {}{}.",
+                    l.count(awkward.len(), ["", "", ""], ["pause", "pauses"]),
                     l.num(cfg.pause_long_max_sec, 0),
                     l.num(worst.duration_sec, 1),
                     l.time(worst.start_sec),
@@ -460,15 +489,15 @@ fn pause_advice(m: &Metrics, l: &Lang, cfg: &AnalysisConfig) -> Vec<Advice> {
             l.pick("Длинные паузы", "Long pauses"),
             l.pick(
                 format!(
-                    "{} пауз(ы) от {} до {} с (на {}).",
-                    long.len(),
+                    "{} от {} до {} с (на {}).",
+                    l.count(long.len(), ["пауза", "паузы", "пауз"], ["", ""]),
                     l.num(cfg.pause_deliberate_max_sec, 1),
                     l.num(cfg.pause_long_max_sec, 0),
                     times.join(", ")
                 ),
                 format!(
-                    "{} pause(s) of {} to {} s (at {}).",
-                    long.len(),
+                    "{} of {} to {} s (at {}).",
+                    l.count(long.len(), ["", "", ""], ["pause", "pauses"]),
                     l.num(cfg.pause_deliberate_max_sec, 1),
                     l.num(cfg.pause_long_max_sec, 0),
                     times.join(", ")
@@ -588,8 +617,8 @@ fn phrase_advice(
             l.pick("Однообразный ритм", "Monotonous rhythm"),
             l.pick(
                 format!(
-                    "{} фраз почти одной длины: {}–{} с (вариация {}).",
-                    ph.count,
+                    "{} почти одной длины: {}–{} с (вариация {}).",
+                    l.count(ph.count, ["фраза", "фразы", "фраз"], ["", ""]),
                     l.num(ph.min_duration_sec, 1),
                     l.num(ph.max_duration_sec, 1),
                     l.num(ph.rhythm_variation, 2)
@@ -631,15 +660,15 @@ fn voice_advice(m: &Metrics, l: &Lang, cfg: &AnalysisConfig) -> Vec<Advice> {
             l.pick("Монотонные участки", "Monotone stretches"),
             l.pick(
                 format!(
-                    "{} участк(а) общей длиной {} с, где высота голоса почти не меняется (разброс меньше {} полутона); первый — {}.",
-                    v.monotone_stretches.len(),
+                    "{} общей длиной {} с, где высота голоса почти не меняется (разброс меньше {} полутона); первый — {}.",
+                    l.count(v.monotone_stretches.len(), ["участок", "участка", "участков"], ["", ""]),
                     l.num(total, 0),
                     l.num(cfg.monotone_std_semitones, 1),
                     l.range(first.start_sec, first.end_sec)
                 ),
                 format!(
-                    "{} stretch(es), {} s in all, where your pitch barely moves (spread under {} semitones); the first at {}.",
-                    v.monotone_stretches.len(),
+                    "{}, {} s in all, where your pitch barely moves (spread under {} semitones); the first at {}.",
+                    l.count(v.monotone_stretches.len(), ["", "", ""], ["stretch", "stretches"]),
                     l.num(total, 0),
                     l.num(cfg.monotone_std_semitones, 1),
                     l.range(first.start_sec, first.end_sec)
@@ -732,4 +761,40 @@ pub fn advise(
     out.extend(voice_advice(m, &l, cfg));
     out.sort_by_key(|a| severity_rank(&a.severity));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn russian_plurals_and_decimal_comma() {
+        let ru = Lang { ru: true };
+        let forms = ["пауза", "паузы", "пауз"];
+        let got: Vec<String> = [1, 2, 5, 11, 12, 21, 22, 25, 111]
+            .iter()
+            .map(|&n| ru.count(n, forms, ["", ""]))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "1 пауза",
+                "2 паузы",
+                "5 пауз",
+                "11 пауз",
+                "12 пауз",
+                "21 пауза",
+                "22 паузы",
+                "25 пауз",
+                "111 пауз"
+            ]
+        );
+        assert_eq!(ru.wpm(92.4), "92 слова");
+        assert_eq!(ru.num(1.25, 1), "1,2");
+        assert_eq!(ru.time(65.4), "1:05");
+        let en = Lang { ru: false };
+        assert_eq!(en.count(1, ["", "", ""], ["pause", "pauses"]), "1 pause");
+        assert_eq!(en.wpm(150.0), "150 words");
+        assert_eq!(en.num(1.25, 1), "1.2");
+    }
 }
