@@ -218,6 +218,41 @@ async fn redis_killed_mid_run_then_restarted() {
 }
 
 #[tokio::test]
+async fn a_frozen_redis_costs_a_timeout_once_then_fast_misses() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = CacheConfig {
+        memory_max_mb: 0,
+        disk_max_mb: 0,
+        redis_connect_timeout_ms: 50,
+        redis_response_timeout_ms: 50,
+        ..config(&redis, &dir)
+    };
+    let cache = TieredCache::new(cfg).await.unwrap();
+    cache.set("k", report(1)).await;
+    assert_eq!(cache.get("k").await.unwrap().1, TierName::Redis);
+
+    redis.freeze();
+    // The first command waits out its deadline and marks Redis unavailable; after that,
+    // lookups don't touch the socket at all.
+    let r = tokio::time::timeout(NO_HANG, cache.get("k")).await.expect("hung on a frozen Redis");
+    assert_eq!(r, None);
+    assert!(!cache.stats().await.redis_available);
+    for _ in 0..20 {
+        let r = tokio::time::timeout(NO_HANG, cache.get("k")).await.unwrap();
+        assert_eq!(r, None);
+    }
+    assert_eq!(cache.stats().await.errors.redis, 21);
+
+    redis.thaw();
+    wait_until("redis_available after thaw", async || {
+        cache.stats().await.redis_available
+    })
+    .await;
+    assert_eq!(cache.get("k").await.unwrap().1, TierName::Redis);
+}
+
+#[tokio::test]
 async fn starts_with_redis_down_and_connects_when_it_comes_up() {
     let mut redis = RedisServer::start();
     redis.stop();
