@@ -1,17 +1,64 @@
 //! Three-tier analysis cache: moka memory (L1) → Redis (L2) → disk (L3), with single-flight.
 //!
 //! The cache stores opaque bytes (a versioned, serialized report); it knows nothing of reports.
+//!
+//! # Layout
+//! - [`config`]: [`CacheConfig`], the typed settings (env var names in the field docs).
+//! - [`key`]: [`CacheKey`], content hash of the upload + fingerprint of the analysis settings.
+//! - [`memory`]: L1, a byte-bounded `moka` cache with per-entry TTL.
+//! - [`redis`]: L2, Redis through a `ConnectionManager`; fails fast while Redis is down and
+//!   reconnects by itself.
+//! - [`disk`]: L3, one file per key in a checksummed envelope, written atomically, size-capped.
+//! - [`singleflight`]: identical concurrent misses share one computation.
+//! - [`stats`]: counters and the `/stats/cache` body ([`CacheStats`]).
+//! - [`tiered`]: [`TieredCache`], which puts it all together (lookup order, promotion,
+//!   background writes, validation, health).
 
 use async_trait::async_trait;
 use std::time::Duration;
 
+pub mod config;
+pub mod disk;
+pub mod key;
+pub mod memory;
+pub mod redis;
+pub mod singleflight;
+pub mod stats;
+pub mod tiered;
+
+pub use config::CacheConfig;
+pub use disk::DiskTier;
+pub use key::CacheKey;
+pub use memory::MemoryTier;
+pub use redis::RedisTier;
+pub use singleflight::ComputeError;
+pub use stats::CacheStats;
+pub use tiered::{Outcome, TieredCache, Validator};
+
 /// Which tier answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TierName {
     Memory,
     Redis,
     Disk,
+}
+
+impl TierName {
+    /// The lowercase name used in JSON, logs and the `x-cache` header (`hit-<name>`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TierName::Memory => "memory",
+            TierName::Redis => "redis",
+            TierName::Disk => "disk",
+        }
+    }
+}
+
+impl std::fmt::Display for TierName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A tier failed (IO, network, timeout). Callers treat it as a miss and count it.
@@ -22,6 +69,41 @@ pub struct TierError {
     pub message: String,
 }
 
+impl TierError {
+    /// Shorthand used by the tier implementations.
+    pub fn new(tier: TierName, message: impl Into<String>) -> Self {
+        Self {
+            tier,
+            message: message.into(),
+        }
+    }
+}
+
+/// How a tier is doing, for `/health` and `/stats/cache`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TierStatus {
+    /// Working normally.
+    Ok,
+    /// Serving, but some operations fail (e.g. the disk dir is unwritable: reads may still work).
+    Degraded,
+    /// Configured but not reachable now (e.g. Redis is down); every operation is a fast miss.
+    Unavailable,
+    /// Not configured (e.g. no `REDIS_URL`).
+    Disabled,
+}
+
+/// Size of what a tier holds, for `/stats/cache`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TierUsage {
+    /// Number of entries held.
+    pub entries: u64,
+    /// Bytes held (the tier's own accounting: weighted size for memory, file sizes for disk).
+    pub bytes: u64,
+    /// The tier's byte budget; 0 when it has none (Redis: its own `maxmemory` applies).
+    pub max_bytes: u64,
+}
+
 /// One cache tier. Values are opaque bytes; keys are short ASCII strings.
 #[async_trait]
 pub trait Tier: Send + Sync + 'static {
@@ -29,7 +111,17 @@ pub trait Tier: Send + Sync + 'static {
     /// `Ok(None)` on a miss (including expired or corrupt entries, which the tier removes).
     async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, TierError>;
     async fn set(&self, key: &str, value: bytes::Bytes, ttl: Duration) -> Result<(), TierError>;
+    /// Removes one entry (absent is fine). Used when the caller rejects a stored value.
+    async fn remove(&self, key: &str) -> Result<(), TierError>;
     async fn clear(&self) -> Result<(), TierError>;
     /// Tier-specific stats for `/stats/cache` (entries, bytes, availability).
     async fn stats(&self) -> serde_json::Value;
+    /// Entries and bytes held, for the fixed fields of `/stats/cache`.
+    async fn usage(&self) -> TierUsage {
+        TierUsage::default()
+    }
+    /// Current health; cheap (no IO), safe to call per request.
+    fn status(&self) -> TierStatus {
+        TierStatus::Ok
+    }
 }
