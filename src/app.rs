@@ -9,7 +9,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing_appender::non_blocking::ErrorCounter;
 
-use crate::config::Config;
+use crate::asr::Transcriber;
+use crate::audio::DecodeLimits;
+use crate::cache::TieredCache;
+use crate::coach::Coach;
+use crate::config::{AsrBackend, Config};
+use crate::http::metrics::Metrics;
+use crate::pipeline::{Admission, AnalysisService, Stages};
 
 /// Everything a handler needs, cheap to clone (all `Arc`s).
 #[derive(Clone)]
@@ -21,12 +27,35 @@ pub struct AppState {
     pub log_dropped: Option<ErrorCounter>,
     /// Cancelled when shutdown begins: new analyses are refused with 503.
     pub shutdown: CancellationToken,
+    /// Cache + admission + pipeline.
+    pub analysis: Arc<AnalysisService>,
+    /// Prometheus metrics recorded as requests happen.
+    pub metrics: Metrics,
+}
+
+/// The replaceable services (tests put fakes at these seams).
+#[derive(Default)]
+pub struct Services {
+    /// `None` → built from `config.asr`.
+    pub transcriber: Option<Arc<dyn Transcriber>>,
+    /// `None` → built from `config.coach`.
+    pub coach: Option<Arc<dyn Coach>>,
+    /// Lines dropped by the log writer (for `/health`).
+    pub log_dropped: Option<ErrorCounter>,
 }
 
 impl AppState {
     /// Per-component health for `/health`.
     pub async fn components_health(&self) -> Value {
         json!({
+            "asr": self.analysis.transcriber_health(),
+            "cache": self.analysis.cache.health(),
+            "coach": coach_health(self.analysis.coach().stats()),
+            "pipeline": {
+                "status": "ok",
+                "active": self.analysis.admission.active(),
+                "queued": self.analysis.admission.queued(),
+            },
             "logs": {
                 "status": "ok",
                 "file": self.config.log.file.as_ref().map(|p| p.display().to_string()),
@@ -45,20 +74,20 @@ pub struct Application {
 impl Application {
     /// Builds every service from the config and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::build_with(config, None).await
+        Self::build_with(config, Services::default()).await
     }
 
-    /// Like [`Application::build`], with the log writer's dropped-line counter for `/health`.
-    pub async fn build_with(
-        config: Config,
-        log_dropped: Option<ErrorCounter>,
-    ) -> anyhow::Result<Self> {
+    /// Like [`Application::build`], with some services supplied (fakes in tests).
+    pub async fn build_with(config: Config, services: Services) -> anyhow::Result<Self> {
+        let analysis = build_analysis(&config, services.transcriber, services.coach).await?;
         let listener = TcpListener::bind(config.server.bind_addr).await?;
         let state = AppState {
             config: Arc::new(config),
             started_at: Instant::now(),
-            log_dropped,
+            log_dropped: services.log_dropped,
             shutdown: CancellationToken::new(),
+            analysis: Arc::new(analysis),
+            metrics: Metrics::default(),
         };
         Ok(Self { listener, state })
     }
@@ -104,6 +133,8 @@ impl Application {
         let server = tokio::spawn(async move { server.await });
 
         token.cancelled().await;
+        // The listener is closed and new /analyze requests are refused (503); requests already
+        // in flight — uploading, queued or analysing — finish within the deadline.
         match tokio::time::timeout(deadline, server).await {
             Ok(res) => res??,
             Err(_) => tracing::warn!(
@@ -111,9 +142,98 @@ impl Application {
                 "in-flight requests did not finish before the shutdown deadline"
             ),
         }
+        // Let background cache writes (Redis, disk) land before exit.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            self.state.analysis.cache.flush(),
+        )
+        .await;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The breaker state as a health component.
+fn coach_health(stats: Value) -> Value {
+    let state = stats.get("breaker_state").and_then(Value::as_str);
+    let enabled = stats.get("enabled").and_then(Value::as_bool).unwrap_or(false);
+    let status = match (enabled, state) {
+        (false, _) => "disabled",
+        (true, Some("open")) => "degraded",
+        _ => "ok",
+    };
+    json!({"status": status, "breaker_state": state, "enabled": enabled})
+}
+
+/// The transcriber the config asks for.
+pub fn build_transcriber(config: &Config) -> anyhow::Result<Arc<dyn Transcriber>> {
+    match config.asr.backend {
+        AsrBackend::OpenAi => Ok(Arc::new(crate::asr::OpenAiTranscriber::new(
+            config.asr.openai.clone(),
+        )?)),
+        AsrBackend::Whisper => build_whisper(config),
+    }
+}
+
+#[cfg(feature = "whisper")]
+fn build_whisper(config: &Config) -> anyhow::Result<Arc<dyn Transcriber>> {
+    let cfg = config.asr.whisper.clone();
+    let decoding = cfg.decoding_fingerprint();
+    let dir = cfg.model_dir.clone();
+    let loader: crate::asr::lazy::Loader = Arc::new(move || {
+        crate::asr::WhisperTranscriber::load(cfg.clone()).map(|t| Arc::new(t) as Arc<dyn Transcriber>)
+    });
+    let lazy = Arc::new(crate::asr::LazyTranscriber::new(dir, decoding, loader));
+    let preload = lazy.clone();
+    tokio::spawn(async move { preload.preload().await });
+    Ok(lazy)
+}
+
+#[cfg(not(feature = "whisper"))]
+fn build_whisper(_config: &Config) -> anyhow::Result<Arc<dyn Transcriber>> {
+    anyhow::bail!(
+        "ASR_BACKEND=whisper needs a build with the `whisper` feature; \
+         set ASR_BACKEND=openai with ASR_URL, or rebuild with default features"
+    )
+}
+
+async fn build_analysis(
+    config: &Config,
+    transcriber: Option<Arc<dyn Transcriber>>,
+    coach: Option<Arc<dyn Coach>>,
+) -> anyhow::Result<AnalysisService> {
+    let transcriber = match transcriber {
+        Some(t) => t,
+        None => build_transcriber(config)?,
+    };
+    let coach = match coach {
+        Some(c) => c,
+        None => crate::coach::build_coach(&config.coach)?,
+    };
+    let cache = TieredCache::new(config.cache.clone())
+        .await?
+        .with_validator(Arc::new(|bytes: &[u8]| {
+            crate::pipeline::service::decode(bytes).is_some()
+        }));
+    let stages = Stages {
+        decode_limits: DecodeLimits {
+            max_duration_sec: config.audio.max_duration_sec,
+            timeout: config.audio.decode_timeout,
+            ffmpeg_path: config.audio.ffmpeg_path.clone(),
+        },
+        vad: config.vad.clone(),
+        analysis: config.analysis.clone(),
+        transcriber,
+        coach,
+    };
+    let p = &config.pipeline;
+    Ok(AnalysisService::new(
+        stages,
+        Admission::new(p.max_concurrent, p.max_queued, p.queue_timeout),
+        cache,
+        p.analysis_timeout,
+        config.upgrade_fallback_feedback,
+    ))
 }
 
 async fn wait_for_signal() {

@@ -46,6 +46,10 @@ fn main() -> std::process::ExitCode {
 async fn serve(config: Config) -> anyhow::Result<()> {
     // The guard flushes the log file when `serve` returns: keep it to the end.
     let guard = speech_coach::telemetry::init(&config.log)?;
-    let app = Application::build_with(config, guard.counter()).await?;
+    let services = speech_coach::app::Services {
+        log_dropped: guard.counter(),
+        ..Default::default()
+    };
+    let app = Application::build_with(config, services).await?;
     app.run_until_stopped().await
 }

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 pub mod chunking;
+pub mod lazy;
 #[cfg(feature = "whisper")]
 pub mod features;
 pub mod loop_guard;
@@ -20,6 +21,7 @@ pub mod settings;
 #[cfg(feature = "whisper")]
 pub mod whisper;
 
+pub use lazy::LazyTranscriber;
 pub use openai::{OpenAiAsrConfig, OpenAiTranscriber};
 pub use settings::{ComputeType, WhisperConfig};
 #[cfg(feature = "whisper")]

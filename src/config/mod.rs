@@ -3,7 +3,10 @@
 //! Every setting is documented here (meaning, unit, default) and in `.env.example`; a bad value
 //! fails startup with a message naming the variable. Secrets are `SecretString`s and never print.
 
+mod modules;
 mod source;
+
+pub use modules::{AsrBackend, AsrConfig};
 
 pub use source::{Reader, Source};
 
@@ -21,6 +24,17 @@ pub struct Config {
     pub audio: AudioConfig,
     /// GigaChat and its circuit breaker (see [`crate::coach::CoachConfig`] for each field).
     pub coach: crate::coach::CoachConfig,
+    /// Speech recognition backend and its settings.
+    pub asr: AsrConfig,
+    /// Voice activity detection (`VAD_*`, `MIN_PAUSE_SEC`).
+    pub vad: crate::audio::vad::VadConfig,
+    /// The pure analysis' thresholds and filler lexicon.
+    pub analysis: crate::domain::AnalysisConfig,
+    /// The three cache tiers.
+    pub cache: crate::cache::CacheConfig,
+    /// `UPGRADE_FALLBACK_FEEDBACK`: re-ask the coach for reports cached with rule-based feedback
+    /// once GigaChat is healthy again (no ASR re-run). Default true.
+    pub upgrade_fallback_feedback: bool,
 }
 
 /// HTTP server settings.
@@ -153,6 +167,11 @@ impl Config {
             min_pause_sec: r.number("MIN_PAUSE_SEC", 0.25, 0.01..=10.0),
         };
         let coach = coach_config(&mut r);
+        let asr = modules::asr(&mut r);
+        let vad = modules::vad(&mut r, audio.min_pause_sec);
+        let analysis = modules::analysis(&mut r);
+        let cache = modules::cache(&mut r);
+        let upgrade_fallback_feedback = r.bool("UPGRADE_FALLBACK_FEEDBACK", true);
         r.finish().map_err(ConfigError)?;
         Ok(Self {
             server,
@@ -160,6 +179,11 @@ impl Config {
             pipeline,
             audio,
             coach,
+            asr,
+            vad,
+            analysis,
+            cache,
+            upgrade_fallback_feedback,
         })
     }
 }

@@ -6,6 +6,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::sync::Arc;
 
 use super::request_id::current_request_id;
 
@@ -154,5 +155,111 @@ impl IntoResponse for ApiError {
             );
         }
         resp
+    }
+}
+
+impl From<crate::pipeline::AnalysisError> for ApiError {
+    fn from(e: crate::pipeline::AnalysisError) -> Self {
+        use crate::asr::AsrError;
+        use crate::audio::AudioError;
+        use crate::pipeline::AnalysisError as E;
+        match e {
+            E::Audio(a) => match a {
+                AudioError::Empty => Self::bad_request("empty_file", "the uploaded file is empty"),
+                AudioError::Unsupported { .. } | AudioError::UnsupportedCodec { .. } => {
+                    Self::UnsupportedMediaType(a.to_string())
+                }
+                AudioError::Corrupt(_) => Self::unprocessable("corrupt_audio", a.to_string()),
+                AudioError::InvalidHeader(_) => {
+                    Self::unprocessable("invalid_audio_header", a.to_string())
+                }
+                AudioError::TooLong { .. } => Self::TooLarge {
+                    code: "audio_too_long",
+                    message: format!("{a} (MAX_AUDIO_DURATION_SEC): send a shorter recording"),
+                },
+                AudioError::Timeout(_) => Self::unprocessable("decode_timeout", a.to_string()),
+                AudioError::NoSamples => Self::unprocessable("no_audio", a.to_string()),
+                AudioError::Io(_) => Self::internal(a),
+            },
+            E::Asr(a) => match a {
+                AsrError::ModelUnavailable(_) => Self::Unavailable(
+                    "speech recognition is not available on this server right now".into(),
+                ),
+                AsrError::Upstream(_) => {
+                    tracing::error!(error = %a, "remote ASR failed");
+                    Self::BadGateway("the speech recognition backend failed; retry later".into())
+                }
+                AsrError::Timeout(_) => {
+                    Self::Timeout("the speech recognition backend did not answer in time".into())
+                }
+                AsrError::InvalidLanguage(_) => Self::bad_request("invalid_parameter", a.to_string()),
+                AsrError::Inference(_) => Self::internal(a),
+            },
+            E::Timeout(d) => Self::Timeout(format!(
+                "the analysis did not finish within {:.0} s (ANALYSIS_TIMEOUT_SEC); try a shorter recording",
+                d.as_secs_f64()
+            )),
+            E::Rejected(r) => Self::Overloaded {
+                retry_after_sec: r.retry_after_sec(),
+                message: r.to_string(),
+            },
+            E::Shared(inner) => match Arc::try_unwrap(inner) {
+                Ok(e) => e.into(),
+                Err(shared) => Self::from_shared(&shared),
+            },
+            E::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
+impl ApiError {
+    /// The same mapping for an error shared by several waiting requests (not owned).
+    fn from_shared(e: &crate::pipeline::AnalysisError) -> Self {
+        use crate::pipeline::AnalysisError as E;
+        let owned = match e {
+            E::Audio(a) => E::Audio(clone_audio_error(a)),
+            E::Asr(a) => E::Asr(match a {
+                crate::asr::AsrError::ModelUnavailable(m) => {
+                    crate::asr::AsrError::ModelUnavailable(m.clone())
+                }
+                crate::asr::AsrError::Upstream(m) => crate::asr::AsrError::Upstream(m.clone()),
+                crate::asr::AsrError::Timeout(s) => crate::asr::AsrError::Timeout(*s),
+                crate::asr::AsrError::Inference(m) => crate::asr::AsrError::Inference(m.clone()),
+                crate::asr::AsrError::InvalidLanguage(m) => {
+                    crate::asr::AsrError::InvalidLanguage(m.clone())
+                }
+            }),
+            E::Timeout(d) => E::Timeout(*d),
+            E::Rejected(r) => E::Rejected(r.clone()),
+            E::Shared(inner) => return Self::from_shared(inner),
+            E::Internal(m) => E::Internal(m.clone()),
+        };
+        owned.into()
+    }
+}
+
+fn clone_audio_error(a: &crate::audio::AudioError) -> crate::audio::AudioError {
+    use crate::audio::AudioError as A;
+    match a {
+        A::Empty => A::Empty,
+        A::Unsupported { detected } => A::Unsupported {
+            detected: detected.clone(),
+        },
+        A::UnsupportedCodec { what, hint } => A::UnsupportedCodec {
+            what: what.clone(),
+            hint: hint.clone(),
+        },
+        A::Corrupt(m) => A::Corrupt(m.clone()),
+        A::InvalidHeader(m) => A::InvalidHeader(m.clone()),
+        A::TooLong {
+            duration_sec,
+            max_sec,
+        } => A::TooLong {
+            duration_sec: *duration_sec,
+            max_sec: *max_sec,
+        },
+        A::Timeout(d) => A::Timeout(*d),
+        A::NoSamples => A::NoSamples,
+        A::Io(e) => A::Io(std::io::Error::new(e.kind(), e.to_string())),
     }
 }

@@ -3,7 +3,6 @@
 //! HTTP request counts and latencies are recorded by a middleware as requests finish; cache
 //! outcomes by the analyze handler; pipeline and coach state are read at scrape time.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Request, State};

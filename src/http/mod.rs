@@ -4,9 +4,12 @@
 //! panic catcher (→ 500 JSON, logged) → upload size guard (413 on a declared oversize body,
 //! before anything is read) → routes.
 
+pub mod analyze;
 pub mod error;
 pub mod health;
+pub mod metrics;
 pub mod request_id;
+pub mod stats;
 pub mod upload;
 
 pub use error::ApiError;
@@ -28,6 +31,9 @@ pub const MULTIPART_OVERHEAD_BYTES: u64 = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(analyze::router())
+        .merge(stats::router())
+        .merge(metrics::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -35,6 +41,7 @@ pub fn router(state: AppState) -> Router {
             refuse_oversized,
         ))
         .layer(CatchPanicLayer::custom(panic_to_500))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::record))
         .layer(middleware::from_fn(request_id::middleware))
         .with_state(state)
 }

@@ -2,7 +2,13 @@
 //!
 //! Layout:
 //! - `admission`: semaphore + bounded queue, stats, Retry-After estimates.
+//! - `run`: the stages of one analysis, CPU-heavy ones on the blocking pool.
+//! - `service`: cache lookup → single-flight → admission → stages → cache store.
 
 pub mod admission;
+pub mod run;
+pub mod service;
 
 pub use admission::{Admission, PipelineStats, Rejection};
+pub use run::{AnalysisError, Job, Stages};
+pub use service::{AnalysisService, Analyzed};

@@ -1,7 +1,9 @@
 //! Test harness: `spawn_app()` (in-process server on port 0) and `spawn_binary()` (the real
 //! `speech-coach` process with its own environment).
 
-use speech_coach::app::Application;
+use crate::fakes::FakeTranscriber;
+use speech_coach::app::{Application, Services};
+use std::sync::Arc;
 use speech_coach::config::{Config, Source};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,15 +40,28 @@ pub fn test_config(dir: &Path, extra: &[(&str, &str)]) -> Config {
         ("BIND_ADDR".into(), "127.0.0.1:0".into()),
         ("LOG_FILE".into(), "".into()),
         ("UPLOAD_DIR".into(), upload_dir),
+        ("CACHE_DIR".into(), dir.join("cache").display().to_string()),
+        ("GIGACHAT_ENABLED".into(), "false".into()),
     ];
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::from_source(&Source::from_pairs(pairs)).expect("valid test config")
 }
 
+/// An in-process server with the fake transcriber and the rules-only coach.
 pub async fn spawn_app(extra: &[(&str, &str)]) -> TestApp {
+    spawn_app_with(extra, Arc::new(FakeTranscriber::new())).await
+}
+
+pub async fn spawn_app_with(extra: &[(&str, &str)], transcriber: Arc<FakeTranscriber>) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path(), extra);
-    let app = Application::build(config).await.expect("build app");
+    let services = Services {
+        transcriber: Some(transcriber),
+        ..Default::default()
+    };
+    let app = Application::build_with(config, services)
+        .await
+        .expect("build app");
     let addr = app.local_addr().to_string();
     let shutdown = app.shutdown_token();
     tokio::spawn(app.run_until_stopped());
@@ -142,6 +157,12 @@ pub async fn spawn_binary(env: &[(&str, &str)]) -> BinaryApp {
         .env("BIND_ADDR", &addr)
         .env("LOG_LEVEL", "info")
         .env("UPLOAD_DIR", dir.path().join("uploads"))
+        .env("GIGACHAT_ENABLED", "false")
+        // Without the in-process recogniser compiled in, point at a (never called) remote one.
+        .env(
+            "ASR_BACKEND",
+            if cfg!(feature = "whisper") { "whisper" } else { "openai" },
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

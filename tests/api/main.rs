@@ -1,6 +1,8 @@
 //! Black-box tests of the HTTP API: a real server on an ephemeral port (in-process, or the real
 //! binary as a subprocess where process behaviour — logs, signals, memory — is the point).
 
+mod analyze;
+mod fakes;
 mod helpers;
 mod logging;
 mod request_id;

@@ -45,6 +45,15 @@ async fn analyze(
     query: Result<Query<AnalyzeQuery>, QueryRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    // Requests arriving after shutdown began are refused; those already in flight (uploading,
+    // queued or running) are served within SHUTDOWN_TIMEOUT_SEC.
+    if state.shutdown.is_cancelled() {
+        state.analysis.admission.count_rejected();
+        return Err(ApiError::Overloaded {
+            message: "the service is shutting down; retry on another instance or shortly".into(),
+            retry_after_sec: 30,
+        });
+    }
     let Query(query) =
         query.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
     let language = parse_language(query.language.as_deref())?;
@@ -72,7 +81,7 @@ async fn analyze(
     };
     let analyzed = state
         .analysis
-        .analyze(job, upload, &state.shutdown)
+        .analyze(job, upload)
         .await?;
     let outcome = analyzed.outcome;
     state.metrics.cache_outcome(outcome.header_value());

@@ -6,13 +6,13 @@
 //! spawned task (inside the cache's single-flight), so a client that goes away while it runs
 //! neither aborts it nor breaks the other waiters, and the result is cached.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio_util::sync::CancellationToken;
 
-use super::admission::{Admission, Rejection};
+use super::admission::Admission;
 use super::run::{AnalysisError, Job, Stages};
 use crate::cache::{ComputeError, Outcome, TieredCache};
 use crate::coach::{Coach, FallbackReason, FeedbackSource};
@@ -34,6 +34,44 @@ pub struct AnalysisService {
     analysis_timeout: Duration,
     /// Re-ask the coach for reports cached with fallback feedback once it is healthy again.
     upgrade_fallback: bool,
+    /// Requests per key currently past their cache miss: the first one takes an admission slot
+    /// in its own task; the others will only wait for its analysis.
+    interested: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// Counts a request as interested in a key until dropped.
+struct Interest {
+    map: Arc<Mutex<HashMap<String, usize>>>,
+    key: String,
+}
+
+impl Interest {
+    /// Registers interest; `true` when no other request is interested (this one leads).
+    fn register(map: &Arc<Mutex<HashMap<String, usize>>>, key: &str) -> (Self, bool) {
+        let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(key.to_string()).or_insert(0);
+        *n += 1;
+        let first = *n == 1;
+        (
+            Self {
+                map: map.clone(),
+                key: key.to_string(),
+            },
+            first,
+        )
+    }
+}
+
+impl Drop for Interest {
+    fn drop(&mut self) {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl AnalysisService {
@@ -52,6 +90,7 @@ impl AnalysisService {
             settings_fingerprint,
             analysis_timeout,
             upgrade_fallback,
+            interested: Arc::default(),
         }
     }
 
@@ -78,7 +117,6 @@ impl AnalysisService {
         &self,
         job: Job,
         keep_alive: K,
-        shutdown: &CancellationToken,
     ) -> Result<Analyzed, AnalysisError> {
         let key = self.cache_key(&job.content_hash, job.language.as_deref());
         if let Some((bytes, tier)) = self.cache.get(&key).await {
@@ -89,19 +127,13 @@ impl AnalysisService {
             // Unusable entry (the validator normally catches these): drop it and recompute.
             self.cache.remove(&key).await;
         }
-        if shutdown.is_cancelled() {
-            self.admission.count_rejected();
-            return Err(Rejection::ShuttingDown {
-                retry_after_sec: 30,
-            }
-            .into());
-        }
         // Take a slot here, in the request's own task, unless an identical analysis is already
         // running (then we only wait for it, without a slot).
-        let permit = if self.cache.is_in_flight::<AnalysisError>(&key) {
-            None
-        } else {
+        let (_interest, first) = Interest::register(&self.interested, &key);
+        let permit = if first {
             Some(self.admission.acquire().await?)
+        } else {
+            None
         };
 
         let stages = self.stages.clone();

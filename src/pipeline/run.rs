@@ -50,10 +50,10 @@ impl Stages {
     /// the recogniser (model and decoding settings), VAD and analysis settings, the lexicon.
     pub fn fingerprint(&self) -> String {
         let text = format!(
-            "{ANALYSIS_VERSION}|{}|{:?}|{:?}|{:?}",
+            "{ANALYSIS_VERSION}|{}|{:?}|{}|{:?}",
             self.transcriber.fingerprint(),
             self.vad,
-            self.analysis,
+            self.analysis.fingerprint(),
             (self.decode_limits.max_duration_sec, self.decode_limits.ffmpeg_path.is_some()),
         );
         blake3::hash(text.as_bytes()).to_hex().to_string()

@@ -1,0 +1,113 @@
+//! Fakes at the trait seams: a transcriber that "hears" the corpus text (looked up by the
+//! clip's duration in manifest.json and spread over the VAD's speech spans), counts its calls
+//! and can be held at a gate.
+
+use async_trait::async_trait;
+use speech_coach::asr::{AsrError, AsrInput, Segment, Transcriber, Transcript, Word};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::Semaphore;
+
+pub struct FakeTranscriber {
+    pub calls: AtomicUsize,
+    /// When set, each call waits for one permit (tests release them).
+    pub gate: Option<Arc<Semaphore>>,
+    clips: Vec<(f64, String, String)>,
+}
+
+impl FakeTranscriber {
+    pub fn new() -> Self {
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(crate::helpers::corpus("manifest.json")).unwrap(),
+        )
+        .unwrap();
+        let clips = manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "speech")
+            .map(|f| {
+                (
+                    f["duration_s"].as_f64().unwrap(),
+                    f["text"].as_str().unwrap().to_string(),
+                    f["language"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        Self {
+            calls: AtomicUsize::new(0),
+            gate: None,
+            clips,
+        }
+    }
+
+    pub fn gated(gate: Arc<Semaphore>) -> Self {
+        Self {
+            gate: Some(gate),
+            ..Self::new()
+        }
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl Transcriber for FakeTranscriber {
+    async fn transcribe(&self, input: AsrInput) -> Result<Transcript, AsrError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if let Some(gate) = &self.gate {
+            gate.acquire().await.expect("gate open").forget();
+        }
+        let duration = input.samples.len() as f64 / 16_000.0;
+        let Some((_, text, lang)) = self
+            .clips
+            .iter()
+            .min_by(|a, b| (a.0 - duration).abs().total_cmp(&(b.0 - duration).abs()))
+            .filter(|c| (c.0 - duration).abs() < 0.1)
+        else {
+            return Ok(Transcript::default());
+        };
+        // Spread the words over the speech spans in proportion to their lengths.
+        let tokens: Vec<&str> = text.split_whitespace().collect();
+        let total: f64 = input.speech.iter().map(|s| s.duration_sec()).sum();
+        let mut words = Vec::new();
+        let per_word = total / tokens.len() as f64;
+        let mut span_i = 0;
+        let mut t = input.speech.first().map_or(0.0, |s| s.start_sec);
+        for tok in tokens {
+            while span_i < input.speech.len() && t + per_word > input.speech[span_i].end_sec + 1e-9 {
+                span_i += 1;
+                if span_i < input.speech.len() {
+                    t = t.max(input.speech[span_i].start_sec);
+                }
+            }
+            let end = (t + per_word).min(input.speech.get(span_i).map_or(t + per_word, |s| s.end_sec));
+            words.push(Word {
+                word: tok.to_string(),
+                start_sec: t,
+                end_sec: end.max(t),
+                probability: 0.9,
+            });
+            t = end;
+        }
+        let seg = Segment {
+            start_sec: words.first().map_or(0.0, |w| w.start_sec),
+            end_sec: words.last().map_or(0.0, |w| w.end_sec),
+            text: text.clone(),
+            avg_logprob: -0.2,
+            no_speech_prob: 0.0,
+            words,
+        };
+        Ok(Transcript {
+            language: input.language.unwrap_or(lang.clone()),
+            language_probability: 1.0,
+            segments: vec![seg],
+        })
+    }
+
+    fn fingerprint(&self) -> String {
+        "fake-transcriber:v1".into()
+    }
+}
