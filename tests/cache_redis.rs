@@ -235,7 +235,9 @@ async fn a_frozen_redis_costs_a_timeout_once_then_fast_misses() {
     redis.freeze();
     // The first command waits out its deadline and marks Redis unavailable; after that,
     // lookups don't touch the socket at all.
-    let r = tokio::time::timeout(NO_HANG, cache.get("k")).await.expect("hung on a frozen Redis");
+    let r = tokio::time::timeout(NO_HANG, cache.get("k"))
+        .await
+        .expect("hung on a frozen Redis");
     assert_eq!(r, None);
     assert!(!cache.stats().await.redis_available);
     for _ in 0..20 {

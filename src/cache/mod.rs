@@ -32,8 +32,8 @@ pub use key::CacheKey;
 pub use memory::MemoryTier;
 pub use redis::RedisTier;
 pub use singleflight::ComputeError;
-pub use stats::CacheStats;
-pub use tiered::{Outcome, TieredCache, Validator};
+pub use stats::{CacheStats, TierErrors, TierStatuses};
+pub use tiered::{ClearOutcome, Outcome, TieredCache, Validator};
 
 /// Which tier answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

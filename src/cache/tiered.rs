@@ -151,7 +151,7 @@ impl TieredCache {
     /// Stores `value` in every tier: memory before returning, Redis and disk in the background
     /// (see [`Self::flush`]); failures are counted in `errors`.
     pub async fn set(&self, key: &str, value: Bytes) {
-        self.inner.store(key, value, 0).await;
+        self.inner.store(key, value).await;
     }
 
     /// The value of `key` from the cache, or computed by `compute` exactly once however many
@@ -357,10 +357,10 @@ impl Inner {
         }
     }
 
-    /// Writes to every tier from `from` down: the first (fastest) one before returning, the
-    /// rest in the background.
-    async fn store(self: &Arc<Self>, key: &str, value: Bytes, from: usize) {
-        for (i, tier) in self.tiers.iter().enumerate().skip(from) {
+    /// Writes to every tier: the first (fastest) one before returning, so a caller that no
+    /// longer finds the flight finds the value; the rest in the background.
+    async fn store(self: &Arc<Self>, key: &str, value: Bytes) {
+        for (i, tier) in self.tiers.iter().enumerate() {
             self.write_one(tier, key, value.clone(), i == 0).await;
         }
     }
@@ -411,21 +411,25 @@ impl Inner {
         Fut: Future<Output = Result<Bytes, E>> + Send + 'static,
         E: Send + Sync + 'static,
     {
-        if let Some(first) = self.tiers.first()
-            && let Ok(Some(value)) = first.get(key).await
-            && self.is_valid(&value)
-        {
-            self.counters.hit(first.name());
-            return Ok(Produced {
-                value,
-                found_in: Some(first.name()),
-            });
+        if let Some(first) = self.tiers.first() {
+            match first.get(key).await {
+                Ok(Some(value)) if self.is_valid(&value) => {
+                    self.counters.hit(first.name());
+                    return Ok(Produced {
+                        value,
+                        found_in: Some(first.name()),
+                    });
+                }
+                // Invalid values were already removed by the caller's lookup; a miss it is.
+                Ok(_) => {}
+                Err(e) => self.record_error(&e),
+            }
         }
         Counters::bump(&self.counters.misses);
         Counters::bump(&self.counters.computations);
         match compute().await {
             Ok(value) => {
-                self.store(key, value.clone(), 0).await;
+                self.store(key, value.clone()).await;
                 Ok(Produced {
                     value,
                     found_in: None,
