@@ -156,7 +156,10 @@ impl Application {
 /// The breaker state as a health component.
 fn coach_health(stats: Value) -> Value {
     let state = stats.get("breaker_state").and_then(Value::as_str);
-    let enabled = stats.get("enabled").and_then(Value::as_bool).unwrap_or(false);
+    let enabled = stats
+        .get("enabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let status = match (enabled, state) {
         (false, _) => "disabled",
         (true, Some("open")) => "degraded",
@@ -181,7 +184,8 @@ fn build_whisper(config: &Config) -> anyhow::Result<Arc<dyn Transcriber>> {
     let decoding = cfg.decoding_fingerprint();
     let dir = cfg.model_dir.clone();
     let loader: crate::asr::lazy::Loader = Arc::new(move || {
-        crate::asr::WhisperTranscriber::load(cfg.clone()).map(|t| Arc::new(t) as Arc<dyn Transcriber>)
+        crate::asr::WhisperTranscriber::load(cfg.clone())
+            .map(|t| Arc::new(t) as Arc<dyn Transcriber>)
     });
     let lazy = Arc::new(crate::asr::LazyTranscriber::new(dir, decoding, loader));
     let preload = lazy.clone();

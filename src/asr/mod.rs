@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 pub mod chunking;
-pub mod lazy;
 #[cfg(feature = "whisper")]
 pub mod features;
+pub mod lazy;
 pub mod loop_guard;
 pub mod openai;
 pub mod settings;

@@ -29,7 +29,11 @@ pub struct AsrConfig {
 }
 
 pub fn asr(r: &mut Reader) -> AsrConfig {
-    let backend = match r.string("ASR_BACKEND", "whisper").to_ascii_lowercase().as_str() {
+    let backend = match r
+        .string("ASR_BACKEND", "whisper")
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "whisper" => AsrBackend::Whisper,
         "openai" => AsrBackend::OpenAi,
         other => {
@@ -41,7 +45,8 @@ pub fn asr(r: &mut Reader) -> AsrConfig {
     let temperatures = match r.optional("WHISPER_TEMPERATURES") {
         None => d.temperatures.clone(),
         Some(s) => {
-            let parsed: Result<Vec<f32>, _> = s.split(',').map(|t| t.trim().parse::<f32>()).collect();
+            let parsed: Result<Vec<f32>, _> =
+                s.split(',').map(|t| t.trim().parse::<f32>()).collect();
             match parsed {
                 Ok(v) if !v.is_empty() && v.iter().all(|t| (0.0..=2.0).contains(t)) => v,
                 _ => {
@@ -65,8 +70,16 @@ pub fn asr(r: &mut Reader) -> AsrConfig {
             d.compression_ratio_threshold,
             1.0..=100.0,
         ),
-        log_prob_threshold: r.number("WHISPER_LOG_PROB_THRESHOLD", d.log_prob_threshold, -100.0..=0.0),
-        no_speech_threshold: r.number("WHISPER_NO_SPEECH_THRESHOLD", d.no_speech_threshold, 0.0..=1.0),
+        log_prob_threshold: r.number(
+            "WHISPER_LOG_PROB_THRESHOLD",
+            d.log_prob_threshold,
+            -100.0..=0.0,
+        ),
+        no_speech_threshold: r.number(
+            "WHISPER_NO_SPEECH_THRESHOLD",
+            d.no_speech_threshold,
+            0.0..=1.0,
+        ),
         max_repeats: r.number("WHISPER_MAX_REPEATS", d.max_repeats, 1..=100),
         filler_prompt: r.bool("WHISPER_FILLER_PROMPT", d.filler_prompt),
         threads: r.number("WHISPER_THREADS", d.threads, 0..=256),
@@ -96,11 +109,14 @@ pub fn vad(r: &mut Reader, min_pause_sec: f64) -> VadConfig {
         hangover_sec: r.number("VAD_HANGOVER_SEC", d.hangover_sec, 0.0..=2.0),
         snr_db: r.number("VAD_SNR_DB", d.snr_db, 0.0..=60.0),
         speech_range_db: r.number("VAD_SPEECH_RANGE_DB", d.speech_range_db, 1.0..=120.0),
-        absolute_floor_dbfs: r.number("VAD_ABSOLUTE_FLOOR_DBFS", d.absolute_floor_dbfs, -150.0..=0.0),
+        absolute_floor_dbfs: r.number(
+            "VAD_ABSOLUTE_FLOOR_DBFS",
+            d.absolute_floor_dbfs,
+            -150.0..=0.0,
+        ),
         noise_window_sec: r.number("VAD_NOISE_WINDOW_SEC", d.noise_window_sec, 0.5..=600.0),
         voiced_flatness: r.number("VAD_VOICED_FLATNESS", d.voiced_flatness, 0.0..=1.0),
         min_voiced_sec: r.number("VAD_MIN_VOICED_SEC", d.min_voiced_sec, 0.0..=5.0),
-        ..d
     }
 }
 
@@ -131,7 +147,11 @@ pub fn analysis(r: &mut Reader) -> AnalysisConfig {
         pace_bands,
         pace_window_sec: r.number("PACE_WINDOW_SEC", d.pace_window_sec, 1.0..=3600.0),
         pace_step_sec: r.number("PACE_STEP_SEC", d.pace_step_sec, 0.5..=3600.0),
-        pause_natural_max_sec: r.number("PAUSE_NATURAL_MAX_SEC", d.pause_natural_max_sec, 0.01..=60.0),
+        pause_natural_max_sec: r.number(
+            "PAUSE_NATURAL_MAX_SEC",
+            d.pause_natural_max_sec,
+            0.01..=60.0,
+        ),
         pause_deliberate_max_sec: r.number(
             "PAUSE_DELIBERATE_MAX_SEC",
             d.pause_deliberate_max_sec,
@@ -161,7 +181,11 @@ pub fn analysis(r: &mut Reader) -> AnalysisConfig {
             d.filler_burst_window_sec,
             0.1..=600.0,
         ),
-        filler_burst_min_count: r.number("FILLER_BURST_MIN_COUNT", d.filler_burst_min_count, 2..=1000),
+        filler_burst_min_count: r.number(
+            "FILLER_BURST_MIN_COUNT",
+            d.filler_burst_min_count,
+            2..=1000,
+        ),
         monotone_std_semitones: r.number(
             "MONOTONE_STD_SEMITONES",
             d.monotone_std_semitones,
@@ -185,13 +209,21 @@ pub fn cache(r: &mut Reader) -> CacheConfig {
         memory_max_mb: r.number("CACHE_MEMORY_MAX_MB", d.memory_max_mb, 0..=1_000_000),
         ttl_sec: r.number("CACHE_TTL_SEC", d.ttl_sec, 1..=10 * 365 * 86_400),
         redis_url: r.optional("REDIS_URL").map(SecretString::from),
-        redis_connect_timeout_ms: r.number("REDIS_CONNECT_TIMEOUT_MS", d.redis_connect_timeout_ms, 1..=60_000),
+        redis_connect_timeout_ms: r.number(
+            "REDIS_CONNECT_TIMEOUT_MS",
+            d.redis_connect_timeout_ms,
+            1..=60_000,
+        ),
         redis_response_timeout_ms: r.number(
             "REDIS_RESPONSE_TIMEOUT_MS",
             d.redis_response_timeout_ms,
             1..=60_000,
         ),
-        redis_probe_interval_ms: r.number("REDIS_PROBE_INTERVAL_MS", d.redis_probe_interval_ms, 10..=600_000),
+        redis_probe_interval_ms: r.number(
+            "REDIS_PROBE_INTERVAL_MS",
+            d.redis_probe_interval_ms,
+            10..=600_000,
+        ),
         redis_key_prefix: r.string("REDIS_KEY_PREFIX", &d.redis_key_prefix),
         namespace: format!("v{}", crate::report::ANALYSIS_VERSION),
         dir: PathBuf::from(r.string("CACHE_DIR", &d.dir.display().to_string())),
@@ -203,4 +235,3 @@ pub fn cache(r: &mut Reader) -> CacheConfig {
         ),
     }
 }
-

@@ -79,10 +79,7 @@ async fn analyze(
         content_hash: upload.content_hash.clone(),
         language,
     };
-    let analyzed = state
-        .analysis
-        .analyze(job, upload)
-        .await?;
+    let analyzed = state.analysis.analyze(job, upload).await?;
     let outcome = analyzed.outcome;
     state.metrics.cache_outcome(outcome.header_value());
     tracing::info!(cache = outcome.header_value(), "report ready");

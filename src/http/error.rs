@@ -192,7 +192,9 @@ impl From<crate::pipeline::AnalysisError> for ApiError {
                 AsrError::Timeout(_) => {
                     Self::Timeout("the speech recognition backend did not answer in time".into())
                 }
-                AsrError::InvalidLanguage(_) => Self::bad_request("invalid_parameter", a.to_string()),
+                AsrError::InvalidLanguage(_) => {
+                    Self::bad_request("invalid_parameter", a.to_string())
+                }
                 AsrError::Inference(_) => Self::internal(a),
             },
             E::Timeout(d) => Self::Timeout(format!(

@@ -5,12 +5,12 @@
 
 use std::time::Instant;
 
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -119,7 +119,12 @@ fn counter(
     c.encode(enc.encode_descriptor(name, help, None, c.metric_type())?)
 }
 
-fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: f64) -> Result<(), std::fmt::Error> {
+fn gauge(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    v: f64,
+) -> Result<(), std::fmt::Error> {
     let g = ConstGauge::new(v);
     g.encode(enc.encode_descriptor(name, help, None, g.metric_type())?)
 }
@@ -127,22 +132,80 @@ fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: f64) -> Result<
 impl Collector for Snapshot {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let p = &self.pipeline;
-        gauge(&mut enc, "pipeline_active", "Analyses running now", p.active as f64)?;
-        gauge(&mut enc, "pipeline_queued", "Analyses waiting for a slot", p.queued as f64)?;
-        gauge(&mut enc, "pipeline_max_parallel", "Analysis slots", p.max_parallel as f64)?;
-        counter(&mut enc, "pipeline_completed", "Analyses completed", p.completed)?;
+        gauge(
+            &mut enc,
+            "pipeline_active",
+            "Analyses running now",
+            p.active as f64,
+        )?;
+        gauge(
+            &mut enc,
+            "pipeline_queued",
+            "Analyses waiting for a slot",
+            p.queued as f64,
+        )?;
+        gauge(
+            &mut enc,
+            "pipeline_max_parallel",
+            "Analysis slots",
+            p.max_parallel as f64,
+        )?;
+        counter(
+            &mut enc,
+            "pipeline_completed",
+            "Analyses completed",
+            p.completed,
+        )?;
         counter(&mut enc, "pipeline_failed", "Analyses failed", p.failed)?;
-        counter(&mut enc, "pipeline_rejected", "Requests refused with 503", p.rejected)?;
-        counter(&mut enc, "pipeline_timed_out", "Queue or analysis timeouts", p.timed_out)?;
+        counter(
+            &mut enc,
+            "pipeline_rejected",
+            "Requests refused with 503",
+            p.rejected,
+        )?;
+        counter(
+            &mut enc,
+            "pipeline_timed_out",
+            "Queue or analysis timeouts",
+            p.timed_out,
+        )?;
         let u = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
         let c = &self.cache;
-        counter(&mut enc, "cache_l1_memory_hits", "Hits in the memory tier", u(c, "l1_memory_hits"))?;
-        counter(&mut enc, "cache_l2_redis_hits", "Hits in the Redis tier", u(c, "l2_redis_hits"))?;
-        counter(&mut enc, "cache_l3_disk_hits", "Hits in the disk tier", u(c, "l3_disk_hits"))?;
+        counter(
+            &mut enc,
+            "cache_l1_memory_hits",
+            "Hits in the memory tier",
+            u(c, "l1_memory_hits"),
+        )?;
+        counter(
+            &mut enc,
+            "cache_l2_redis_hits",
+            "Hits in the Redis tier",
+            u(c, "l2_redis_hits"),
+        )?;
+        counter(
+            &mut enc,
+            "cache_l3_disk_hits",
+            "Hits in the disk tier",
+            u(c, "l3_disk_hits"),
+        )?;
         counter(&mut enc, "cache_misses", "Cache misses", u(c, "misses"))?;
-        counter(&mut enc, "cache_coalesced", "Requests that waited for an identical analysis", u(c, "coalesced"))?;
-        let redis_up = c.get("redis_available").and_then(|v| v.as_bool()).unwrap_or(false);
-        gauge(&mut enc, "cache_redis_available", "1 when Redis answers", f64::from(u8::from(redis_up)))?;
+        counter(
+            &mut enc,
+            "cache_coalesced",
+            "Requests that waited for an identical analysis",
+            u(c, "coalesced"),
+        )?;
+        let redis_up = c
+            .get("redis_available")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        gauge(
+            &mut enc,
+            "cache_redis_available",
+            "1 when Redis answers",
+            f64::from(u8::from(redis_up)),
+        )?;
         let state = self
             .coach
             .get("breaker_state")
@@ -155,14 +218,24 @@ impl Collector for Snapshot {
             "open" => 2.0,
             _ => -1.0,
         };
-        gauge(&mut enc, "coach_breaker_state", "GigaChat breaker: 0 closed, 1 half-open, 2 open, -1 disabled", code)?;
+        gauge(
+            &mut enc,
+            "coach_breaker_state",
+            "GigaChat breaker: 0 closed, 1 half-open, 2 open, -1 disabled",
+            code,
+        )?;
         for (name, key) in [
             ("coach_requests", "requests"),
             ("coach_failures", "failures"),
             ("coach_fallbacks", "fallbacks"),
             ("coach_rejections", "rejections"),
         ] {
-            counter(&mut enc, name, "GigaChat coach counter (see /stats/coach)", u(&self.coach, key))?;
+            counter(
+                &mut enc,
+                name,
+                "GigaChat coach counter (see /stats/coach)",
+                u(&self.coach, key),
+            )?;
         }
         Ok(())
     }
@@ -176,7 +249,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
     };
     let mut registry = Registry::with_prefix("speech_coach");
     let m = &state.metrics;
-    registry.register("http_requests", "HTTP requests by method, route and status", m.requests.clone());
+    registry.register(
+        "http_requests",
+        "HTTP requests by method, route and status",
+        m.requests.clone(),
+    );
     registry.register(
         "http_request_duration_seconds",
         "HTTP request latency by method and route",
@@ -193,9 +270,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
         return crate::http::ApiError::internal(e).into_response();
     }
     (
-        [(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         body,
     )
         .into_response()
 }
-

@@ -41,7 +41,10 @@ pub fn router(state: AppState) -> Router {
             refuse_oversized,
         ))
         .layer(CatchPanicLayer::custom(panic_to_500))
-        .layer(middleware::from_fn_with_state(state.clone(), metrics::record))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record,
+        ))
         .layer(middleware::from_fn(request_id::middleware))
         .with_state(state)
 }

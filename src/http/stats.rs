@@ -33,7 +33,10 @@ async fn coach_stats(State(state): State<AppState>) -> Json<Value> {
 
 /// Empties every cache tier. Needs `Authorization: Bearer <ADMIN_TOKEN>`; without a configured
 /// token the endpoint does not exist (404).
-async fn clear_cache(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn clear_cache(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     let Some(token) = &state.config.server.admin_token else {
         return Err(ApiError::NotFound("no such endpoint".into()));
     };

@@ -54,13 +54,19 @@ impl Stages {
             self.transcriber.fingerprint(),
             self.vad,
             self.analysis.fingerprint(),
-            (self.decode_limits.max_duration_sec, self.decode_limits.ffmpeg_path.is_some()),
+            (
+                self.decode_limits.max_duration_sec,
+                self.decode_limits.ffmpeg_path.is_some()
+            ),
         );
         blake3::hash(text.as_bytes()).to_hex().to_string()
     }
 
     /// Runs every stage; CPU-heavy ones on the blocking pool. The caller holds the permit.
-    pub async fn run(self: &Arc<Self>, job: Job) -> Result<(Report, Vec<(&'static str, Duration)>), AnalysisError> {
+    pub async fn run(
+        self: &Arc<Self>,
+        job: Job,
+    ) -> Result<(Report, Vec<(&'static str, Duration)>), AnalysisError> {
         let started = Instant::now();
         let mut timings: Vec<(&'static str, Duration)> = Vec::new();
 
@@ -168,7 +174,9 @@ impl Stages {
         timings.push(("feedback", t.elapsed()));
 
         for (name, d) in &timings {
-            report.timings_ms.insert(name.to_string(), d.as_millis() as u64);
+            report
+                .timings_ms
+                .insert(name.to_string(), d.as_millis() as u64);
         }
         report
             .timings_ms

@@ -77,13 +77,15 @@ impl Transcriber for FakeTranscriber {
         let mut span_i = 0;
         let mut t = input.speech.first().map_or(0.0, |s| s.start_sec);
         for tok in tokens {
-            while span_i < input.speech.len() && t + per_word > input.speech[span_i].end_sec + 1e-9 {
+            while span_i < input.speech.len() && t + per_word > input.speech[span_i].end_sec + 1e-9
+            {
                 span_i += 1;
                 if span_i < input.speech.len() {
                     t = t.max(input.speech[span_i].start_sec);
                 }
             }
-            let end = (t + per_word).min(input.speech.get(span_i).map_or(t + per_word, |s| s.end_sec));
+            let end =
+                (t + per_word).min(input.speech.get(span_i).map_or(t + per_word, |s| s.end_sec));
             words.push(Word {
                 word: tok.to_string(),
                 start_sec: t,

@@ -3,10 +3,10 @@
 
 use crate::fakes::FakeTranscriber;
 use speech_coach::app::{Application, Services};
-use std::sync::Arc;
 use speech_coach::config::{Config, Source};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -161,7 +161,11 @@ pub async fn spawn_binary(env: &[(&str, &str)]) -> BinaryApp {
         // Without the in-process recogniser compiled in, point at a (never called) remote one.
         .env(
             "ASR_BACKEND",
-            if cfg!(feature = "whisper") { "whisper" } else { "openai" },
+            if cfg!(feature = "whisper") {
+                "whisper"
+            } else {
+                "openai"
+            },
         )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -174,10 +178,10 @@ pub async fn spawn_binary(env: &[(&str, &str)]) -> BinaryApp {
     let client = reqwest::Client::new();
     let start = Instant::now();
     loop {
-        if let Ok(r) = client.get(app.url("/health")).send().await {
-            if r.status().is_success() {
-                break;
-            }
+        if let Ok(r) = client.get(app.url("/health")).send().await
+            && r.status().is_success()
+        {
+            break;
         }
         assert!(
             start.elapsed() < Duration::from_secs(60),
