@@ -16,8 +16,7 @@ RUN cargo build --release --locked --bin speech-coach
 FROM python:3.11-slim-bookworm AS model
 WORKDIR /m
 COPY scripts/fetch-model.sh ./scripts/fetch-model.sh
-RUN MODELS_DIR=/m/models SPEECH_COACH_MODEL_CACHE=/m/cache bash scripts/fetch-model.sh \
-    && cp -rL /m/models/whisper-base /whisper-base
+RUN SPEECH_COACH_CACHE=/m/cache bash scripts/fetch-model.sh --copy --dest /whisper-base
 
 FROM debian:bookworm-slim
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends ca-certificates curl ffmpeg \

@@ -109,6 +109,18 @@ impl Config {
     /// Settings from an explicit source (tests build one from pairs).
     pub fn from_source(source: &Source) -> Result<Self, ConfigError> {
         let mut r = Reader::new(source);
+        Self::read(&mut r)
+    }
+
+    /// Every environment variable the service reads, in reading order.
+    pub fn known_variables() -> Vec<String> {
+        let source = Source::default();
+        let mut r = Reader::new(&source);
+        let _ = Self::read(&mut r);
+        r.asked().to_vec()
+    }
+
+    fn read(r: &mut Reader) -> Result<Self, ConfigError> {
         let bind_addr = r.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8000)));
         let max_file_size_mb = r.number("MAX_FILE_SIZE_MB", 100.0, 0.0001..=100_000.0);
         let server = ServerConfig {
@@ -166,13 +178,13 @@ impl Config {
             ffmpeg_path,
             min_pause_sec: r.number("MIN_PAUSE_SEC", 0.25, 0.01..=10.0),
         };
-        let coach = coach_config(&mut r);
-        let asr = modules::asr(&mut r);
-        let vad = modules::vad(&mut r, audio.min_pause_sec);
-        let analysis = modules::analysis(&mut r);
-        let cache = modules::cache(&mut r);
+        let coach = coach_config(r);
+        let asr = modules::asr(r);
+        let vad = modules::vad(r, audio.min_pause_sec);
+        let analysis = modules::analysis(r);
+        let cache = modules::cache(r);
         let upgrade_fallback_feedback = r.bool("UPGRADE_FALLBACK_FEEDBACK", true);
-        r.finish().map_err(ConfigError)?;
+        r.take_errors().map_err(ConfigError)?;
         Ok(Self {
             server,
             log,
@@ -200,7 +212,7 @@ impl Default for Config {
 #[error("invalid configuration:\n  {}", .0.join("\n  "))]
 pub struct ConfigError(pub Vec<String>);
 
-fn secs(r: &mut Reader, key: &str, default: Duration, max_sec: f64) -> Duration {
+fn secs(r: &mut Reader<'_>, key: &str, default: Duration, max_sec: f64) -> Duration {
     Duration::from_secs_f64(r.number(key, default.as_secs_f64(), 0.001..=max_sec))
 }
 

@@ -74,6 +74,8 @@ impl Source {
 pub struct Reader<'a> {
     source: &'a Source,
     errors: Vec<String>,
+    /// Every variable name asked for, so the documented set can be checked against the code.
+    asked: Vec<String>,
 }
 
 impl<'a> Reader<'a> {
@@ -81,12 +83,21 @@ impl<'a> Reader<'a> {
         Self {
             source,
             errors: Vec::new(),
+            asked: Vec::new(),
         }
     }
 
     /// The raw string, if set (an empty string counts as set).
-    pub fn raw(&self, key: &str) -> Option<String> {
+    pub fn raw(&mut self, key: &str) -> Option<String> {
+        if !self.asked.iter().any(|k| k == key) {
+            self.asked.push(key.to_string());
+        }
         self.source.get(key).map(|s| s.trim().to_string())
+    }
+
+    /// The names asked for so far.
+    pub fn asked(&self) -> &[String] {
+        &self.asked
     }
 
     pub fn string(&mut self, key: &str, default: &str) -> String {
@@ -131,7 +142,7 @@ impl<'a> Reader<'a> {
     }
 
     pub fn bool(&mut self, key: &str, default: bool) -> bool {
-        match self.raw(key).as_deref().map(str::to_ascii_lowercase) {
+        match self.raw(key).map(|s| s.to_ascii_lowercase()) {
             None => default,
             Some(s) if s.is_empty() => default,
             Some(s) => match s.as_str() {
@@ -153,6 +164,16 @@ impl<'a> Reader<'a> {
 
     pub fn error(&mut self, message: String) {
         self.errors.push(message);
+    }
+
+    /// The errors so far (cleared), as `Err` when there are any.
+    pub fn take_errors(&mut self) -> Result<(), Vec<String>> {
+        let errors = std::mem::take(&mut self.errors);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     pub fn finish(self) -> Result<(), Vec<String>> {
