@@ -16,11 +16,13 @@
 //! - [`coach`]: the `Coach` trait; GigaChat behind a circuit breaker, rule-based fallback.
 //! - [`cache`]: the `Tier` trait; memory, Redis and disk tiers behind `TieredCache`.
 //! - [`report`]: the report JSON contract.
+//! - [`cli`]: `speech-coach analyze FILE`, the pipeline without a server.
 
 pub mod app;
 pub mod asr;
 pub mod audio;
 pub mod cache;
+pub mod cli;
 pub mod coach;
 pub mod config;
 pub mod domain;

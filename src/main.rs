@@ -19,6 +19,17 @@ struct Cli {
 enum Command {
     /// Run the HTTP service (the default).
     Serve,
+    /// Analyse one recording without a server and print the report.
+    Analyze {
+        /// The audio or video file.
+        file: std::path::PathBuf,
+        /// `auto` (default) or a language code such as `ru`, `en`.
+        #[arg(long, default_value = "auto")]
+        language: String,
+        /// Print the full JSON report instead of the readable summary.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +44,22 @@ fn main() -> std::process::ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(serve(config)),
+        Command::Analyze {
+            file,
+            language,
+            json,
+        } => {
+            init_cli_logging(&config);
+            let language = (!language.eq_ignore_ascii_case("auto")).then_some(language);
+            return match runtime.block_on(speech_coach::cli::analyze(config, &file, language, json))
+            {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("speech-coach: {}", e.message);
+                    std::process::ExitCode::from(e.exit_code)
+                }
+            };
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -41,6 +68,19 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The CLI logs warnings and errors to the console only (no log file).
+fn init_cli_logging(config: &Config) {
+    let level = if config.log.level == "info" {
+        "warn"
+    } else {
+        config.log.level.as_str()
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(speech_coach::telemetry::filter(level))
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

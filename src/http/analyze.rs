@@ -78,6 +78,7 @@ async fn analyze(
         path: upload.path().to_path_buf(),
         content_hash: upload.content_hash.clone(),
         language,
+        progress: None,
     };
     let analyzed = state.analysis.analyze(job, upload).await?;
     let outcome = analyzed.outcome;

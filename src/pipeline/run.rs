@@ -43,7 +43,12 @@ pub struct Job {
     pub path: PathBuf,
     pub content_hash: String,
     pub language: Option<String>,
+    /// Called with each stage's name as it starts (the CLI's progress display).
+    pub progress: Option<Progress>,
 }
+
+/// A stage-start callback.
+pub type Progress = Arc<dyn Fn(&'static str) + Send + Sync>;
 
 impl Stages {
     /// Hash of everything besides the upload that changes the report: the analysis version,
@@ -70,6 +75,7 @@ impl Stages {
         let started = Instant::now();
         let mut timings: Vec<(&'static str, Duration)> = Vec::new();
 
+        job.report_progress("decode");
         let t = Instant::now();
         let limits = self.decode_limits.clone();
         let path = job.path.clone();
@@ -83,6 +89,7 @@ impl Stages {
             "decoded"
         );
 
+        job.report_progress("vad");
         let t = Instant::now();
         let samples: Arc<[f32]> = decoded.samples.into();
         let vad_cfg = self.vad.clone();
@@ -99,6 +106,7 @@ impl Stages {
             "voice activity mapped"
         );
 
+        job.report_progress("asr");
         let t = Instant::now();
         let transcript = if speech.speech.is_empty() {
             // Nothing to hear: don't give the recogniser a chance to invent words.
@@ -130,6 +138,7 @@ impl Stages {
             transcript.language.clone()
         };
 
+        job.report_progress("analysis");
         let t = Instant::now();
         let stages = self.clone();
         let lang = language.clone();
@@ -169,6 +178,7 @@ impl Stages {
             timings_ms: BTreeMap::new(),
         };
 
+        job.report_progress("feedback");
         let t = Instant::now();
         report.feedback = self.coach.feedback(&report).await;
         timings.push(("feedback", t.elapsed()));
@@ -193,6 +203,14 @@ where
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AnalysisError::Internal(format!("a pipeline stage panicked: {e}")))
+}
+
+impl Job {
+    fn report_progress(&self, stage: &'static str) {
+        if let Some(p) = &self.progress {
+            p(stage);
+        }
+    }
 }
 
 fn interim_feedback() -> crate::domain::feedback::Feedback {

@@ -1,0 +1,255 @@
+//! `speech-coach analyze FILE`: the same pipeline without a server, printing a readable report
+//! (or the JSON) — with a progress line on a terminal.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::app::build_transcriber;
+use crate::audio::DecodeLimits;
+use crate::config::Config;
+use crate::http::ApiError;
+use crate::pipeline::{Job, Stages};
+use crate::report::Report;
+
+/// What went wrong, with the exit code to use: 2 for a bad input file, 1 for anything else.
+#[derive(Debug)]
+pub struct CliError {
+    pub exit_code: u8,
+    pub message: String,
+}
+
+/// Analyses one file and prints the report to stdout.
+pub async fn analyze(
+    config: Config,
+    file: &Path,
+    language: Option<String>,
+    json: bool,
+) -> Result<(), CliError> {
+    let report = run(config, file, language).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("reports serialize")
+        );
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(())
+}
+
+async fn run(config: Config, file: &Path, language: Option<String>) -> Result<Report, CliError> {
+    let fail = |exit_code: u8, message: String| CliError { exit_code, message };
+    let bytes_hash = hash_file(file).map_err(|e| fail(2, format!("{}: {e}", file.display())))?;
+    let transcriber = build_transcriber(&config).map_err(|e| fail(1, format!("{e:#}")))?;
+    let coach = crate::coach::build_coach(&config.coach).map_err(|e| fail(1, e.to_string()))?;
+    let stages = Arc::new(Stages {
+        decode_limits: DecodeLimits {
+            max_duration_sec: config.audio.max_duration_sec,
+            timeout: config.audio.decode_timeout,
+            ffmpeg_path: config.audio.ffmpeg_path.clone(),
+        },
+        vad: config.vad.clone(),
+        analysis: config.analysis.clone(),
+        transcriber,
+        coach,
+    });
+    let bar = progress_bar();
+    let progress_bar = bar.clone();
+    let job = Job {
+        path: PathBuf::from(file),
+        content_hash: bytes_hash,
+        language,
+        progress: Some(Arc::new(move |stage| {
+            if let Some(b) = &progress_bar {
+                b.set_message(stage_label(stage));
+            }
+        })),
+    };
+    let result = stages.run(job).await;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    match result {
+        Ok((report, _)) => Ok(report),
+        Err(e) => {
+            let api = ApiError::from(e);
+            let code = if api.status_code().is_client_error() {
+                2
+            } else {
+                1
+            };
+            Err(fail(
+                code,
+                format!("{}: {} ({})", file.display(), api.message(), api.code()),
+            ))
+        }
+    }
+}
+
+fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    let mut f = std::fs::File::open(path)?;
+    std::io::copy(&mut f, &mut hasher)?;
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+            .expect("valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    Some(bar)
+}
+
+fn stage_label(stage: &str) -> &'static str {
+    match stage {
+        "decode" => "decoding audio…",
+        "vad" => "finding speech and pauses…",
+        "asr" => "transcribing (Whisper)…",
+        "analysis" => "measuring pace, fillers, pauses, voice…",
+        "feedback" => "writing feedback…",
+        _ => "working…",
+    }
+}
+
+fn mmss(sec: f64) -> String {
+    let s = sec.max(0.0).round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// The human-readable report.
+pub fn render(r: &Report) -> String {
+    use std::fmt::Write;
+    let m = &r.metrics;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "speech-coach report — {} {} Hz {} ch, {} long, language {}",
+        r.audio.container,
+        r.audio.sample_rate,
+        r.audio.channels,
+        mmss(r.audio.duration_sec),
+        r.language
+    );
+    for w in &r.warnings {
+        let _ = writeln!(o, "warning: {w}");
+    }
+    let _ = writeln!(o, "\nTranscript");
+    let text = &r.transcript.text;
+    let shown: String = text.chars().take(400).collect();
+    let _ = writeln!(
+        o,
+        "  {}{}",
+        if shown.is_empty() {
+            "(no speech)"
+        } else {
+            &shown
+        },
+        if text.chars().count() > 400 {
+            "…"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(o, "\nPace");
+    let _ = writeln!(
+        o,
+        "  {:.0} words/min over {:.1} s of speaking time (comfortable {:.0}–{:.0}); {} words, {} distinct",
+        m.words_per_minute,
+        m.speaking_time_sec,
+        m.pace_band_wpm.min_wpm,
+        m.pace_band_wpm.max_wpm,
+        m.words_total,
+        m.unique_words
+    );
+    let _ = writeln!(
+        o,
+        "  voice {:.0}% of the recording, articulation {:.0} words/min, {:.1} syllables/s",
+        m.speaking_ratio * 100.0,
+        m.articulation_rate_wpm,
+        m.syllables_per_sec
+    );
+    let f = &m.fillers;
+    let _ = writeln!(o, "\nFillers");
+    let _ = writeln!(
+        o,
+        "  {} in total ({} in the transcript, {} heard as voice without words): {:.1} per 100 words, {:.1} per minute",
+        f.total, f.from_transcript, f.acoustic, f.per_100_words, f.per_minute
+    );
+    if !f.items.is_empty() {
+        let items: Vec<String> = f
+            .items
+            .iter()
+            .map(|i| format!("«{}» ×{}", i.word, i.count))
+            .collect();
+        let _ = writeln!(o, "  {}", items.join(", "));
+    }
+    let p = &m.pauses;
+    let _ = writeln!(o, "\nPauses");
+    let _ = writeln!(
+        o,
+        "  {} pauses, average {:.2} s, longest {:.2} s ({} natural, {} deliberate, {} long, {} awkward)",
+        p.count,
+        p.avg_sec,
+        p.max_sec,
+        p.classes.natural,
+        p.classes.deliberate,
+        p.classes.long,
+        p.classes.awkward
+    );
+    let _ = writeln!(
+        o,
+        "  {} phrases, {:.1} words on average ({})",
+        m.phrases.count, m.phrases.avg_words, m.phrases.length_class
+    );
+    if let Some(hz) = m.voice.pitch_median_hz {
+        let _ = writeln!(o, "\nVoice");
+        let _ = writeln!(
+            o,
+            "  pitch median {:.0} Hz, range {:.1} semitones; loudness varies {:.1} dB; {} monotone stretch(es)",
+            hz,
+            m.voice.pitch_range_semitones.unwrap_or(0.0),
+            m.voice.loudness_variation_db,
+            m.voice.monotone_stretches.len()
+        );
+    }
+    let _ = writeln!(o, "\nAdvice");
+    for a in &r.advice {
+        let _ = writeln!(o, "  [{}] {}", a.severity, a.title);
+        let _ = writeln!(o, "      {}", a.observation);
+        let _ = writeln!(o, "      → {}", a.recommendation);
+    }
+    let fb = &r.feedback;
+    let source = match (fb.source, fb.reason) {
+        (crate::domain::feedback::FeedbackSource::Gigachat, _) => {
+            format!(
+                "GigaChat{}",
+                fb.model
+                    .as_ref()
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default()
+            )
+        }
+        (_, Some(reason)) => format!(
+            "rule-based ({})",
+            serde_json::to_value(reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        ),
+        _ => "rule-based".into(),
+    };
+    let _ = writeln!(o, "\nFeedback — {source}");
+    let _ = writeln!(o, "  {}", fb.overall_assessment);
+    for s in &fb.recommendations {
+        let _ = writeln!(o, "  • {s}");
+    }
+    o
+}

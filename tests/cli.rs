@@ -1,0 +1,80 @@
+//! `speech-coach analyze FILE`: prints a report for a real recording, fails clearly on bad input.
+
+use std::process::Command;
+
+fn corpus(rel: &str) -> String {
+    format!("{}/../shared/corpus/{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn cli() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_speech-coach"));
+    cmd.env("GIGACHAT_ENABLED", "false").env("LOG_FILE", "");
+    if !cfg!(feature = "whisper") {
+        // No in-process recogniser compiled in: a remote one that these tests never reach.
+        cmd.env("ASR_BACKEND", "openai");
+    }
+    cmd
+}
+
+#[test]
+fn a_bad_file_exits_non_zero_with_a_clear_message() {
+    for (file, needle) in [
+        ("bad/text.mp3", "unsupported_media_type"),
+        ("bad/zero_channels.wav", "invalid_audio_header"),
+        ("bad/empty.wav", "empty"),
+    ] {
+        let out = cli().args(["analyze", &corpus(file)]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{file}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{file}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = cli().args(["analyze", "/no/such/file.wav"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/file.wav"));
+}
+
+/// Silence needs no recogniser: the whole CLI path runs without a model.
+#[test]
+fn silence_prints_a_report_that_says_no_speech() {
+    let out = cli()
+        .args(["analyze", &corpus("edge/silence_5s.wav"), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["metrics"]["words_total"], 0);
+    assert_eq!(report["audio"]["duration_sec"], 5.0);
+    let out = cli()
+        .args(["analyze", &corpus("edge/silence_5s.wav")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(no speech)") && text.contains("Advice"), "{text}");
+}
+
+/// The real model on a real clip (needs `scripts/fetch-model.sh`; CI sets SPEECH_COACH_REQUIRE_MODEL).
+#[cfg(feature = "whisper")]
+#[test]
+fn a_corpus_clip_prints_the_readable_report() {
+    let model = format!("{}/models/whisper-base", env!("CARGO_MANIFEST_DIR"));
+    if !std::path::Path::new(&model).join("model.bin").exists() {
+        assert!(
+            std::env::var_os("SPEECH_COACH_REQUIRE_MODEL").is_none(),
+            "model missing at {model}"
+        );
+        eprintln!("SKIPPED: no model at {model} (run scripts/fetch-model.sh)");
+        return;
+    }
+    let out = cli()
+        .env("WHISPER_MODEL_DIR", &model)
+        .args(["analyze", &corpus("clips/en_talk_2.wav"), "--language", "en"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for section in ["Transcript", "Pace", "Fillers", "Pauses", "Advice", "Feedback — rule-based (disabled)"] {
+        assert!(text.contains(section), "{section} missing:\n{text}");
+    }
+    assert!(text.to_lowercase().contains("thank you"), "{text}");
+}
