@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 use std::sync::Arc;
 
-use crate::domain::signal::Span;
 pub use crate::domain::transcript::{Segment, Transcript, Word};
+use crate::domain::signal::Span;
 
 /// Samples at 16 kHz mono plus the VAD's speech segments, shared without copying.
 #[derive(Debug, Clone)]
