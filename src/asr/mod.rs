@@ -11,6 +11,7 @@
 use async_trait::async_trait;
 use std::sync::Arc;
 
+<<<<<<< HEAD
 pub mod chunking;
 #[cfg(feature = "whisper")]
 pub mod features;
@@ -28,7 +29,10 @@ pub use settings::{ComputeType, WhisperConfig};
 pub use whisper::WhisperTranscriber;
 
 use crate::domain::signal::Span;
+=======
+>>>>>>> audio
 pub use crate::domain::transcript::{Segment, Transcript, Word};
+use crate::domain::signal::Span;
 
 /// Samples at 16 kHz mono plus the VAD's speech segments, shared without copying.
 #[derive(Debug, Clone)]
