@@ -29,7 +29,10 @@ fn a_bad_file_exits_non_zero_with_a_clear_message() {
         assert!(err.contains(needle), "{file}: {err}");
         assert!(out.stdout.is_empty());
     }
-    let out = cli().args(["analyze", "/no/such/file.wav"]).output().unwrap();
+    let out = cli()
+        .args(["analyze", "/no/such/file.wav"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/file.wav"));
 }
@@ -41,7 +44,11 @@ fn silence_prints_a_report_that_says_no_speech() {
         .args(["analyze", &corpus("edge/silence_5s.wav"), "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["metrics"]["words_total"], 0);
     assert_eq!(report["audio"]["duration_sec"], 5.0);
@@ -50,7 +57,10 @@ fn silence_prints_a_report_that_says_no_speech() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("(no speech)") && text.contains("Advice"), "{text}");
+    assert!(
+        text.contains("(no speech)") && text.contains("Advice"),
+        "{text}"
+    );
 }
 
 /// The real model on a real clip (needs `scripts/fetch-model.sh`; CI sets SPEECH_COACH_REQUIRE_MODEL).
@@ -68,12 +78,28 @@ fn a_corpus_clip_prints_the_readable_report() {
     }
     let out = cli()
         .env("WHISPER_MODEL_DIR", &model)
-        .args(["analyze", &corpus("clips/en_talk_2.wav"), "--language", "en"])
+        .args([
+            "analyze",
+            &corpus("clips/en_talk_2.wav"),
+            "--language",
+            "en",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    for section in ["Transcript", "Pace", "Fillers", "Pauses", "Advice", "Feedback — rule-based (disabled)"] {
+    for section in [
+        "Transcript",
+        "Pace",
+        "Fillers",
+        "Pauses",
+        "Advice",
+        "Feedback — rule-based (disabled)",
+    ] {
         assert!(text.contains(section), "{section} missing:\n{text}");
     }
     assert!(text.to_lowercase().contains("thank you"), "{text}");

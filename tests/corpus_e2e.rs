@@ -33,12 +33,19 @@ fn model_dir() -> Option<String> {
 }
 
 /// Fillers found in the transcript matched against the manifest's, word by word.
-fn filler_match(expected: &BTreeMap<String, u64>, found: &BTreeMap<String, u64>) -> (u64, u64, u64) {
+fn filler_match(
+    expected: &BTreeMap<String, u64>,
+    found: &BTreeMap<String, u64>,
+) -> (u64, u64, u64) {
     let norm = |s: &str| s.to_lowercase().replace('ё', "е");
     let mut found_n: BTreeMap<String, u64> = BTreeMap::new();
     for (k, v) in found {
         // "э-э-э", "эээ" and "э-э" are one hesitation.
-        let key = if norm(k).starts_with('э') { "э-э".to_string() } else { norm(k) };
+        let key = if norm(k).starts_with('э') {
+            "э-э".to_string()
+        } else {
+            norm(k)
+        };
         *found_n.entry(key).or_default() += v;
     }
     let matched: u64 = expected
@@ -102,14 +109,26 @@ async fn corpus_metrics_match_the_manifest() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|i| (i["word"].as_str().unwrap().to_string(), i["count"].as_u64().unwrap()))
+            .map(|i| {
+                (
+                    i["word"].as_str().unwrap().to_string(),
+                    i["count"].as_u64().unwrap(),
+                )
+            })
             .collect();
         let (matched, found_n, expected_n) = filler_match(&expected, &found);
         let acoustic = m["fillers"]["acoustic"].as_u64().unwrap();
-        let precision = if found_n == 0 { 1.0 } else { matched as f64 / found_n as f64 };
+        let precision = if found_n == 0 {
+            1.0
+        } else {
+            matched as f64 / found_n as f64
+        };
         let recall = matched as f64 / expected_n as f64;
-        (all_matched, all_found, all_expected) =
-            (all_matched + matched, all_found + found_n, all_expected + expected_n);
+        (all_matched, all_found, all_expected) = (
+            all_matched + matched,
+            all_found + found_n,
+            all_expected + expected_n,
+        );
 
         let long_pauses = m["pauses"]["events"]
             .as_array()
@@ -119,8 +138,8 @@ async fn corpus_metrics_match_the_manifest() {
             .count();
         let expected_long = entry["pause_counts"]["min_0.5_s"].as_u64().unwrap() as usize;
         let segs = entry["segments"].as_array().unwrap();
-        let expected_speaking = segs.last().unwrap()["end_s"].as_f64().unwrap()
-            - segs[0]["start_s"].as_f64().unwrap();
+        let expected_speaking =
+            segs.last().unwrap()["end_s"].as_f64().unwrap() - segs[0]["start_s"].as_f64().unwrap();
         let speaking = m["speaking_time_sec"].as_f64().unwrap();
         println!(
             "| `{clip}` | {expected_n} | {found_n} ({matched}) | {acoustic} | {precision:.2} | {recall:.2} | {long_pauses}/{expected_long} | {speaking:.2} ({expected_speaking:.2}) |"

@@ -11,7 +11,6 @@
 use async_trait::async_trait;
 use std::sync::Arc;
 
-<<<<<<< HEAD
 pub mod chunking;
 #[cfg(feature = "whisper")]
 pub mod features;
@@ -29,10 +28,7 @@ pub use settings::{ComputeType, WhisperConfig};
 pub use whisper::WhisperTranscriber;
 
 use crate::domain::signal::Span;
-=======
->>>>>>> audio
 pub use crate::domain::transcript::{Segment, Transcript, Word};
-use crate::domain::signal::Span;
 
 /// Samples at 16 kHz mono plus the VAD's speech segments, shared without copying.
 #[derive(Debug, Clone)]
