@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod health;
+pub mod page;
 pub mod request_id;
 pub mod upload;
 
@@ -28,6 +29,7 @@ pub const MULTIPART_OVERHEAD_BYTES: u64 = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(page::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
