@@ -39,9 +39,9 @@
       statPace: 'Pace',
       wpm: 'words/min',
       band: (a, b) => `comfortable: ${a}–${b}`,
-      paceOk: 'in the comfortable band',
-      paceFast: 'faster than comfortable',
-      paceSlow: 'slower than comfortable',
+      paceOk: 'comfortable',
+      paceFast: 'too fast',
+      paceSlow: 'too slow',
       statFillers: 'Filler words',
       perMin: '/min',
       fillersDetail: (n, p) => `${n} in total · ${p} per 100 words`,
@@ -53,6 +53,11 @@
       wordsDetail: (n) => `${n} distinct`,
       timelineHeading: 'Timeline',
       timelineHint: 'Select a marker to play that moment.',
+      player: 'Recording',
+      zoom: 'Zoom',
+      zoomIn: 'Zoom in',
+      zoomOut: 'Zoom out',
+      zoomFit: 'Whole talk',
       timelineLabel: 'Timeline of the recording: speech and silence, filler words, long pauses and pace.',
       legendSpeech: 'speech',
       legendSilence: 'silence',
@@ -160,9 +165,9 @@
       statPace: 'Темп',
       wpm: 'слов/мин',
       band: (a, b) => `комфортно: ${a}–${b}`,
-      paceOk: 'в комфортных пределах',
-      paceFast: 'быстрее комфортного',
-      paceSlow: 'медленнее комфортного',
+      paceOk: 'комфортно',
+      paceFast: 'слишком быстро',
+      paceSlow: 'слишком медленно',
       statFillers: 'Слова-паразиты',
       perMin: '/мин',
       fillersDetail: (n, p) => `всего ${n} · ${p} на 100 слов`,
@@ -174,6 +179,11 @@
       wordsDetail: (n) => `различных: ${n}`,
       timelineHeading: 'Шкала времени',
       timelineHint: 'Выберите отметку, чтобы прослушать этот момент.',
+      player: 'Запись',
+      zoom: 'Масштаб',
+      zoomIn: 'Крупнее',
+      zoomOut: 'Мельче',
+      zoomFit: 'Вся запись',
       timelineLabel: 'Шкала времени записи: речь и тишина, слова-паразиты, длинные паузы и темп.',
       legendSpeech: 'речь',
       legendSilence: 'тишина',
@@ -253,6 +263,10 @@
   const SVG_NS = 'http://www.w3.org/2000/svg';
   /// Pause classes that get a marker on the timeline (shorter ones are ordinary breathing).
   const MARKED_PAUSES = ['long', 'awkward'];
+  /// Below this many pixels per second markers a few seconds apart merge: a long talk is drawn
+  /// wider than the screen and scrolls (zoom out shows it whole).
+  const MIN_PX_PER_SEC = 6;
+  const MAX_PX_PER_SEC = 400;
 
   const state = {
     ui: pickUiLanguage(),
@@ -265,6 +279,8 @@
     xCache: null,
     mediaUrl: null,
     lastError: null,
+    /// Timeline scale chosen with the zoom buttons; null = automatic.
+    pxPerSec: null,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -313,33 +329,42 @@
 
   // ---------- formatting ----------
 
+  // Formatters are costly to build and a long talk formats thousands of numbers: keep them.
+  const formatters = new Map();
   function num(v, digits) {
     if (v === null || v === undefined || !isFinite(v)) return '—';
-    return new Intl.NumberFormat(state.ui, { maximumFractionDigits: digits, minimumFractionDigits: 0 }).format(v);
+    const key = `${state.ui}/${digits}`;
+    let f = formatters.get(key);
+    if (!f) {
+      f = new Intl.NumberFormat(state.ui, { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+      formatters.set(key, f);
+    }
+    return f.format(v);
   }
 
   function bytes(n) {
     const u = t().units;
-    if (n < 1024) return `${n} ${u.B}`;
-    if (n < 1024 * 1024) return `${num(n / 1024, 0)} ${u.KB}`;
-    if (n < 1024 * 1024 * 1024) return `${num(n / 1048576, n < 10 * 1048576 ? 1 : 0)} ${u.MB}`;
-    return `${num(n / 1073741824, 1)} ${u.GB}`;
+    if (n < 1024) return `${n}\u00a0${u.B}`;
+    if (n < 1024 * 1024) return `${num(n / 1024, 0)}\u00a0${u.KB}`;
+    if (n < 1024 * 1024 * 1024) return `${num(n / 1048576, n < 10 * 1048576 ? 1 : 0)}\u00a0${u.MB}`;
+    return `${num(n / 1073741824, 1)}\u00a0${u.GB}`;
   }
 
   /// A length for people: "1.5 s", "12 min", "1 h 30 min".
   function span(sec) {
     const u = t().units;
-    if (sec < 60) return `${num(sec, sec < 10 ? 1 : 0)} ${u.s}`;
-    if (sec < 3600) return `${num(Math.round(sec / 60), 0)} ${u.min}`;
+    if (sec < 60) return `${num(sec, sec < 10 ? 1 : 0)}\u00a0${u.s}`;
+    if (sec < 3600) return `${num(Math.round(sec / 60), 0)}\u00a0${u.min}`;
     const h = Math.floor(sec / 3600);
     const m = Math.round((sec % 3600) / 60);
-    return m ? `${h} ${u.h} ${m} ${u.min}` : `${h} ${u.h}`;
+    return m ? `${h}\u00a0${u.h} ${m}\u00a0${u.min}` : `${h}\u00a0${u.h}`;
   }
 
-  /// A position for a clock: m:ss, h:mm:ss; tenths when asked (fillers are short).
+  /// A position for a clock: m:ss, h:mm:ss; tenths when asked (fillers are short). Truncated,
+  /// like the player's own clock, so a filler at 0.5 s reads 0:00 in both.
   function clock(sec, tenths) {
     sec = Math.max(0, sec || 0);
-    const whole = tenths ? Math.floor(sec) : Math.round(sec);
+    const whole = Math.floor(sec);
     const h = Math.floor(whole / 3600);
     const m = Math.floor((whole % 3600) / 60);
     const s = whole % 60;
@@ -435,7 +460,7 @@
     if (!file || !checkLocally(file)) return;
     hideError();
     state.report = null;
-    $('report').hidden = true;
+    clearReport();
     setBusy(true);
 
     const lang = $('lang').value;
@@ -508,6 +533,7 @@
         }
         state.report = json;
         state.raw = body;
+        state.pxPerSec = null;
         state.xCache = xhr.getResponseHeader('x-cache');
         setMedia(file);
         // Visible first: the timeline is drawn at the width it gets on screen.
@@ -608,8 +634,13 @@
   // ---------- report ----------
 
   function renderReport() {
+    // Measured for docs/bench/web.md (see the browser test); costs nothing when unobserved.
+    performance.mark('render-start');
     const r = state.report;
     const s = t();
+    // Read the width before changing anything: reading it later would force a layout of
+    // the half-updated page.
+    const width = $('timeline').clientWidth;
     $('report-sub').textContent = s.reportSub(state.file ? state.file.name : r.id, (r.language || '?').toUpperCase());
     renderCacheNote(r);
     const warn = $('warnings');
@@ -617,10 +648,11 @@
     warn.hidden = !(r.warnings && r.warnings.length);
     renderStats(r);
     renderLegend();
-    renderTimeline(r);
+    renderTimeline(r, width);
     renderAdvice(r);
     renderFeedback(r);
     renderTranscript(r);
+    performance.measure('render-report', 'render-start');
   }
 
   function renderCacheNote(r) {
@@ -638,7 +670,7 @@
     return el('div', { class: 'stat' },
       el('dl', {},
         el('dt', {}, label),
-        el('dd', {}, el('span', { class: 'value' }, value), unit ? el('span', { class: 'unit' }, unit) : null),
+        el('dd', { class: 'main' }, el('span', { class: 'value' }, value), unit ? el('span', { class: 'unit' }, unit) : null),
         el('dd', {}, ...detail)));
   }
 
@@ -706,15 +738,23 @@
     return steps.find((v) => v >= want) || 3600;
   }
 
-  function renderTimeline(r) {
+  function renderTimeline(r, width) {
     const s = t();
     const host = $('timeline');
     const duration = Math.max(r.audio.duration_sec || 0, 0.001);
     const m = r.metrics;
-    const W = Math.max(300, Math.floor(host.clientWidth || 600));
-    const padL = 44; // room for the pace axis labels
+    const avail = Math.max(300, Math.floor(width || host.clientWidth || 600));
+    const padL = 54; // room for the row names and the pace axis labels
     const padR = 12;
-    const x = (sec) => padL + (Math.min(Math.max(sec, 0), duration) / duration) * (W - padL - padR);
+    const fit = (avail - padL - padR) / duration;
+    const pps = Math.min(MAX_PX_PER_SEC, Math.max(fit, state.pxPerSec || Math.max(fit, MIN_PX_PER_SEC)));
+    state.timelineFit = fit;
+    state.timelinePps = pps;
+    $('zoom-out').disabled = pps <= fit + 1e-9;
+    $('zoom-fit').disabled = pps <= fit + 1e-9;
+    $('zoom-in').disabled = pps >= MAX_PX_PER_SEC;
+    const W = Math.ceil(padL + padR + pps * duration);
+    const x = (sec) => padL + Math.min(Math.max(sec, 0), duration) * pps;
 
     // Rows, top to bottom.
     const labelY = [14, 30];
@@ -891,9 +931,9 @@
       if (fb.model) parts.push(el('span', {}, s.sourceModel(fb.model)));
     } else {
       parts.push(el('span', { class: 'badge rules', 'data-source': fb.source }, s.sourceRules));
-      if (fb.reason) parts.push(el('span', { 'data-reason': fb.reason }, s.reason[fb.reason] || fb.reason));
+      if (fb.reason) parts.push(el('span', { 'data-reason': fb.reason }, `${s.reason[fb.reason] || fb.reason}.`));
     }
-    if (typeof fb.confidence === 'number') parts.push(el('span', {}, '· ' + s.confidence(`${num(fb.confidence * 100, 0)} %`)));
+    if (typeof fb.confidence === 'number') parts.push(el('span', {}, s.confidence(`${num(fb.confidence * 100, 0)}\u00a0%`)));
     src.replaceChildren(...parts);
     const list = (title, items) => items && items.length
       ? [el('h4', {}, title), el('ul', {}, items.map((i) => el('li', {}, i)))]
@@ -913,7 +953,6 @@
     const fillers = ((r.metrics.fillers || {}).events || []);
     const spoken = fillers.filter((f) => f.source !== 'acoustic');
     const acoustic = fillers.filter((f) => f.source === 'acoustic').sort((a, b) => a.start_sec - b.start_sec);
-    const isFiller = (w) => spoken.some((f) => w.start_sec < f.end_sec - 0.01 && w.end_sec > f.start_sec + 0.01);
     const segments = tr.segments || [];
     const words = tr.words || [];
     if (!segments.length && !tr.text) {
@@ -931,10 +970,26 @@
     const groups = segments.length
       ? segments.map((seg) => ({ start: seg.start_sec, end: seg.end_sec, items: [] }))
       : [{ start: words[0].start_sec, end: Infinity, items: [] }];
+    // The last group starting at or before `sec` (binary search: a long talk has ~1000).
     const groupOf = (sec) => {
-      let g = groups[0];
-      for (const cand of groups) if (cand.start <= sec + 0.05) g = cand;
-      return g;
+      let lo = 0;
+      let hi = groups.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (groups[mid].start <= sec + 0.05) lo = mid;
+        else hi = mid - 1;
+      }
+      return groups[lo];
+    };
+    // Words are visited in time order, so one forward sweep over the sorted fillers suffices.
+    const spans = spoken.map((f) => [f.start_sec + 0.01, f.end_sec - 0.01]).sort((a, b) => a[0] - b[0]);
+    let next = 0;
+    const isFiller = (w) => {
+      while (next < spans.length && spans[next][1] <= w.start_sec) next++;
+      for (let j = next; j < spans.length && spans[j][0] < w.end_sec; j++) {
+        if (w.start_sec < spans[j][1] && w.end_sec > spans[j][0]) return true;
+      }
+      return false;
     };
     for (const w of words) groupOf(w.start_sec).items.push({ t: w.start_sec, word: w });
     for (const a of acoustic) groupOf(a.start_sec).items.push({ t: a.start_sec, acoustic: a });
@@ -977,6 +1032,23 @@
     ph.setAttribute('x1', px);
     ph.setAttribute('x2', px);
     ph.setAttribute('visibility', 'visible');
+    // While playing, keep the playhead in view when the timeline is wider than its box.
+    const host = $('timeline');
+    if ($('player').paused) return;
+    if (px < host.scrollLeft || px > host.scrollLeft + host.clientWidth - 20) {
+      host.scrollLeft = Math.max(0, px - host.clientWidth / 3);
+    }
+  }
+
+  /// Redraws the timeline at `pps` pixels per second, keeping the same moment at the centre.
+  function zoomTo(pps) {
+    if (!state.report) return;
+    const host = $('timeline');
+    const centre = (host.scrollLeft + host.clientWidth / 2 - 54) / (state.timelinePps || 1);
+    state.pxPerSec = pps;
+    renderTimeline(state.report, host.clientWidth);
+    host.scrollLeft = Math.max(0, 54 + centre * state.timelinePps - host.clientWidth / 2);
+    onPlayerTime();
   }
 
   function download() {
@@ -989,10 +1061,16 @@
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   }
 
+  /// Hides the report and drops its nodes now (a long talk has thousands), not on the next render.
+  function clearReport() {
+    $('report').hidden = true;
+    for (const id of ['stats', 'timeline', 'advice', 'feedback', 'transcript']) $(id).replaceChildren();
+  }
+
   function reset() {
     state.report = null;
     state.raw = null;
-    $('report').hidden = true;
+    clearReport();
     $('player').pause();
     $('file').value = '';
     chooseFile(null);
@@ -1053,6 +1131,9 @@
       seek(parseFloat(target.dataset.seek));
     });
     $('player').addEventListener('timeupdate', onPlayerTime);
+    $('zoom-in').addEventListener('click', () => zoomTo(state.timelinePps * 2));
+    $('zoom-out').addEventListener('click', () => zoomTo(Math.max(state.timelineFit, state.timelinePps / 2)));
+    $('zoom-fit').addEventListener('click', () => zoomTo(state.timelineFit));
 
     // Redraw the timeline at the new width (it is drawn in pixels so text stays readable).
     let resizeTimer = null;
@@ -1063,7 +1144,7 @@
         const w = $('timeline').clientWidth;
         if (state.report && w !== lastWidth) {
           lastWidth = w;
-          renderTimeline(state.report);
+          renderTimeline(state.report, w);
           onPlayerTime();
         }
       }, 150);

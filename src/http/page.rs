@@ -120,7 +120,10 @@ async fn index(headers: HeaderMap) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(header::ETAG, header_value(&etag));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -217,7 +220,7 @@ mod tests {
             .unwrap()
     }
 
-    fn header<'a>(resp: &'a Response, name: header::HeaderName) -> &'a str {
+    fn header(resp: &Response, name: header::HeaderName) -> &str {
         resp.headers()
             .get(name)
             .map(|v| v.to_str().unwrap())
@@ -233,12 +236,18 @@ mod tests {
         let app = app(&[]);
         let resp = get(&app, "/", None).await;
         assert_eq!(resp.status(), StatusCode::OK);
-        assert_eq!(header(&resp, header::CONTENT_TYPE), "text/html; charset=utf-8");
+        assert_eq!(
+            header(&resp, header::CONTENT_TYPE),
+            "text/html; charset=utf-8"
+        );
         assert_eq!(header(&resp, header::CACHE_CONTROL), "no-cache");
         assert!(header(&resp, header::CONTENT_SECURITY_POLICY).contains("script-src 'self'"));
         let etag = header(&resp, header::ETAG).to_string();
         let html = text(resp).await;
-        assert!(!html.contains(VERSION_PLACEHOLDER), "placeholder left in the page");
+        assert!(
+            !html.contains(VERSION_PLACEHOLDER),
+            "placeholder left in the page"
+        );
         let v = ASSET_VERSION.as_str();
         assert!(html.contains(&format!("/static/app.js?v={v}")));
         assert!(html.contains(&format!("/static/style.css?v={v}")));
@@ -252,7 +261,13 @@ mod tests {
     async fn page_uses_no_external_resources() {
         // Works offline: nothing is fetched from another origin.
         for body in std::iter::once(INDEX_TEMPLATE).chain(ASSETS.iter().map(|a| a.body)) {
-            for needle in ["http://", "https://", "//cdn", "@import", "fonts.googleapis"] {
+            for needle in [
+                "http://",
+                "https://",
+                "//cdn",
+                "@import",
+                "fonts.googleapis",
+            ] {
                 let hits: Vec<&str> = body
                     .lines()
                     .filter(|l| l.contains(needle) && !l.contains("www.w3.org/2000/svg"))
@@ -290,7 +305,11 @@ mod tests {
     #[tokio::test]
     async fn unknown_asset_is_404_and_no_path_escapes() {
         let app = app(&[]);
-        for uri in ["/static/nope.js", "/static/..%2FCargo.toml", "/static/index.html"] {
+        for uri in [
+            "/static/nope.js",
+            "/static/..%2FCargo.toml",
+            "/static/index.html",
+        ] {
             let resp = get(&app, uri, None).await;
             assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{uri}");
         }
@@ -298,7 +317,10 @@ mod tests {
 
     #[tokio::test]
     async fn config_reports_the_configured_limits() {
-        let app = app(&[("MAX_FILE_SIZE_MB", "2.5"), ("MAX_AUDIO_DURATION_SEC", "90")]);
+        let app = app(&[
+            ("MAX_FILE_SIZE_MB", "2.5"),
+            ("MAX_AUDIO_DURATION_SEC", "90"),
+        ]);
         let resp = get(&app, "/api/config", None).await;
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(header(&resp, header::CACHE_CONTROL), "no-store");

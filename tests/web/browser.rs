@@ -1,5 +1,6 @@
 //! Headless Chromium behind a chromedriver this test starts on a free port.
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -41,8 +42,11 @@ impl Browser {
             );
         };
         let port = free_port();
+        // Its own process group, which Chromium inherits: a failed test (no session close)
+        // can still end the browser it started, and only that.
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -101,7 +105,8 @@ impl Browser {
         self.client.as_ref().unwrap()
     }
 
-    /// Ends the session (closing Chromium); chromedriver is killed on drop.
+    /// Ends the session (closing Chromium); chromedriver and anything left of its process
+    /// group are killed on drop.
     pub async fn close(mut self) {
         if let Some(c) = self.client.take() {
             let _ = c.close().await;
@@ -111,6 +116,10 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }

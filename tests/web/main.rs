@@ -18,7 +18,7 @@ use fantoccini::{Client, Locator};
 use serde_json::Value;
 
 use browser::Browser;
-use standin::{TestServer, corpus, spawn_server};
+use standin::{TestServer, corpus, spawn_server, spawn_tiled_server};
 
 /// Generous: a loaded CI box may be slow to start Chromium; nothing here waits on purpose.
 const WAIT: Duration = Duration::from_secs(60);
@@ -42,22 +42,29 @@ fn manifest_entry(file: &str) -> Value {
 }
 
 async fn visible(c: &Client, css: &str) -> fantoccini::elements::Element {
-    let el = c
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
+    // Re-found every time: a re-render may replace the element between looks.
     let start = std::time::Instant::now();
-    while !el.is_displayed().await.unwrap() {
+    loop {
+        if let Ok(el) = c.find(Locator::Css(css)).await
+            && el.is_displayed().await.unwrap_or(false)
+        {
+            return el;
+        }
         assert!(start.elapsed() < WAIT, "{css} never became visible");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    el
 }
 
+/// Visible text, non-breaking spaces (between numbers and units) as plain ones.
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+    let t = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    t.replace('\u{a0}', " ")
 }
 
 async fn js(c: &Client, script: &str) -> Value {
@@ -65,6 +72,8 @@ async fn js(c: &Client, script: &str) -> Value {
 }
 
 async fn upload(c: &Client, path: &std::path::Path) {
+    // chromedriver wants a canonical path (the corpus path has `..` in it).
+    let path = path.canonicalize().unwrap();
     let input = c.find(Locator::Css("#file")).await.unwrap();
     input.send_keys(&path.display().to_string()).await.unwrap();
     c.find(Locator::Css("#analyze"))
@@ -83,10 +92,22 @@ async fn screenshot(c: &Client, name: &str, width: u32, height: u32) {
     let full = js(c, "return document.documentElement.scrollHeight").await;
     let full = full.as_u64().unwrap_or(height as u64) as u32;
     c.set_window_size(width, full.max(height)).await.unwrap();
+    js(c, "window.scrollTo(0, 0)").await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let png = c.screenshot().await.unwrap();
     std::fs::write(artifacts().join(name), png).unwrap();
     c.set_window_size(width, height).await.unwrap();
+}
+
+/// How long the page took to draw the last report (its own `performance.measure`).
+async fn render_ms(c: &Client) -> f64 {
+    js(
+        c,
+        "const m = performance.getEntriesByName('render-report'); return m[m.length - 1].duration",
+    )
+    .await
+    .as_f64()
+    .unwrap()
 }
 
 /// What the corpus says about a clip: filler phrases (sorted) and pauses of at least 1 s.
@@ -102,7 +123,12 @@ fn expected(entry: &Value) -> (Vec<String>, Vec<(f64, f64)>) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["start_s"].as_f64().unwrap(), p["length_s"].as_f64().unwrap()))
+        .map(|p| {
+            (
+                p["start_s"].as_f64().unwrap(),
+                p["length_s"].as_f64().unwrap(),
+            )
+        })
         .filter(|&(_, len)| len >= 1.0)
         .collect();
     (fillers, long)
@@ -132,6 +158,7 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
     let entry = manifest_entry(clip);
     upload(c, &corpus(clip)).await;
     visible(c, "#report #timeline-svg").await;
+    eprintln!("render-report: {} ms", render_ms(c).await);
 
     let (want_fillers, want_long) = expected(&entry);
     let markers = c
@@ -143,7 +170,10 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
         got_fillers.push(m.attr("data-word").await.unwrap().unwrap_or_default());
     }
     got_fillers.sort();
-    assert_eq!(got_fillers, want_fillers, "one marker per filler, with its word");
+    assert_eq!(
+        got_fillers, want_fillers,
+        "one marker per filler, with its word"
+    );
 
     let pauses = c
         .find_all(Locator::Css("#timeline-svg [data-kind='pause-long']"))
@@ -190,7 +220,11 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
             m
         })
     };
-    assert_eq!(count(&marked), count(&filler_words), "highlighted: {marked:?}");
+    assert_eq!(
+        count(&marked),
+        count(&filler_words),
+        "highlighted: {marked:?}"
+    );
 
     // Headline numbers, the feedback's honest source, the advice.
     let stats = text(c, "#stats").await;
@@ -232,7 +266,10 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
         if (at - seek).abs() < 0.6 {
             break;
         }
-        assert!(start.elapsed() < WAIT, "player at {at}s, marker says {seek}s");
+        assert!(
+            start.elapsed() < WAIT,
+            "player at {at}s, marker says {seek}s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     js(c, "document.getElementById('player').pause()").await;
@@ -293,7 +330,15 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
         "{title}"
     );
     assert!(text(c, "#error-request").await.contains("Request id"));
-    assert!(c.find(Locator::Css("#report")).await.unwrap().attr("hidden").await.unwrap().is_some());
+    assert!(
+        c.find(Locator::Css("#report"))
+            .await
+            .unwrap()
+            .attr("hidden")
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     // The interface switches to Russian, the error included.
     c.find(Locator::Css("[data-ui-lang='ru']"))
@@ -320,7 +365,7 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
     }
     let input = c.find(Locator::Css("#file")).await.unwrap();
     input
-        .send_keys(&corpus(clip).display().to_string())
+        .send_keys(&corpus(clip).canonicalize().unwrap().display().to_string())
         .await
         .unwrap();
     visible(c, "#error").await;
@@ -335,5 +380,52 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
             .unwrap()
     );
 
+    browser.close().await;
+}
+
+/// Not a check: how the page copes with a one-hour talk (288 × the 12.5 s clip: ~9000 words,
+/// ~1150 fillers). Numbers go to docs/bench/web.md. Run with `--ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn measure_one_hour_report() {
+    let Some(browser) = Browser::start_or_skip().await else {
+        return;
+    };
+    let server = spawn_tiled_server(288).await;
+    let c = browser.client();
+    c.set_window_size(1280, 900).await.unwrap();
+    c.goto(&server.url("/")).await.unwrap();
+    visible(c, "#limit-text").await;
+    for round in 0..3 {
+        if round > 0 {
+            c.find(Locator::Css("#again"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+        let started = std::time::Instant::now();
+        upload(c, &corpus("clips/en_talk_2.wav")).await;
+        visible(c, "#report #timeline-svg").await;
+        let wall = started.elapsed();
+        let fillers = c
+            .find_all(Locator::Css("#timeline-svg [data-kind='filler']"))
+            .await
+            .unwrap()
+            .len();
+        let words = js(
+            c,
+            "return document.querySelectorAll('#transcript .w').length",
+        )
+        .await;
+        eprintln!(
+            "round {round}: render-report {:.0} ms, upload→report visible {:.0} ms, \
+             {fillers} filler markers, {words} transcript words",
+            render_ms(c).await,
+            wall.as_secs_f64() * 1000.0
+        );
+    }
+    screenshot(c, "one-hour-desktop.png", 1280, 900).await;
     browser.close().await;
 }

@@ -60,6 +60,17 @@ impl Drop for TestServer {
 
 /// Starts the server with extra settings (`MAX_FILE_SIZE_MB`…) on 127.0.0.1:0.
 pub async fn spawn_server(extra: &[(&str, &str)]) -> TestServer {
+    spawn_standin(extra, 1).await
+}
+
+/// A stand-in whose reports repeat the clip `times` times end to end (a long talk, for
+/// measuring how the page copes; see `docs/bench/web.md`).
+#[allow(dead_code)] // used by the ignored measurement only
+pub async fn spawn_tiled_server(times: usize) -> TestServer {
+    spawn_standin(&[], times).await
+}
+
+async fn spawn_standin(extra: &[(&str, &str)], tile: usize) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let mut pairs: Vec<(String, String)> = vec![
         ("BIND_ADDR".into(), "127.0.0.1:0".into()),
@@ -78,6 +89,7 @@ pub async fn spawn_server(extra: &[(&str, &str)]) -> TestServer {
 
     let standin = Arc::new(StandIn {
         seen: Mutex::new(HashSet::new()),
+        tile,
     });
     let router = speech_coach::http::router(state).route(
         "/analyze",
@@ -103,6 +115,8 @@ pub async fn spawn_server(extra: &[(&str, &str)]) -> TestServer {
 struct StandIn {
     /// Hashes analysed before: a repeat is answered as a memory-cache hit, like the real cache.
     seen: Mutex<HashSet<String>>,
+    /// How many times each clip is repeated in the report (1 = as recorded).
+    tile: usize,
 }
 
 fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -145,7 +159,9 @@ async fn standin_analyze(State(standin): State<Arc<StandIn>>, mut form: Multipar
         );
     };
     let hit = !standin.seen.lock().unwrap().insert(sha.clone());
-    let mut report = report_from_corpus(entry, &sha);
+    let spec = std::fs::read_to_string(corpus(entry["text_file"].as_str().unwrap())).unwrap();
+    let (entry, spec) = tiled(entry, &spec, standin.tile);
+    let mut report = report_from_corpus(&entry, &spec, &sha);
     if hit {
         report.cache = CacheInfo {
             hit: true,
@@ -208,12 +224,35 @@ fn details(pairs: Value) -> serde_json::Map<String, Value> {
     pairs.as_object().cloned().unwrap_or_default()
 }
 
+/// The clip repeated `times` times: segments, pauses and spec lines shifted and concatenated.
+fn tiled(entry: &Value, spec: &str, times: usize) -> (Value, String) {
+    let mut out = entry.clone();
+    let dur = entry["duration_s"].as_f64().unwrap();
+    let shift = |items: &Value, keys: &[&str]| -> Value {
+        let mut all = Vec::new();
+        for k in 0..times {
+            for item in items.as_array().unwrap() {
+                let mut item = item.clone();
+                for key in keys {
+                    item[*key] = json!(item[*key].as_f64().unwrap() + k as f64 * dur);
+                }
+                all.push(item);
+            }
+        }
+        Value::Array(all)
+    };
+    out["segments"] = shift(&entry["segments"], &["start_s", "end_s"]);
+    out["pauses"] = shift(&entry["pauses"], &["start_s"]);
+    out["duration_s"] = json!(dur * times as f64);
+    out["voiced_time_s"] = json!(entry["voiced_time_s"].as_f64().unwrap() * times as f64);
+    (out, vec![spec; times].join("\n"))
+}
+
 /// The report the service would give for a corpus clip whose words were heard exactly.
-fn report_from_corpus(entry: &Value, sha: &str) -> Report {
+fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
     let duration = entry["duration_s"].as_f64().unwrap();
     let language = entry["language"].as_str().unwrap().to_string();
-    let spec = std::fs::read_to_string(corpus(entry["text_file"].as_str().unwrap())).unwrap();
-    let spec_segs = spec_segments(&spec);
+    let spec_segs = spec_segments(spec);
     let seg_times = entry["segments"].as_array().unwrap();
     assert_eq!(spec_segs.len(), seg_times.len(), "spec and manifest agree");
 
@@ -342,7 +381,10 @@ fn report_from_corpus(entry: &Value, sha: &str) -> Report {
         .unwrap()
         .iter()
         .map(|p| {
-            let (s, d) = (p["start_s"].as_f64().unwrap(), p["length_s"].as_f64().unwrap());
+            let (s, d) = (
+                p["start_s"].as_f64().unwrap(),
+                p["length_s"].as_f64().unwrap(),
+            );
             PauseEvent {
                 start_sec: s,
                 end_sec: round2(s + d),
@@ -522,7 +564,8 @@ fn report_from_corpus(entry: &Value, sha: &str) -> Report {
 
 #[test]
 fn spec_parsing_finds_the_marked_fillers_only() {
-    let segs = spec_segments("# c\n@lang en\n{Um}, I would <like> to.\n[pause 0.3]\n{You know}, so.\n");
+    let segs =
+        spec_segments("# c\n@lang en\n{Um}, I would <like> to.\n[pause 0.3]\n{You know}, so.\n");
     assert_eq!(segs.len(), 2);
     let fillers: Vec<(&str, usize)> = segs
         .iter()
