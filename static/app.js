@@ -353,7 +353,7 @@
   /// A length for people: "1.5 s", "12 min", "1 h 30 min".
   function span(sec) {
     const u = t().units;
-    if (sec < 60) return `${num(sec, sec < 10 ? 1 : 0)}\u00a0${u.s}`;
+    if (sec < 60) return `${num(sec, 1)}\u00a0${u.s}`;
     if (sec < 3600) return `${num(Math.round(sec / 60), 0)}\u00a0${u.min}`;
     const h = Math.floor(sec / 3600);
     const m = Math.round((sec % 3600) / 60);
