@@ -1,0 +1,437 @@
+//! The web page in a real browser: headless Chromium driven through chromedriver (WebDriver).
+//!
+//! Loads `GET /` from a server on an ephemeral port, uploads a corpus clip through the file
+//! input, waits for the report and checks the timeline against what the corpus says the clip
+//! contains (its fillers, its long pause), then uploads a broken file and checks the page shows
+//! the API's own message. Screenshots at desktop and phone widths go to `test-artifacts/web/`.
+//!
+//! Needs the Debian packages `chromium` and `chromium-driver` (`scripts/deps.sh test`). Set
+//! `SPEECH_COACH_SKIP_BROWSER=1` to skip explicitly where no browser can be installed.
+
+mod browser;
+#[path = "../api/fakes.rs"]
+#[allow(dead_code)] // the gate and call counter serve the API tests
+mod fakes;
+mod standin;
+mod helpers {
+    pub use crate::standin::corpus;
+}
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use serde_json::Value;
+
+use browser::Browser;
+use standin::{TestServer, corpus, spawn_server, spawn_tiled_server};
+
+/// Generous: a loaded CI box may be slow to start Chromium; nothing here waits on purpose.
+const WAIT: Duration = Duration::from_secs(60);
+
+fn artifacts() -> std::path::PathBuf {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/test-artifacts/web"));
+    std::fs::create_dir_all(dir).unwrap();
+    dir.to_path_buf()
+}
+
+fn manifest_entry(file: &str) -> Value {
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus("manifest.json")).unwrap()).unwrap();
+    m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == file)
+        .unwrap_or_else(|| panic!("{file} not in the manifest"))
+        .clone()
+}
+
+async fn visible(c: &Client, css: &str) -> fantoccini::elements::Element {
+    // Re-found every time: a re-render may replace the element between looks.
+    let start = std::time::Instant::now();
+    loop {
+        if let Ok(el) = c.find(Locator::Css(css)).await
+            && el.is_displayed().await.unwrap_or(false)
+        {
+            return el;
+        }
+        assert!(start.elapsed() < WAIT, "{css} never became visible");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Visible text, non-breaking spaces (between numbers and units) as plain ones.
+async fn text(c: &Client, css: &str) -> String {
+    let t = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    t.replace('\u{a0}', " ")
+}
+
+async fn js(c: &Client, script: &str) -> Value {
+    c.execute(script, vec![]).await.unwrap()
+}
+
+async fn upload(c: &Client, path: &std::path::Path) {
+    // chromedriver wants a canonical path (the corpus path has `..` in it).
+    let path = path.canonicalize().unwrap();
+    let input = c.find(Locator::Css("#file")).await.unwrap();
+    input.send_keys(&path.display().to_string()).await.unwrap();
+    c.find(Locator::Css("#analyze"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Saves the whole page at `width` (the window is made as tall as the page) as a PNG.
+async fn screenshot(c: &Client, name: &str, width: u32, height: u32) {
+    c.set_window_size(width, height).await.unwrap();
+    // The timeline is redrawn at the new width after a debounce.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let full = js(c, "return document.documentElement.scrollHeight").await;
+    let full = full.as_u64().unwrap_or(height as u64) as u32;
+    c.set_window_size(width, full.max(height)).await.unwrap();
+    js(c, "window.scrollTo(0, 0)").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(artifacts().join(name), png).unwrap();
+    c.set_window_size(width, height).await.unwrap();
+}
+
+/// How long the page took to draw the last report (its own `performance.measure`).
+async fn render_ms(c: &Client) -> f64 {
+    js(
+        c,
+        "const m = performance.getEntriesByName('render-report'); return m[m.length - 1].duration",
+    )
+    .await
+    .as_f64()
+    .unwrap()
+}
+
+/// What the corpus says about a clip: filler phrases (sorted) and pauses of at least 1 s.
+fn expected(entry: &Value) -> (Vec<String>, Vec<(f64, f64)>) {
+    let mut fillers = Vec::new();
+    for (word, n) in entry["fillers"].as_object().unwrap() {
+        for _ in 0..n.as_u64().unwrap() {
+            fillers.push(word.clone());
+        }
+    }
+    fillers.sort();
+    let long = entry["pauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["start_s"].as_f64().unwrap(),
+                p["length_s"].as_f64().unwrap(),
+            )
+        })
+        .filter(|&(_, len)| len >= 1.0)
+        .collect();
+    (fillers, long)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
+    let Some(browser) = Browser::start_or_skip().await else {
+        return;
+    };
+    let server: TestServer = spawn_server(&[]).await;
+    let c = browser.client();
+    c.set_window_size(1280, 900).await.unwrap();
+    c.goto(&server.url("/")).await.unwrap();
+
+    // The page knows the limit before any upload.
+    visible(c, "#limit-text").await;
+    let start = std::time::Instant::now();
+    while !text(c, "#limit-text").await.contains("100 MB") {
+        assert!(start.elapsed() < WAIT, "limit never shown");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(text(c, "h1").await, "Speech coach");
+
+    // --- a clip: the report and its timeline ---
+    let clip = "clips/en_talk_2.wav";
+    let entry = manifest_entry(clip);
+    upload(c, &corpus(clip)).await;
+    visible(c, "#report #timeline-svg").await;
+    eprintln!("render-report: {} ms", render_ms(c).await);
+
+    let (want_fillers, want_long) = expected(&entry);
+    let markers = c
+        .find_all(Locator::Css("#timeline-svg [data-kind='filler']"))
+        .await
+        .unwrap();
+    let mut got_fillers = Vec::new();
+    for m in &markers {
+        got_fillers.push(m.attr("data-word").await.unwrap().unwrap_or_default());
+    }
+    got_fillers.sort();
+    assert_eq!(
+        got_fillers, want_fillers,
+        "one marker per filler, with its word"
+    );
+
+    let pauses = c
+        .find_all(Locator::Css("#timeline-svg [data-kind='pause-long']"))
+        .await
+        .unwrap();
+    let mut got_long = Vec::new();
+    for p in &pauses {
+        let num = |v: Option<String>| v.unwrap().parse::<f64>().unwrap();
+        got_long.push((
+            num(p.attr("data-start").await.unwrap()),
+            num(p.attr("data-duration").await.unwrap()),
+        ));
+    }
+    assert_eq!(got_long.len(), want_long.len(), "long pauses: {got_long:?}");
+    for ((gs, gd), (ws, wd)) in got_long.iter().zip(&want_long) {
+        assert!(
+            (gs - ws).abs() < 0.2 && (gd - wd).abs() < 0.2,
+            "pause at {gs}s for {gd}s, corpus says {ws}s for {wd}s"
+        );
+    }
+    // The labelled length is visible on the timeline.
+    assert!(pauses[0].text().await.unwrap().contains("1.5"));
+
+    // Fillers highlighted in the transcript; the look-alike "like" in "I would like to" is not.
+    let marks = c
+        .find_all(Locator::Css("#transcript mark.filler"))
+        .await
+        .unwrap();
+    let mut marked = Vec::new();
+    for m in &marks {
+        let t = m.text().await.unwrap();
+        marked.push(
+            t.trim_matches(|ch: char| !ch.is_alphanumeric())
+                .to_lowercase(),
+        );
+    }
+    let filler_words: Vec<String> = want_fillers
+        .iter()
+        .flat_map(|f| f.split(' ').map(str::to_string))
+        .collect();
+    let count = |v: &[String]| {
+        v.iter().fold(BTreeMap::new(), |mut m, w| {
+            *m.entry(w.clone()).or_insert(0) += 1;
+            m
+        })
+    };
+    assert_eq!(
+        count(&marked),
+        count(&filler_words),
+        "highlighted: {marked:?}"
+    );
+
+    // Headline numbers, the feedback's honest source, the advice.
+    let stats = text(c, "#stats").await;
+    assert!(stats.contains("words/min"), "{stats}");
+    assert!(stats.contains("0:12") || stats.contains("0:13"), "{stats}");
+    let source = text(c, "#feedback-source").await;
+    assert!(source.to_lowercase().contains("rule"), "{source}");
+    assert!(
+        !c.find_all(Locator::Css("#advice li"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !c.find(Locator::Css("#cache-note"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap(),
+        "a fresh analysis is not called cached"
+    );
+
+    // A timeline marker seeks the player to just before that moment.
+    let seek: f64 = markers[0]
+        .attr("data-seek")
+        .await
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap();
+    markers[0].click().await.unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        let at = js(c, "return document.getElementById('player').currentTime")
+            .await
+            .as_f64()
+            .unwrap_or(-1.0);
+        if (at - seek).abs() < 0.6 {
+            break;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "player at {at}s, marker says {seek}s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    js(c, "document.getElementById('player').pause()").await;
+
+    screenshot(c, "report-desktop.png", 1280, 900).await;
+    screenshot(c, "report-phone.png", 390, 844).await;
+    // The phone layout must not scroll sideways (the timeline scrolls inside its own box).
+    let overflow = js(
+        c,
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+    )
+    .await;
+    assert_eq!(overflow.as_i64(), Some(0), "page wider than a phone screen");
+    c.set_window_size(1280, 900).await.unwrap();
+
+    // --- the same file again: the answer comes from the cache and the page says so ---
+    c.find(Locator::Css("#again"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    upload(c, &corpus(clip)).await;
+    let note = visible(c, "#cache-note").await;
+    assert!(note.text().await.unwrap().contains("cache"));
+
+    // --- a broken file: the API's own message is shown ---
+    c.find(Locator::Css("#again"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let bad = corpus("bad/text.mp3");
+    let api: Value = {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(std::fs::read(&bad).unwrap()).file_name("text.mp3"),
+        );
+        let resp = reqwest::Client::new()
+            .post(server.url("/analyze"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_client_error(), "{}", resp.status());
+        resp.json().await.unwrap()
+    };
+    upload(c, &bad).await;
+    visible(c, "#error").await;
+    assert_eq!(
+        text(c, "#error-message").await,
+        api["message"].as_str().unwrap()
+    );
+    let title = text(c, "#error-title").await;
+    assert!(
+        title == "This file format is not supported" || title == "The file could not be used",
+        "{title}"
+    );
+    assert!(text(c, "#error-request").await.contains("Request id"));
+    assert!(
+        c.find(Locator::Css("#report"))
+            .await
+            .unwrap()
+            .attr("hidden")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The interface switches to Russian, the error included.
+    c.find(Locator::Css("[data-ui-lang='ru']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text(c, "h1").await, "Тренер выступлений");
+    let title_ru = text(c, "#error-title").await;
+    assert!(
+        title_ru == "Формат файла не поддерживается" || title_ru == "Файл не удалось обработать",
+        "{title_ru}"
+    );
+    screenshot(c, "error-phone-ru.png", 390, 844).await;
+
+    // --- a file over the server's limit is refused by the page, before uploading ---
+    let small = spawn_server(&[("MAX_FILE_SIZE_MB", "0.1")]).await;
+    c.goto(&small.url("/")).await.unwrap();
+    let start = std::time::Instant::now();
+    while !text(c, "#limit-text").await.contains("102 KB") {
+        assert!(start.elapsed() < WAIT, "limit never shown");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let input = c.find(Locator::Css("#file")).await.unwrap();
+    input
+        .send_keys(&corpus(clip).canonicalize().unwrap().display().to_string())
+        .await
+        .unwrap();
+    visible(c, "#error").await;
+    assert_eq!(text(c, "#error-title").await, "The file is too large");
+    assert!(text(c, "#error-message").await.contains("102 KB"));
+    assert!(
+        !c.find(Locator::Css("#analyze"))
+            .await
+            .unwrap()
+            .is_enabled()
+            .await
+            .unwrap()
+    );
+
+    browser.close().await;
+}
+
+/// Not a check: how the page copes with a one-hour talk (288 × the 12.5 s clip: ~9000 words,
+/// ~1150 fillers). Numbers go to docs/bench/web.md. Run with `--ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn measure_one_hour_report() {
+    let Some(browser) = Browser::start_or_skip().await else {
+        return;
+    };
+    let server = spawn_tiled_server(288).await;
+    let c = browser.client();
+    c.set_window_size(1280, 900).await.unwrap();
+    c.goto(&server.url("/")).await.unwrap();
+    visible(c, "#limit-text").await;
+    for round in 0..3 {
+        if round > 0 {
+            c.find(Locator::Css("#again"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+        let started = std::time::Instant::now();
+        upload(c, &corpus("clips/en_talk_2.wav")).await;
+        visible(c, "#report #timeline-svg").await;
+        let wall = started.elapsed();
+        let fillers = c
+            .find_all(Locator::Css("#timeline-svg [data-kind='filler']"))
+            .await
+            .unwrap()
+            .len();
+        let words = js(
+            c,
+            "return document.querySelectorAll('#transcript .w').length",
+        )
+        .await;
+        eprintln!(
+            "round {round}: render-report {:.0} ms, upload→report visible {:.0} ms, \
+             {fillers} filler markers, {words} transcript words",
+            render_ms(c).await,
+            wall.as_secs_f64() * 1000.0
+        );
+    }
+    screenshot(c, "one-hour-desktop.png", 1280, 900).await;
+    browser.close().await;
+}
