@@ -148,6 +148,12 @@ impl TieredCache {
         found
     }
 
+    /// Like [`Self::get`], but a miss is not counted: for a caller that follows a miss with
+    /// [`Self::compute_missing`], which counts it (as `misses` or `coalesced`) exactly once.
+    pub async fn lookup(&self, key: &str) -> Option<(Bytes, TierName)> {
+        self.inner.lookup(key).await
+    }
+
     /// Stores `value` in every tier: memory before returning, Redis and disk in the background
     /// (see [`Self::flush`]); failures are counted in `errors`.
     pub async fn set(&self, key: &str, value: Bytes) {
@@ -174,6 +180,23 @@ impl TieredCache {
         if let Some((value, tier)) = self.inner.lookup(key).await {
             return Ok((value, Outcome::Hit(tier)));
         }
+        self.compute_missing(key, compute).await
+    }
+
+    /// The miss half of [`Self::get_or_compute`], for a caller whose own [`Self::lookup`] just
+    /// missed (and who did something in between, such as taking an admission slot): joins the
+    /// flight of `key` or starts it, without looking every tier up a second time. The leader
+    /// still re-checks the first tier, so a flight that finished in between is a hit.
+    pub async fn compute_missing<F, Fut, E>(
+        &self,
+        key: &str,
+        compute: F,
+    ) -> Result<(Bytes, Outcome), ComputeError<E>>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Bytes, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
         let (flight, role) = self.inner.flights.join_or_start::<E>(key, |ticket| {
             let inner = self.inner.clone();
             let key = key.to_owned();

@@ -119,7 +119,9 @@ impl AnalysisService {
         keep_alive: K,
     ) -> Result<Analyzed, AnalysisError> {
         let key = self.cache_key(&job.content_hash, job.language.as_deref());
-        if let Some((bytes, tier)) = self.cache.get(&key).await {
+        // Not counted as a miss here: `compute_missing` below counts this request once, as a
+        // miss or as coalesced.
+        if let Some((bytes, tier)) = self.cache.lookup(&key).await {
             if let Some(report) = decode(&bytes) {
                 let report = self.maybe_upgrade(&key, report).await;
                 return Ok(finish(report, Outcome::Hit(tier)));
@@ -165,7 +167,7 @@ impl AnalysisService {
                 }
             }
         };
-        let (bytes, outcome) = match self.cache.get_or_compute(&key, compute).await {
+        let (bytes, outcome) = match self.cache.compute_missing(&key, compute).await {
             Ok(v) => v,
             Err(ComputeError::Failed(e)) => return Err(AnalysisError::Shared(e)),
             Err(ComputeError::Aborted(why)) => return Err(AnalysisError::Internal(why)),
