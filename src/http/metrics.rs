@@ -206,10 +206,18 @@ impl Collector for Snapshot {
             "1 when Redis answers",
             f64::from(u8::from(redis_up)),
         )?;
+        // The disabled coach reports its (non-existent) breaker as "closed" in /stats/coach so
+        // dashboards keep one shape; here it is -1, as documented below.
+        let enabled = self
+            .coach
+            .get("enabled")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
         let state = self
             .coach
             .get("breaker_state")
             .and_then(|v| v.as_str())
+            .filter(|_| enabled)
             .unwrap_or("disabled");
         // 0 closed, 1 half-open, 2 open, -1 no breaker (coach disabled).
         let code = match state {

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tokio::sync::watch;
 
 use super::admission::Admission;
 use super::run::{AnalysisError, Job, Stages};
@@ -34,43 +35,94 @@ pub struct AnalysisService {
     analysis_timeout: Duration,
     /// Re-ask the coach for reports cached with fallback feedback once it is healthy again.
     upgrade_fallback: bool,
-    /// Requests per key currently past their cache miss: the first one takes an admission slot
-    /// in its own task; the others will only wait for its analysis.
-    interested: Arc<Mutex<HashMap<String, usize>>>,
+    /// Requests per key currently past their cache miss, and the state of the one leading them:
+    /// only the leader takes a queue place (in its own task); the others wait, holding none,
+    /// until it is admitted (then they join its analysis) or gone (then one of them leads).
+    interested: Arc<Mutex<HashMap<String, Interested>>>,
 }
+
+/// What the requests interested in one key know about their leader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lead {
+    /// Waiting in the admission queue.
+    Queued,
+    /// Holds a slot: its analysis starts (or started) as a single-flight the others join.
+    Admitted,
+    /// Refused or disconnected while queued: someone else must lead.
+    Gone,
+}
+
+#[derive(Default)]
+struct Interested {
+    count: usize,
+    lead: Option<Arc<watch::Sender<Lead>>>,
+}
+
+type InterestMap = Arc<Mutex<HashMap<String, Interested>>>;
 
 /// Counts a request as interested in a key until dropped.
 struct Interest {
-    map: Arc<Mutex<HashMap<String, usize>>>,
+    map: InterestMap,
     key: String,
 }
 
 impl Interest {
-    /// Registers interest; `true` when no other request is interested (this one leads).
-    fn register(map: &Arc<Mutex<HashMap<String, usize>>>, key: &str) -> (Self, bool) {
+    fn register(map: &InterestMap, key: &str) -> Self {
         let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
-        let n = m.entry(key.to_string()).or_insert(0);
-        *n += 1;
-        let first = *n == 1;
-        (
-            Self {
-                map: map.clone(),
-                key: key.to_string(),
-            },
-            first,
-        )
+        m.entry(key.to_string()).or_default().count += 1;
+        Self {
+            map: map.clone(),
+            key: key.to_string(),
+        }
+    }
+
+    /// Leads (when nobody does, or the leader is gone) or returns the leader's state to watch.
+    fn elect(&self) -> Result<Leadership, watch::Receiver<Lead>> {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = m.entry(self.key.clone()).or_default();
+        match &entry.lead {
+            Some(tx) if *tx.borrow() != Lead::Gone => Err(tx.subscribe()),
+            _ => {
+                let tx = Arc::new(watch::channel(Lead::Queued).0);
+                entry.lead = Some(tx.clone());
+                Ok(Leadership(tx))
+            }
+        }
     }
 }
 
 impl Drop for Interest {
     fn drop(&mut self) {
         let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = m.get_mut(&self.key) {
-            *n -= 1;
-            if *n == 0 {
+        if let Some(e) = m.get_mut(&self.key) {
+            e.count -= 1;
+            if e.count == 0 {
                 m.remove(&self.key);
             }
         }
+    }
+}
+
+/// The leader's side: tells the others when its analysis can be joined, or (dropped before that:
+/// refused, or its client went away) that it is gone.
+struct Leadership(Arc<watch::Sender<Lead>>);
+
+impl Leadership {
+    /// Followers may now join: call only once this leader's flight is registered (or over).
+    fn admitted(&self) {
+        self.0.send_replace(Lead::Admitted);
+    }
+}
+
+impl Drop for Leadership {
+    fn drop(&mut self) {
+        self.0.send_if_modified(|s| {
+            let queued = *s == Lead::Queued;
+            if queued {
+                *s = Lead::Gone;
+            }
+            queued
+        });
     }
 }
 
@@ -129,19 +181,36 @@ impl AnalysisService {
             // Unusable entry (the validator normally catches these): drop it and recompute.
             self.cache.remove(&key).await;
         }
-        // Take a slot here, in the request's own task, unless an identical analysis is already
-        // running (then we only wait for it, without a slot).
-        let (_interest, first) = Interest::register(&self.interested, &key);
-        let permit = if first {
-            Some(self.admission.acquire().await?)
-        } else {
-            None
+        // Take a slot here, in the request's own task, unless an identical request leads (then we
+        // wait for it without a slot or a queue place, and only join its analysis).
+        let interest = Interest::register(&self.interested, &key);
+        let (permit, lead) = loop {
+            match interest.elect() {
+                Ok(lead) => {
+                    let permit = self.admission.acquire().await?;
+                    break (Some(permit), Some(Arc::new(lead)));
+                }
+                Err(mut leader) => {
+                    let state = leader
+                        .wait_for(|s| *s != Lead::Queued)
+                        .await
+                        .map_or(Lead::Gone, |s| *s);
+                    if state == Lead::Admitted {
+                        break (None, None);
+                    }
+                }
+            }
         };
 
         let stages = self.stages.clone();
         let admission = self.admission.clone();
         let timeout = self.analysis_timeout;
+        let flight_lead = lead.clone();
         let compute = move || async move {
+            // The flight is registered by now: identical requests waiting for us may join it.
+            if let Some(lead) = flight_lead {
+                lead.admitted();
+            }
             let _keep_alive = keep_alive;
             // Rare: the flight we saw finished between the check and the join, so we lead
             // after all and need a slot of our own.
@@ -167,7 +236,12 @@ impl AnalysisService {
                 }
             }
         };
-        let (bytes, outcome) = match self.cache.compute_missing(&key, compute).await {
+        let result = self.cache.compute_missing(&key, compute).await;
+        // Joined another flight or found the value after all: the waiting twins will find it too.
+        if let Some(lead) = &lead {
+            lead.admitted();
+        }
+        let (bytes, outcome) = match result {
             Ok(v) => v,
             Err(ComputeError::Failed(e)) => return Err(AnalysisError::Shared(e)),
             Err(ComputeError::Aborted(why)) => return Err(AnalysisError::Internal(why)),

@@ -1,6 +1,7 @@
 //! Black-box tests of the HTTP API: a real server on an ephemeral port (in-process, or the real
 //! binary as a subprocess where process behaviour — logs, signals, memory — is the point).
 
+mod admission;
 mod analyze;
 mod cache_http;
 mod fakes;

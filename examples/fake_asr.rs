@@ -1,0 +1,96 @@
+//! A stand-in for an OpenAI-compatible speech recogniser, for load tests on loopback: answers
+//! `POST /v1/audio/transcriptions` with a `verbose_json` transcript after a fixed delay, so cold
+//! analyses spend real time in the ASR stage without Whisper's CPU cost.
+//!
+//!   cargo run --release --no-default-features --example fake_asr -- 127.0.0.1:9100 500
+//!
+//! Arguments: listen address (loopback only), delay in milliseconds. The words are a fixed
+//! English passage spread evenly over the uploaded WAV's duration (16-bit PCM, as speech-coach
+//! sends it). It prints `listening <addr>` once bound.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::{Multipart, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+const PASSAGE: &str = "so um today I want to talk about how we can basically make our \
+    presentations clearer and you know more engaging for the people who listen to them";
+
+#[derive(Clone)]
+struct Fake {
+    delay: Duration,
+    calls: Arc<AtomicU64>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let addr: SocketAddr = args.next().as_deref().unwrap_or("127.0.0.1:9100").parse()?;
+    anyhow::ensure!(addr.ip().is_loopback(), "fake_asr listens on loopback only");
+    let delay_ms: u64 = args.next().as_deref().unwrap_or("500").parse()?;
+    let fake = Fake {
+        delay: Duration::from_millis(delay_ms),
+        calls: Arc::default(),
+    };
+    let app = Router::new()
+        .route("/v1/audio/transcriptions", post(transcribe))
+        .route("/calls", get(calls))
+        .with_state(fake);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("listening {}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn calls(State(fake): State<Fake>) -> Json<Value> {
+    Json(json!({"calls": fake.calls.load(Ordering::Relaxed)}))
+}
+
+async fn transcribe(
+    State(fake): State<Fake>,
+    mut form: Multipart,
+) -> Result<Json<Value>, (axum::http::StatusCode, String)> {
+    let bad = |e: String| (axum::http::StatusCode::BAD_REQUEST, e);
+    let mut wav_len = None;
+    let mut language = None;
+    while let Some(field) = form.next_field().await.map_err(|e| bad(e.to_string()))? {
+        match field.name() {
+            Some("file") => {
+                wav_len = Some(field.bytes().await.map_err(|e| bad(e.to_string()))?.len())
+            }
+            Some("language") => {
+                language = Some(field.text().await.map_err(|e| bad(e.to_string()))?)
+            }
+            _ => {}
+        }
+    }
+    let wav_len = wav_len.ok_or_else(|| bad("no file part".into()))?;
+    fake.calls.fetch_add(1, Ordering::Relaxed);
+    tokio::time::sleep(fake.delay).await;
+
+    // 16 kHz mono PCM16 after a 44-byte header.
+    let duration = wav_len.saturating_sub(44) as f64 / 32_000.0;
+    let tokens: Vec<&str> = PASSAGE.split_whitespace().collect();
+    let step = duration / tokens.len() as f64;
+    let words: Vec<Value> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            json!({"word": w, "start": i as f64 * step, "end": (i as f64 + 0.8) * step,
+                   "probability": 0.9})
+        })
+        .collect();
+    Ok(Json(json!({
+        "language": language.unwrap_or_else(|| "en".into()),
+        "duration": duration,
+        "text": PASSAGE,
+        "segments": [{"start": 0.0, "end": duration, "text": PASSAGE, "avg_logprob": -0.2,
+                      "no_speech_prob": 0.0, "words": words}],
+        "words": words,
+    })))
+}
