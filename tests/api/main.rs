@@ -2,6 +2,7 @@
 //! binary as a subprocess where process behaviour — logs, signals, memory — is the point).
 
 mod analyze;
+mod coach_http;
 mod fakes;
 mod helpers;
 mod logging;
