@@ -6,7 +6,7 @@
 //! spawned task (inside the cache's single-flight), so a client that goes away while it runs
 //! neither aborts it nor breaks the other waiters, and the result is cached.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use super::admission::Admission;
 use super::run::{AnalysisError, Job, Stages};
 use crate::cache::{ComputeError, Outcome, TieredCache};
-use crate::coach::{Coach, FallbackReason, FeedbackSource};
+use crate::coach::{Coach, FeedbackSource, should_upgrade};
 use crate::report::{ANALYSIS_VERSION, CacheInfo, Report};
 
 /// A report and where it came from.
@@ -39,6 +39,8 @@ pub struct AnalysisService {
     /// only the leader takes a queue place (in its own task); the others wait, holding none,
     /// until it is admitted (then they join its analysis) or gone (then one of them leads).
     interested: Arc<Mutex<HashMap<String, Interested>>>,
+    /// Keys whose feedback upgrade is running: one coach call per key at a time.
+    upgrading: Arc<Mutex<HashSet<String>>>,
 }
 
 /// What the requests interested in one key know about their leader.
@@ -142,6 +144,7 @@ impl AnalysisService {
             settings_fingerprint,
             analysis_timeout,
             upgrade_fallback,
+            upgrading: Arc::default(),
             interested: Arc::default(),
         }
     }
@@ -253,24 +256,75 @@ impl AnalysisService {
 
     /// A report cached with fallback feedback gets real coaching once the coach is healthy
     /// again (no ASR re-run), and the upgraded report replaces the cached one.
-    async fn maybe_upgrade(&self, key: &str, mut report: Report) -> Report {
-        let coach = &self.stages.coach;
-        let upgradable = self.upgrade_fallback
-            && report.feedback.source == FeedbackSource::Rules
-            && report.feedback.reason != Some(FallbackReason::Disabled)
-            && coach.is_healthy();
-        if !upgradable {
+    ///
+    /// "Healthy" is the breaker not open: closed, or half-open (then this call is the probe).
+    /// Every fallback reason qualifies, `disabled` included: a disabled coach is never healthy,
+    /// so such reports are only re-asked when a later run (sharing the disk or Redis tier) has
+    /// GigaChat enabled, and then they should be.
+    ///
+    /// A cache hit must stay fast even when GigaChat is slow or hanging with the breaker still
+    /// closed: the coach call runs in its own task (one per key), this request waits for it at
+    /// most [`UPGRADE_INLINE_WAIT`] and otherwise serves the cached report as it is; the task
+    /// still stores the upgrade when it arrives, for the next request.
+    async fn maybe_upgrade(&self, key: &str, report: Report) -> Report {
+        let coach = self.stages.coach.clone();
+        if !(self.upgrade_fallback && should_upgrade(&report.feedback, coach.as_ref())) {
             return report;
         }
-        let feedback = coach.feedback(&report).await;
-        if feedback.source == FeedbackSource::Gigachat {
-            report.feedback = feedback;
-            if let Ok(bytes) = serde_json::to_vec(&report) {
-                self.cache.set(key, Bytes::from(bytes)).await;
+        let Some(guard) = UpgradeGuard::claim(&self.upgrading, key) else {
+            return report; // another request is upgrading this key
+        };
+        let cache = self.cache.clone();
+        let key = key.to_owned();
+        let mut upgraded = report.clone();
+        let task = tokio::spawn(async move {
+            let _guard = guard;
+            let feedback = coach.feedback(&upgraded).await;
+            if feedback.source != FeedbackSource::Gigachat {
+                return None;
+            }
+            upgraded.feedback = feedback;
+            if let Ok(bytes) = serde_json::to_vec(&upgraded) {
+                cache.set(&key, Bytes::from(bytes)).await;
             }
             tracing::info!("cached report upgraded with coach feedback");
+            Some(upgraded)
+        });
+        match tokio::time::timeout(UPGRADE_INLINE_WAIT, task).await {
+            Ok(Ok(Some(upgraded))) => upgraded,
+            Ok(_) => report,
+            Err(_) => {
+                tracing::debug!("coach slower than the inline wait: serving the cached report");
+                report
+            }
         }
-        report
+    }
+}
+
+/// How long a cache hit waits for the upgrade of its fallback feedback before serving the
+/// cached report as it is (the upgrade then lands for a later request).
+pub const UPGRADE_INLINE_WAIT: Duration = Duration::from_secs(1);
+
+/// Marks a key as being upgraded until dropped.
+struct UpgradeGuard {
+    set: Arc<Mutex<HashSet<String>>>,
+    key: String,
+}
+
+impl UpgradeGuard {
+    fn claim(set: &Arc<Mutex<HashSet<String>>>, key: &str) -> Option<Self> {
+        let mut s = set.lock().unwrap_or_else(|p| p.into_inner());
+        s.insert(key.to_owned()).then(|| Self {
+            set: set.clone(),
+            key: key.to_owned(),
+        })
+    }
+}
+
+impl Drop for UpgradeGuard {
+    fn drop(&mut self) {
+        let mut s = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        s.remove(&self.key);
     }
 }
 

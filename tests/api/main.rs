@@ -4,6 +4,7 @@
 mod admission;
 mod analyze;
 mod cache_http;
+mod coach_http;
 mod fakes;
 mod helpers;
 mod logging;
