@@ -74,6 +74,11 @@ mod bench {
     }
 
     pub fn main() {
+        // RUST_LOG=speech_coach=debug shows every window's decoding decisions.
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
         let args: Vec<String> = std::env::args()
             .skip(1)
             .filter(|a| a != "--bench")
@@ -118,6 +123,14 @@ mod bench {
                 "text": tr.text(),
             });
             println!("{line}");
+            if std::env::var_os("ASR_BENCH_WORDS").is_some() {
+                for w in tr.words() {
+                    eprintln!(
+                        "  {:>8.3} {:>8.3} p={:.3} {}",
+                        w.start_sec, w.end_sec, w.probability, w.word
+                    );
+                }
+            }
         }
     }
 

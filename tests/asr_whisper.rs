@@ -17,8 +17,8 @@ use speech_coach::asr::{
 
 /// Measured word error rates of the default settings (docs/bench/asr.md) plus a margin, so a
 /// regression fails but run-to-run noise does not.
-const EN_WER_MAX: f64 = 0.15;
-const RU_FEST_WER_MAX: f64 = 0.30;
+const EN_WER_MAX: f64 = 0.10;
+const RU_FEST_WER_MAX: f64 = 0.25;
 
 fn model_dir() -> PathBuf {
     std::env::var("WHISPER_MODEL_DIR").map_or_else(

@@ -42,7 +42,6 @@ struct SpecialIds {
     sot: usize,
     eot: usize,
     sot_prev: usize,
-    no_timestamps: usize,
     timestamp_begin: usize,
     transcribe: usize,
 }
@@ -128,7 +127,6 @@ impl WhisperTranscriber {
             sot: id("<|startoftranscript|>")?,
             eot: id("<|endoftext|>")?,
             sot_prev: id("<|startofprev|>")?,
-            no_timestamps,
             // Timestamp tokens follow <|notimestamps|> in every Whisper vocabulary.
             timestamp_begin: no_timestamps + 1,
             transcribe: id("<|transcribe|>")?,
@@ -251,7 +249,11 @@ impl Engine {
             &mut segments,
             samples.len() as f64 / f64::from(ASR_SAMPLE_RATE),
         );
-        let (language, language_probability) = language.unwrap_or_default();
+        let (language, language_probability) = match language {
+            // A language "detected" in noise that produced no words means nothing.
+            Some((_, p)) if segments.is_empty() && p < 1.0 => (String::new(), 0.0),
+            other => other.unwrap_or_default(),
+        };
         Ok(Transcript {
             language,
             language_probability,
@@ -304,9 +306,11 @@ impl Engine {
         }
         let decoded = self.decode_with_fallback(&encoded, &sot_seq, &code)?;
 
-        // Silence: the model says "no speech" and nothing it wrote is confident.
-        if decoded.no_speech_prob > self.cfg.no_speech_threshold
-            && decoded.avg_logprob < self.cfg.log_prob_threshold
+        // Silence: the model says "no speech" and nothing it wrote is confident, or it is
+        // nearly sure there is no speech.
+        if decoded.no_speech_prob > self.cfg.no_speech_drop_threshold
+            || (decoded.no_speech_prob > self.cfg.no_speech_threshold
+                && decoded.avg_logprob < self.cfg.log_prob_threshold)
         {
             tracing::debug!(
                 no_speech_prob = decoded.no_speech_prob,
@@ -354,6 +358,10 @@ impl Engine {
         let offset = window.start_sec(ASR_SAMPLE_RATE);
         let window_len = window.duration_sec(ASR_SAMPLE_RATE);
         let seg_ranges = self.segment_token_ranges(&decoded.ids);
+        // The model doubts there is speech: keep only segments whose words look like real
+        // speech (OpenAI's hallucination heuristic). Catches "Thank you."/"ご視聴ありがとう
+        // ございました" invented from noise, which can score a passable log-probability.
+        let suspect = decoded.no_speech_prob > self.cfg.no_speech_threshold;
         let joiner = if NO_SPACE_LANGUAGES.contains(&code.as_str()) {
             ""
         } else {
@@ -370,7 +378,14 @@ impl Engine {
                     probability: w.probability.clamp(0.0, 1.0),
                 })
                 .collect();
-            if seg_words.is_empty() {
+            if seg_words.is_empty() || (suspect && is_segment_anomaly(&seg_words)) {
+                if !seg_words.is_empty() {
+                    tracing::debug!(
+                        no_speech_prob = decoded.no_speech_prob,
+                        words = seg_words.len(),
+                        "segment dropped as likely hallucination"
+                    );
+                }
                 continue;
             }
             let text = seg_words
@@ -396,7 +411,8 @@ impl Engine {
 
     /// faster-whisper's `generate_with_fallback`: beam search at temperature 0, then sampling at
     /// rising temperatures while the output looks degenerate (too compressible, improbable, or
-    /// looping). If every pass fails, the most probable non-looping result is kept.
+    /// blatantly looping). If every pass fails, the most probable result that is not too
+    /// compressible is kept.
     fn decode_with_fallback(
         &self,
         encoded: &StorageView,
@@ -446,7 +462,9 @@ impl Engine {
             let avg_logprob = score * ids.len() as f64 / (ids.len() + 1) as f64;
             let text = self.decode_text(&ids);
             let words: Vec<&str> = text.split_whitespace().collect();
-            let looping = has_loop(&words, self.cfg.max_repeats);
+            // Only a blatant loop forces another pass (a few surplus repeats are cut later by the
+            // loop guard; every fallback pass costs `best_of` sampled decodings).
+            let looping = has_loop(&words, 2 * self.cfg.max_repeats.max(1));
             let d = Decoded {
                 compression_ratio: compression_ratio(&text),
                 ids,
@@ -726,6 +744,34 @@ fn cap_long_words(words: &mut [RawWord]) {
         }
         prev_end = w.end;
     }
+}
+
+/// How unlike real speech a word's timing and confidence are (OpenAI whisper's
+/// `word_anomaly_score`): improbable, implausibly short or implausibly long words score.
+fn word_anomaly_score(w: &Word) -> f64 {
+    let duration = w.end_sec - w.start_sec;
+    let mut score = 0.0;
+    if w.probability < 0.15 {
+        score += 1.0;
+    }
+    if duration < 0.133 {
+        score += (0.133 - duration) * 15.0;
+    }
+    if duration > 2.0 {
+        score += duration - 2.0;
+    }
+    score
+}
+
+/// OpenAI whisper's `is_segment_anomaly`, over the first 8 non-punctuation words.
+fn is_segment_anomaly(words: &[Word]) -> bool {
+    let real: Vec<&Word> = words
+        .iter()
+        .filter(|w| !w.word.chars().all(|c| c.is_ascii_punctuation()))
+        .take(8)
+        .collect();
+    let score: f64 = real.iter().map(|w| word_anomaly_score(w)).sum();
+    score >= 3.0 || score + 0.01 >= real.len() as f64
 }
 
 /// Word times never go backwards and stay inside the recording.
