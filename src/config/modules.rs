@@ -80,6 +80,11 @@ pub fn asr(r: &mut Reader) -> AsrConfig {
             d.no_speech_threshold,
             0.0..=1.0,
         ),
+        no_speech_drop_threshold: r.number(
+            "WHISPER_NO_SPEECH_DROP_THRESHOLD",
+            d.no_speech_drop_threshold,
+            0.0..=1.0,
+        ),
         max_repeats: r.number("WHISPER_MAX_REPEATS", d.max_repeats, 1..=100),
         filler_prompt: r.bool("WHISPER_FILLER_PROMPT", d.filler_prompt),
         threads: r.number("WHISPER_THREADS", d.threads, 0..=256),
