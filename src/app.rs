@@ -10,7 +10,6 @@ use tokio_util::sync::CancellationToken;
 use tracing_appender::non_blocking::ErrorCounter;
 
 use crate::asr::Transcriber;
-use crate::audio::DecodeLimits;
 use crate::cache::TieredCache;
 use crate::coach::Coach;
 use crate::config::{AsrBackend, Config};
@@ -219,17 +218,7 @@ async fn build_analysis(
         .with_validator(Arc::new(|bytes: &[u8]| {
             crate::pipeline::service::decode(bytes).is_some()
         }));
-    let stages = Stages {
-        decode_limits: DecodeLimits {
-            max_duration_sec: config.audio.max_duration_sec,
-            timeout: config.audio.decode_timeout,
-            ffmpeg_path: config.audio.ffmpeg_path.clone(),
-        },
-        vad: config.vad.clone(),
-        analysis: config.analysis.clone(),
-        transcriber,
-        coach,
-    };
+    let stages = Stages::from_config(config, transcriber, coach);
     let p = &config.pipeline;
     Ok(AnalysisService::new(
         stages,

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::build_transcriber;
-use crate::audio::DecodeLimits;
 use crate::config::Config;
 use crate::http::ApiError;
 use crate::pipeline::{Job, Stages};
@@ -44,17 +43,7 @@ async fn run(config: Config, file: &Path, language: Option<String>) -> Result<Re
     let bytes_hash = hash_file(file).map_err(|e| fail(2, format!("{}: {e}", file.display())))?;
     let transcriber = build_transcriber(&config).map_err(|e| fail(1, format!("{e:#}")))?;
     let coach = crate::coach::build_coach(&config.coach).map_err(|e| fail(1, e.to_string()))?;
-    let stages = Arc::new(Stages {
-        decode_limits: DecodeLimits {
-            max_duration_sec: config.audio.max_duration_sec,
-            timeout: config.audio.decode_timeout,
-            ffmpeg_path: config.audio.ffmpeg_path.clone(),
-        },
-        vad: config.vad.clone(),
-        analysis: config.analysis.clone(),
-        transcriber,
-        coach,
-    });
+    let stages = Arc::new(Stages::from_config(&config, transcriber, coach));
     let bar = progress_bar();
     let progress_bar = bar.clone();
     let job = Job {

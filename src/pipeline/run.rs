@@ -51,6 +51,25 @@ pub struct Job {
 pub type Progress = Arc<dyn Fn(&'static str) + Send + Sync>;
 
 impl Stages {
+    /// The stages as the configuration describes them, around the given recogniser and coach.
+    pub fn from_config(
+        config: &crate::config::Config,
+        transcriber: Arc<dyn Transcriber>,
+        coach: Arc<dyn Coach>,
+    ) -> Self {
+        Self {
+            decode_limits: DecodeLimits {
+                max_duration_sec: config.audio.max_duration_sec,
+                timeout: config.audio.decode_timeout,
+                ffmpeg_path: config.audio.ffmpeg_path.clone(),
+            },
+            vad: config.vad.clone(),
+            analysis: config.analysis.clone(),
+            transcriber,
+            coach,
+        }
+    }
+
     /// Hash of everything besides the upload that changes the report: the analysis version,
     /// the recogniser (model and decoding settings), VAD and analysis settings, the lexicon.
     pub fn fingerprint(&self) -> String {
