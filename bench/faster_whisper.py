@@ -9,12 +9,17 @@ bench/asr.sh can put both in one table. Run it in its own process per file: peak
 """
 import argparse
 import json
+import os
 import resource
 import sys
 import time
 import wave
 
-import numpy as np
+# This file's own name would shadow the faster_whisper package: drop its folder from the path.
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+
+import numpy as np  # noqa: E402
 
 
 def read_wav(path):

@@ -87,6 +87,22 @@ mod bench {
             fillers();
             return;
         }
+        if args.iter().any(|a| a == "--mel") {
+            // The Rust-side share of a window: log-mel features of 30 s.
+            let ex = speech_coach::asr::features::MelExtractor::new(80);
+            let audio: Vec<f32> = (0..480_000)
+                .map(|i| (i as f32 * 0.01).sin() * 0.1)
+                .collect();
+            let t = Instant::now();
+            for _ in 0..5 {
+                std::hint::black_box(ex.window_features(&audio));
+            }
+            println!(
+                "{}",
+                serde_json::json!({"mel_ms_per_30s_window": t.elapsed().as_secs_f64() * 200.0})
+            );
+            return;
+        }
         let cfg = config();
         let t0 = Instant::now();
         let asr = WhisperTranscriber::load(cfg.clone()).expect("load model");

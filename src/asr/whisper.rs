@@ -271,10 +271,13 @@ impl Engine {
         out: &mut Vec<Segment>,
     ) -> Result<Option<String>, AsrError> {
         let audio = &samples[window.start..window.end];
+        let t_start = std::time::Instant::now();
         let mut feats = self.mel.window_features(audio);
+        let mel_ms = t_start.elapsed().as_millis();
         let shape = [1, self.mel_bins(), N_FRAMES];
         let view = StorageView::new(&shape, &mut feats, sys::Device::CPU).map_err(inference)?;
         let encoded = self.model.encode(&view, false).map_err(inference)?;
+        let encode_ms = t_start.elapsed().as_millis() - mel_ms;
 
         if language.is_none() {
             let detected = self.model.detect_language(&encoded).map_err(inference)?;
@@ -304,7 +307,9 @@ impl Engine {
             sot_seq.push(lang_id as usize);
             sot_seq.push(self.ids.transcribe);
         }
+        let t_decode = std::time::Instant::now();
         let decoded = self.decode_with_fallback(&encoded, &sot_seq, &code)?;
+        let decode_ms = t_decode.elapsed().as_millis();
 
         // Silence: the model says "no speech" and nothing it wrote is confident, or it is
         // nearly sure there is no speech.
@@ -324,6 +329,10 @@ impl Engine {
             avg_logprob = decoded.avg_logprob,
             compression_ratio = decoded.compression_ratio,
             no_speech_prob = decoded.no_speech_prob,
+            tokens = decoded.ids.len(),
+            mel_ms,
+            encode_ms,
+            decode_ms,
             "window decoded"
         );
 
@@ -334,7 +343,9 @@ impl Engine {
             .filter(|&t| t < self.ids.eot)
             .collect();
         let content_frames = (audio.len() / HOP_LENGTH).min(N_FRAMES);
+        let t_align = std::time::Instant::now();
         let mut words = self.align_words(&encoded, &sot_seq, &text_ids, content_frames, &code)?;
+        tracing::debug!(align_ms = t_align.elapsed().as_millis(), "window aligned");
 
         // Loop guard on what survived the fallback: keep at most `max_repeats` of any run.
         let texts: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
@@ -372,7 +383,7 @@ impl Engine {
                 .iter()
                 .filter(|w| range.contains(&w.tokens.start))
                 .map(|w| Word {
-                    word: w.text.clone(),
+                    word: w.text.trim().to_string(),
                     start_sec: offset + w.start.clamp(0.0, window_len),
                     end_sec: offset + w.end.clamp(0.0, window_len),
                     probability: w.probability.clamp(0.0, 1.0),
@@ -388,11 +399,21 @@ impl Engine {
                 }
                 continue;
             }
-            let text = seg_words
-                .iter()
-                .map(|w| w.word.as_str())
-                .collect::<Vec<_>>()
-                .join(joiner);
+            let text = if joiner.is_empty() {
+                seg_words
+                    .iter()
+                    .map(|w| w.word.as_str())
+                    .collect::<String>()
+            } else {
+                // The model's own spacing: a word without a leading space continues the last.
+                words
+                    .iter()
+                    .filter(|w| range.contains(&w.tokens.start))
+                    .map(|w| w.text.as_str())
+                    .collect::<String>()
+                    .trim()
+                    .to_string()
+            };
             out.push(Segment {
                 start_sec: seg_words[0].start_sec,
                 end_sec: seg_words[seg_words.len() - 1].end_sec,
@@ -613,13 +634,10 @@ impl Engine {
         }
         let mut words = merge_punctuation(words);
         cap_long_words(&mut words);
+        // Texts keep their leading space (it says where the model put word breaks: "Э" + "-э").
         Ok(words
             .into_iter()
-            .map(|mut w| {
-                w.text = w.text.trim().to_string();
-                w
-            })
-            .filter(|w| !w.text.is_empty())
+            .filter(|w| !w.text.trim().is_empty())
             .collect())
     }
 
@@ -700,7 +718,9 @@ fn merge_punctuation(words: Vec<RawWord>) -> Vec<RawWord> {
             w.tokens = p.tokens.start..w.tokens.end;
             w.start = p.start.min(w.start);
         }
-        if is(&w, APPEND_PUNCT) && !out.is_empty() {
+        // A mark after a space opens something ("(", an opening quote): it joins the next word.
+        let opening = w.text.starts_with(' ') && is(&w, PREPEND_PUNCT);
+        if !opening && is(&w, APPEND_PUNCT) && !out.is_empty() {
             let last = out.last_mut().expect("checked non-empty");
             last.text.push_str(w.text.trim());
             last.tokens.end = w.tokens.end;
@@ -815,7 +835,7 @@ mod tests {
         ];
         let m = merge_punctuation(words);
         let texts: Vec<&str> = m.iter().map(|w| w.text.as_str()).collect();
-        assert_eq!(texts, vec![" Hello,", "\"world.\""]);
+        assert_eq!(texts, vec![" Hello,", " \"world.\""]);
         assert_eq!(m[1].tokens, 2..5);
     }
 
