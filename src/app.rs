@@ -164,7 +164,9 @@ fn coach_health(stats: Value) -> Value {
         (true, Some("open")) => "degraded",
         _ => "ok",
     };
-    json!({"status": status, "breaker_state": state, "enabled": enabled})
+    // A disabled coach has no breaker in play: don't report one as "closed".
+    let breaker_state = if enabled { state } else { None };
+    json!({"status": status, "breaker_state": breaker_state, "enabled": enabled})
 }
 
 /// The transcriber the config asks for.
