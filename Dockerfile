@@ -10,6 +10,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY config ./config
 COPY static ./static
+COPY docs/openapi.json ./docs/openapi.json
 COPY benches ./benches
 RUN cargo build --release --locked --bin speech-coach
 

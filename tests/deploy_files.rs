@@ -96,3 +96,56 @@ fn dockerfile_copies_what_exists_and_checks_health() {
     assert!(dockerfile.contains("HEALTHCHECK") && dockerfile.contains("/health"));
     assert!(dockerfile.contains("USER app"));
 }
+
+/// Files embedded with `include_str!` from outside `src/` must be in the Docker build context.
+#[test]
+fn dockerfile_copies_every_embedded_file() {
+    let dockerfile = root("Dockerfile");
+    let copied: Vec<String> = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from"))
+        .flat_map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().collect();
+            parts[1..parts.len() - 1]
+                .iter()
+                .map(|s| s.trim_start_matches("./").to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut checked = 0;
+    let mut stack = vec![std::path::PathBuf::from(format!(
+        "{}/src",
+        env!("CARGO_MANIFEST_DIR")
+    ))];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for part in text.split("include_str!(\"").skip(1) {
+                let rel = part.split('"').next().unwrap();
+                let target = path.parent().unwrap().join(rel).canonicalize().unwrap();
+                let from_root = target
+                    .strip_prefix(std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).unwrap())
+                    .unwrap()
+                    .display()
+                    .to_string();
+                if from_root.starts_with("src/") {
+                    continue;
+                }
+                assert!(
+                    copied
+                        .iter()
+                        .any(|c| from_root == *c || from_root.starts_with(&format!("{c}/"))),
+                    "{} embeds {from_root}, which the Dockerfile does not copy",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 2, "no embedded files found");
+}

@@ -8,6 +8,7 @@ pub mod analyze;
 pub mod error;
 pub mod health;
 pub mod metrics;
+pub mod openapi;
 pub mod page;
 pub mod request_id;
 pub mod stats;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(stats::router())
         .merge(metrics::router())
         .merge(page::router())
+        .merge(openapi::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

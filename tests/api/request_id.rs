@@ -107,3 +107,52 @@ async fn health_reports_version_uptime_and_components() {
     assert!(body["uptime_sec"].as_f64().unwrap() >= 0.0);
     assert!(body["components"].is_object());
 }
+
+/// The served OpenAPI document describes the routes the server really has, and the report
+/// schema names the contract fields a real report carries.
+#[tokio::test]
+async fn openapi_document_matches_the_server() {
+    let app = spawn_app(&[]).await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let req = app
+                .client
+                .request(method.to_uppercase().parse().unwrap(), app.url(path));
+            let status = req.send().await.unwrap().status();
+            // Documented routes exist: never 404 (DELETE /cache is 404 only without ADMIN_TOKEN,
+            // and 405 would mean the method is wrong).
+            if path != "/cache" {
+                assert!(status != 404 && status != 405, "{method} {path} → {status}");
+            }
+        }
+    }
+    let required: Vec<&str> = doc["components"]["schemas"]["Report"]["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let bytes = std::fs::read(crate::helpers::corpus("clips/en_talk_2.wav")).unwrap();
+    let report: Value = crate::analyze::post_bytes(&app, bytes, "a.wav", "")
+        .await
+        .json()
+        .await
+        .unwrap();
+    for field in required {
+        assert!(
+            report.get(field).is_some(),
+            "report lacks documented field {field}"
+        );
+    }
+}
