@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::build_transcriber;
+use crate::coach::mmss;
 use crate::config::Config;
 use crate::http::ApiError;
 use crate::pipeline::{Job, Stages};
@@ -106,11 +107,6 @@ fn stage_label(stage: &str) -> &'static str {
         "feedback" => "writing feedback…",
         _ => "working…",
     }
-}
-
-fn mmss(sec: f64) -> String {
-    let s = sec.max(0.0).round() as u64;
-    format!("{}:{:02}", s / 60, s % 60)
 }
 
 /// The human-readable report.

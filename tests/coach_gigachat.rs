@@ -104,25 +104,10 @@ fn report(language: &str) -> Report {
             evidence: vec![],
         }],
         timeline: vec![],
-        feedback: blank_feedback(),
+        feedback: Feedback::pending(),
         cache: CacheInfo::default(),
         warnings: vec![],
         timings_ms: Default::default(),
-    }
-}
-
-/// A report's own feedback is not read by the coach; an empty one will do.
-fn blank_feedback() -> Feedback {
-    Feedback {
-        source: FeedbackSource::Rules,
-        reason: Some(FallbackReason::Disabled),
-        model: None,
-        overall_assessment: String::new(),
-        strengths: vec![],
-        areas_for_improvement: vec![],
-        recommendations: vec![],
-        key_insights: vec![],
-        confidence: 0.0,
     }
 }
 

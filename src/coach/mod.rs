@@ -221,7 +221,7 @@ pub(crate) fn mmss(sec: f64) -> String {
 #[cfg(test)]
 pub(crate) mod test_support {
     //! A hand-built report with known numbers for the coach's unit tests.
-    use super::{FallbackReason, Feedback, FeedbackSource};
+    use super::Feedback;
     use crate::audio::AudioInfo;
     use crate::domain::metrics::*;
     use crate::domain::transcript::Segment;
@@ -338,25 +338,10 @@ pub(crate) mod test_support {
                 evidence: vec![],
             }],
             timeline: vec![],
-            feedback: blank_feedback(),
+            feedback: Feedback::pending(),
             cache: CacheInfo::default(),
             warnings: vec![],
             timings_ms: Default::default(),
-        }
-    }
-
-    /// The report's own feedback is not read by the coach; an empty one will do.
-    fn blank_feedback() -> Feedback {
-        Feedback {
-            source: FeedbackSource::Rules,
-            reason: Some(FallbackReason::Disabled),
-            model: None,
-            overall_assessment: String::new(),
-            strengths: vec![],
-            areas_for_improvement: vec![],
-            recommendations: vec![],
-            key_insights: vec![],
-            confidence: 0.0,
         }
     }
 }

@@ -7,13 +7,13 @@
 
 use super::{FallbackReason, Feedback, FeedbackSource, Lang, Report, mmss};
 
-/// Fillers per 100 words at or below which filler use is called a strength (about one in fifty
-/// words goes unnoticed by listeners).
-const FEW_FILLERS_PER_100: f64 = 2.0;
-/// Fillers per 100 words above which they become the first thing to work on.
-const MANY_FILLERS_PER_100: f64 = 5.0;
-/// Pitch range (10th–90th percentile) under which a voice sounds flat, semitones.
-const FLAT_PITCH_RANGE_ST: f64 = 4.0;
+/// The judgement thresholds are the advice's own (one source of truth): filler use at or below
+/// the advice's "suggestion" rate is called a strength, above its "warning" rate it is the first
+/// thing to work on; a pitch range under the advice's "narrow" range sounds flat.
+use crate::domain::advice::{
+    FILLERS_SUGGESTION_PER_100 as FEW_FILLERS_PER_100,
+    FILLERS_WARNING_PER_100 as MANY_FILLERS_PER_100, NARROW_PITCH_RANGE_ST as FLAT_PITCH_RANGE_ST,
+};
 /// Pitch range above which a voice sounds lively, semitones.
 const LIVELY_PITCH_RANGE_ST: f64 = 8.0;
 /// Speaking time under which there is too little to judge the absence of pauses, seconds.

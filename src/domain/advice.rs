@@ -11,12 +11,12 @@ use super::tokens::Token;
 
 /// Filler rates (per 100 words) at which the advice turns from info to suggestion to warning.
 /// Around 1–2 per 100 words passes unnoticed in conversation; above 5 listeners notice.
-const FILLERS_SUGGESTION_PER_100: f64 = 2.0;
-const FILLERS_WARNING_PER_100: f64 = 5.0;
+pub const FILLERS_SUGGESTION_PER_100: f64 = 2.0;
+pub const FILLERS_WARNING_PER_100: f64 = 5.0;
 /// Pace this far outside the band (as a share of the band's edge) is a warning, not a suggestion.
 const PACE_WARNING_MARGIN: f64 = 0.15;
 /// Below this pitch range (10th–90th percentile) the voice sounds flat, semitones.
-const NARROW_PITCH_RANGE_ST: f64 = 4.0;
+pub const NARROW_PITCH_RANGE_ST: f64 = 4.0;
 /// A talk this long with no pause of a phrase's length is rushing, seconds.
 const NO_PAUSE_SPEECH_SEC: f64 = 20.0;
 /// Phrases of near-equal length (duration CV below this, with enough phrases) sound mechanical.

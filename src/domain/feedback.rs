@@ -43,3 +43,21 @@ pub struct Feedback {
     /// 0..=1: how sure the coach is (rules: how much speech there was to judge).
     pub confidence: f64,
 }
+
+impl Feedback {
+    /// Feedback not written yet: a placeholder for a report whose coach has not answered (the
+    /// coach reads the report, so the report exists before its feedback). Never served.
+    pub fn pending() -> Self {
+        Self {
+            source: FeedbackSource::Rules,
+            reason: Some(FallbackReason::Disabled),
+            model: None,
+            overall_assessment: String::new(),
+            strengths: Vec::new(),
+            areas_for_improvement: Vec::new(),
+            recommendations: Vec::new(),
+            key_insights: Vec::new(),
+            confidence: 0.0,
+        }
+    }
+}

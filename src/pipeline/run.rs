@@ -191,7 +191,7 @@ impl Stages {
             advice: analysis.advice,
             timeline: analysis.timeline,
             // Interim value: replaced by the coach's answer just below.
-            feedback: interim_feedback(),
+            feedback: crate::domain::feedback::Feedback::pending(),
             cache: CacheInfo::default(),
             warnings: decoded.warnings,
             timings_ms: BTreeMap::new(),
@@ -229,19 +229,5 @@ impl Job {
         if let Some(p) = &self.progress {
             p(stage);
         }
-    }
-}
-
-fn interim_feedback() -> crate::domain::feedback::Feedback {
-    crate::domain::feedback::Feedback {
-        source: crate::domain::feedback::FeedbackSource::Rules,
-        reason: Some(crate::domain::feedback::FallbackReason::Disabled),
-        model: None,
-        overall_assessment: String::new(),
-        strengths: Vec::new(),
-        areas_for_improvement: Vec::new(),
-        recommendations: Vec::new(),
-        key_insights: Vec::new(),
-        confidence: 0.0,
     }
 }
