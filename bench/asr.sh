@@ -11,7 +11,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${SPEECH_COACH_CACHE:-$HOME/.cache/speech-coach}"
-corpus="${CORPUS:-$repo/../shared/corpus}"
+corpus="${CORPUS:-$repo/tests/corpus}"
 threads="${THREADS:-2}"
 runs="${RUNS:-3}"
 beam="${BEAM:-5}"

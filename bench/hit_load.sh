@@ -9,7 +9,7 @@
 #   SECONDS_PER_CASE=5 CONNECTIONS="1 16" bench/hit_load.sh
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-corpus="${CORPUS:-$repo/../shared/corpus}"
+corpus="${CORPUS:-$repo/tests/corpus}"
 seconds="${SECONDS_PER_CASE:-10}"
 max_requests="${MAX_REQUESTS:-20000}"
 connections="${CONNECTIONS:-1 16 64}"

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 const TARGET_SEC: f64 = 600.0;
 const RUNS: usize = 3;
 const CHILD_ENV: &str = "AUDIO_BENCH_FILE";

@@ -187,7 +187,7 @@ async fn main() -> anyhow::Result<()> {
     let clip_path = std::env::var("CLIP").unwrap_or_else(|_| {
         concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/corpus/clips/en_talk_2.wav"
+            "/tests/corpus/clips/en_talk_2.wav"
         )
         .into()
     });

@@ -11,7 +11,7 @@ use speech_coach::domain::signal::{Span, SpeechMap};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 
 /// Pause boundaries must match the manifest within this, seconds (the tolerance).
 const BOUNDARY_TOL_SEC: f64 = 0.12;

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 fn corpus(rel: &str) -> String {
-    format!("{}/../shared/corpus/{rel}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/tests/corpus/{rel}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn cli() -> Command {

@@ -16,7 +16,7 @@ const CLIPS: &[&str] = &[
 ];
 
 fn corpus(rel: &str) -> String {
-    format!("{}/../shared/corpus/{rel}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/tests/corpus/{rel}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn model_dir() -> Option<String> {

@@ -15,7 +15,7 @@ use speech_coach::domain::signal::{Span, SpeechMap};
 use speech_coach::domain::transcript::{Segment, Transcript, Word};
 use speech_coach::domain::{AnalysisConfig, AnalysisInput, analyze};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 /// Shortest silence in the manifest (ffmpeg silencedetect d=0.2): the map's minimum pause.
 const MIN_SILENCE_S: f64 = 0.2;
 /// Times in the manifest are rounded to 1 ms; sums of a dozen of them may be off by a few.

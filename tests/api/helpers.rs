@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 pub fn corpus(rel: &str) -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus")).join(rel)
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus")).join(rel)
 }
 
 pub struct TestApp {

@@ -8,7 +8,7 @@ use speech_coach::domain::signal::Span;
 
 /// The shared corpus, next to the repository (as CI lays it out).
 pub fn corpus_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus"))
 }
 
 /// The manifest entry of a corpus file (`clips/en_talk_1.wav`).

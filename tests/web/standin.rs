@@ -36,7 +36,7 @@ use speech_coach::report::{ANALYSIS_VERSION, CacheInfo, Report, TranscriptView};
 use tokio_util::sync::CancellationToken;
 
 pub fn corpus(rel: &str) -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus")).join(rel)
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus")).join(rel)
 }
 
 /// A running server on an ephemeral port; stops when dropped.
