@@ -117,6 +117,7 @@ mod bench {
                 samples: Arc::from(samples),
                 speech,
                 language: None,
+                watcher: None,
             };
             let t = Instant::now();
             let tr = asr.transcribe_blocking(&input).expect("transcribe");
@@ -174,6 +175,7 @@ mod bench {
                     samples: Arc::from(samples),
                     speech,
                     language: entry["language"].as_str().map(str::to_string),
+                    watcher: None,
                 };
                 let tr = asr.transcribe_blocking(&input).expect("transcribe");
                 let text = tr.text();

@@ -108,6 +108,7 @@ fn speech_input(language: Option<&str>) -> AsrInput {
         speech: vec![Span::new(0.4, 2.6)],
         language: language.map(str::to_string),
     }
+    watcher: None,
 }
 
 #[tokio::test]
@@ -203,6 +204,7 @@ async fn silence_is_not_sent() {
         samples: vec![0.0f32; 80_000].into(),
         speech: vec![],
         language: None,
+        watcher: None,
     };
     let t = client(url, 10.0).transcribe(input).await.unwrap();
     assert_eq!(t.words().count(), 0);

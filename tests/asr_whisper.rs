@@ -61,6 +61,7 @@ async fn transcribe(asr: &WhisperTranscriber, file: &str, language: Option<&str>
         samples: Arc::from(samples),
         speech,
         language: language.map(str::to_string),
+        watcher: None,
     };
     asr.transcribe(input).await.expect("transcription")
 }
@@ -168,6 +169,7 @@ async fn unknown_language_is_refused() {
         samples: Arc::from(read_clip("clips/en_talk_2.wav")),
         speech: vec![speech_coach::domain::signal::Span::new(0.5, 12.0)],
         language: Some("xx".into()),
+        watcher: None,
     };
     let err = asr.transcribe(input).await.unwrap_err();
     assert!(

@@ -39,6 +39,44 @@ pub struct AsrInput {
     pub speech: Vec<Span>,
     /// Requested language: `None` = detect, `Some("ru")` = force.
     pub language: Option<String>,
+    /// Told after every decoded window (progress, partial words) and asked whether to go on.
+    /// `None`: nobody is listening and the transcription cannot be cancelled.
+    pub watcher: Option<Arc<dyn AsrWatcher>>,
+}
+
+/// One decoded window: how far the recogniser has got, and the words it just produced.
+#[derive(Debug, Clone)]
+pub struct WindowDone {
+    /// Seconds of the input covered so far (end of this window), ≤ `audio_sec_total`.
+    pub audio_sec_done: f64,
+    /// Length of the whole input, seconds.
+    pub audio_sec_total: f64,
+    /// The words of this window (times in seconds from the start of the input).
+    pub words: Vec<Word>,
+}
+
+/// Listens to a running transcription: progress per window, partial words, cancellation.
+pub trait AsrWatcher: Send + Sync + std::fmt::Debug {
+    /// Called after each window is decoded, in order.
+    fn window_done(&self, done: WindowDone);
+    /// Checked before each window: `true` stops the transcription with [`AsrError::Cancelled`].
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+}
+
+impl AsrInput {
+    /// Reports a decoded window to the watcher, if any.
+    pub fn report_window(&self, done: WindowDone) {
+        if let Some(w) = &self.watcher {
+            w.window_done(done);
+        }
+    }
+
+    /// Whether the watcher asked to stop.
+    pub fn cancelled(&self) -> bool {
+        self.watcher.as_ref().is_some_and(|w| w.is_cancelled())
+    }
 }
 
 /// Whisper's native rate; the audio module resamples everything to it.
@@ -62,6 +100,9 @@ pub enum AsrError {
     /// Inference itself failed.
     #[error("transcription failed: {0}")]
     Inference(String),
+    /// The watcher cancelled the transcription (a cancelled job).
+    #[error("transcription cancelled")]
+    Cancelled,
 }
 
 /// A speech recogniser. Implementations: Whisper in-process, remote OpenAI-compatible, test fakes.

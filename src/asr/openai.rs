@@ -143,7 +143,15 @@ impl Transcriber for OpenAiTranscriber {
         let parsed: VerboseJson = serde_json::from_slice(&body).map_err(|e| {
             AsrError::Upstream(format!("unparsable answer from {}: {e}", self.endpoint))
         })?;
-        Ok(parsed.into_transcript(language, &input.speech))
+        let transcript = parsed.into_transcript(language, &input.speech);
+        // One remote call is one "window": the whole input at once.
+        let total_sec = input.samples.len() as f64 / f64::from(ASR_SAMPLE_RATE);
+        input.report_window(super::WindowDone {
+            audio_sec_done: total_sec,
+            audio_sec_total: total_sec,
+            words: transcript.words().cloned().collect(),
+        });
+        Ok(transcript)
     }
 
     fn fingerprint(&self) -> String {

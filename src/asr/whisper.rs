@@ -241,9 +241,22 @@ impl Engine {
         let samples = &input.samples[..];
         let windows = plan_windows(samples, ASR_SAMPLE_RATE, &input.speech, &self.chunking);
         let mut segments = Vec::new();
+        let total_sec = samples.len() as f64 / f64::from(ASR_SAMPLE_RATE);
         for window in windows {
+            if input.cancelled() {
+                return Err(AsrError::Cancelled);
+            }
+            let before = segments.len();
             let lang = self.window_segments(samples, window, &mut language, &mut segments)?;
             debug_assert!(lang.is_some());
+            input.report_window(super::WindowDone {
+                audio_sec_done: (window.end as f64 / f64::from(ASR_SAMPLE_RATE)).min(total_sec),
+                audio_sec_total: total_sec,
+                words: segments[before..]
+                    .iter()
+                    .flat_map(|s| s.words.iter().cloned())
+                    .collect(),
+            });
         }
         enforce_monotonic(
             &mut segments,

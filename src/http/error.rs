@@ -6,7 +6,6 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use std::sync::Arc;
 
 use super::request_id::current_request_id;
 
@@ -49,6 +48,9 @@ pub enum ApiError {
     /// 504: the analysis or an upstream took too long.
     #[error("{0}")]
     Timeout(String),
+    /// 409: the work was cancelled by its owner (a cancelled job).
+    #[error("{0}")]
+    Cancelled(String),
     /// 500: our bug; the cause is logged, the client gets a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -86,6 +88,7 @@ impl ApiError {
             Self::Overloaded { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Cancelled(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -104,6 +107,7 @@ impl ApiError {
             Self::BadGateway(_) => "upstream_error",
             Self::Unavailable(_) => "unavailable",
             Self::Timeout(_) => "timeout",
+            Self::Cancelled(_) => "cancelled",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -160,6 +164,13 @@ impl IntoResponse for ApiError {
 
 impl From<crate::pipeline::AnalysisError> for ApiError {
     fn from(e: crate::pipeline::AnalysisError) -> Self {
+        Self::from(&e)
+    }
+}
+
+/// One mapping for owned errors and for errors shared by several waiting requests.
+impl From<&crate::pipeline::AnalysisError> for ApiError {
+    fn from(e: &crate::pipeline::AnalysisError) -> Self {
         use crate::asr::AsrError;
         use crate::audio::AudioError;
         use crate::pipeline::AnalysisError as E;
@@ -196,6 +207,7 @@ impl From<crate::pipeline::AnalysisError> for ApiError {
                     Self::bad_request("invalid_parameter", a.to_string())
                 }
                 AsrError::Inference(_) => Self::internal(a),
+                AsrError::Cancelled => Self::Cancelled("the analysis was cancelled".into()),
             },
             E::Timeout(d) => Self::Timeout(format!(
                 "the analysis did not finish within {:.0} s (ANALYSIS_TIMEOUT_SEC); try a shorter recording",
@@ -205,63 +217,9 @@ impl From<crate::pipeline::AnalysisError> for ApiError {
                 retry_after_sec: r.retry_after_sec(),
                 message: r.to_string(),
             },
-            E::Shared(inner) => match Arc::try_unwrap(inner) {
-                Ok(e) => e.into(),
-                Err(shared) => Self::from_shared(&shared),
-            },
-            E::Internal(m) => Self::Internal(m),
+            E::Shared(inner) => Self::from(inner.as_ref()),
+            E::Internal(m) => Self::Internal(m.clone()),
         }
     }
 }
 
-impl ApiError {
-    /// The same mapping for an error shared by several waiting requests (not owned).
-    fn from_shared(e: &crate::pipeline::AnalysisError) -> Self {
-        use crate::pipeline::AnalysisError as E;
-        let owned = match e {
-            E::Audio(a) => E::Audio(clone_audio_error(a)),
-            E::Asr(a) => E::Asr(match a {
-                crate::asr::AsrError::ModelUnavailable(m) => {
-                    crate::asr::AsrError::ModelUnavailable(m.clone())
-                }
-                crate::asr::AsrError::Upstream(m) => crate::asr::AsrError::Upstream(m.clone()),
-                crate::asr::AsrError::Timeout(s) => crate::asr::AsrError::Timeout(*s),
-                crate::asr::AsrError::Inference(m) => crate::asr::AsrError::Inference(m.clone()),
-                crate::asr::AsrError::InvalidLanguage(m) => {
-                    crate::asr::AsrError::InvalidLanguage(m.clone())
-                }
-            }),
-            E::Timeout(d) => E::Timeout(*d),
-            E::Rejected(r) => E::Rejected(r.clone()),
-            E::Shared(inner) => return Self::from_shared(inner),
-            E::Internal(m) => E::Internal(m.clone()),
-        };
-        owned.into()
-    }
-}
-
-fn clone_audio_error(a: &crate::audio::AudioError) -> crate::audio::AudioError {
-    use crate::audio::AudioError as A;
-    match a {
-        A::Empty => A::Empty,
-        A::Unsupported { detected } => A::Unsupported {
-            detected: detected.clone(),
-        },
-        A::UnsupportedCodec { what, hint } => A::UnsupportedCodec {
-            what: what.clone(),
-            hint: hint.clone(),
-        },
-        A::Corrupt(m) => A::Corrupt(m.clone()),
-        A::InvalidHeader(m) => A::InvalidHeader(m.clone()),
-        A::TooLong {
-            duration_sec,
-            max_sec,
-        } => A::TooLong {
-            duration_sec: *duration_sec,
-            max_sec: *max_sec,
-        },
-        A::Timeout(d) => A::Timeout(*d),
-        A::NoSamples => A::NoSamples,
-        A::Io(e) => A::Io(std::io::Error::new(e.kind(), e.to_string())),
-    }
-}

@@ -140,6 +140,7 @@ impl Stages {
                     samples: samples.clone(),
                     speech: speech.speech.clone(),
                     language: job.language.clone(),
+                    watcher: None,
                 })
                 .await?
         };
