@@ -1,0 +1,186 @@
+//! Talks of real length (10, 60 minutes), made when a test runs from the corpus clips: the clips
+//! of one language one after another, separated by silences of varied length, until the target
+//! length is reached. Nothing this size is committed; the text of what was spoken is known exactly.
+//!
+//! Include it with `#[path = "../support/long_talk.rs"] mod long_talk;` (or `support/long_talk.rs`
+//! from a top-level test file).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The rate of every corpus clip in `clips/` (16 kHz mono, 16-bit PCM).
+pub const RATE: u32 = 16_000;
+
+/// A talk assembled from corpus clips.
+pub struct LongTalk {
+    /// Mono 16-bit samples at [`RATE`].
+    pub samples: Vec<i16>,
+    /// What was spoken, clip by clip, with where each clip starts and ends (seconds).
+    pub parts: Vec<Part>,
+}
+
+/// One clip inside a long talk.
+pub struct Part {
+    /// The corpus file, e.g. `clips/en_talk_1.wav`.
+    pub clip: String,
+    pub start_sec: f64,
+    pub end_sec: f64,
+    /// The clip's exact text (from the manifest).
+    pub text: String,
+}
+
+impl LongTalk {
+    pub fn duration_sec(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(RATE)
+    }
+
+    /// Everything that was said, in order.
+    pub fn text(&self) -> String {
+        self.parts
+            .iter()
+            .map(|p| p.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The talk as a 16 kHz mono 16-bit WAV file.
+    pub fn write_wav(&self, path: &Path) -> PathBuf {
+        write_wav(path, &self.samples, RATE, 1);
+        path.to_path_buf()
+    }
+}
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
+}
+
+fn manifest_text(clip: &str) -> String {
+    let raw = std::fs::read_to_string(corpus_dir().join("manifest.json")).expect("manifest");
+    let m: serde_json::Value = serde_json::from_str(&raw).expect("manifest json");
+    m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == clip)
+        .and_then(|f| f["text"].as_str())
+        .unwrap_or_else(|| panic!("{clip} not in the manifest"))
+        .to_string()
+}
+
+/// The samples of a 16 kHz mono 16-bit corpus WAV.
+pub fn read_clip(clip: &str) -> Vec<i16> {
+    let bytes = std::fs::read(corpus_dir().join(clip)).unwrap_or_else(|e| panic!("{clip}: {e}"));
+    assert_eq!(&bytes[0..4], b"RIFF", "{clip}");
+    // Walk the chunks to `data` (the corpus WAVs are plain PCM, but don't assume 44 bytes).
+    let mut pos = 12;
+    while pos + 8 <= bytes.len() {
+        let id = &bytes[pos..pos + 4];
+        let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        if id == b"data" {
+            let end = (pos + 8 + len).min(bytes.len());
+            return bytes[pos + 8..end]
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                .collect();
+        }
+        pos += 8 + len + (len & 1);
+    }
+    panic!("{clip}: no data chunk");
+}
+
+/// Clips of a language usable for long talks (intelligible voices only for Russian).
+pub fn clips_for(language: &str) -> &'static [&'static str] {
+    match language {
+        "en" => &["clips/en_talk_1.wav", "clips/en_talk_2.wav"],
+        "ru" => &["clips/ru_talk_1_fest.wav", "clips/ru_talk_2_fest.wav"],
+        other => panic!("no clips for {other}"),
+    }
+}
+
+/// A talk of at least `minutes` minutes in `language` (`en` or `ru`): the language's clips in
+/// turn, separated by silences cycling through 0.7, 1.6, 3.2 and 6.5 s (breaths, pauses, a long
+/// silence that a VAD-packing recogniser may cut out).
+pub fn build(minutes: f64, language: &str) -> LongTalk {
+    let clips: Vec<(String, Vec<i16>, String)> = clips_for(language)
+        .iter()
+        .map(|c| (c.to_string(), read_clip(c), manifest_text(c)))
+        .collect();
+    let gaps_sec = [0.7, 1.6, 3.2, 6.5];
+    let target = (minutes * 60.0 * f64::from(RATE)) as usize;
+    let mut samples: Vec<i16> = Vec::with_capacity(target + 40 * RATE as usize);
+    let mut parts = Vec::new();
+    let mut i = 0usize;
+    while samples.len() < target {
+        let (name, audio, text) = &clips[i % clips.len()];
+        let start_sec = samples.len() as f64 / f64::from(RATE);
+        samples.extend_from_slice(audio);
+        parts.push(Part {
+            clip: name.clone(),
+            start_sec,
+            end_sec: samples.len() as f64 / f64::from(RATE),
+            text: text.clone(),
+        });
+        let gap = (gaps_sec[i % gaps_sec.len()] * f64::from(RATE)) as usize;
+        samples.extend(std::iter::repeat_n(0i16, gap));
+        i += 1;
+    }
+    LongTalk { samples, parts }
+}
+
+/// Writes 16-bit PCM samples (interleaved if `channels` > 1) as a WAV file.
+pub fn write_wav(path: &Path, samples: &[i16], rate: u32, channels: u16) {
+    use std::io::Write;
+    let data_len = (samples.len() * 2) as u32;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    out.write_all(b"RIFF").unwrap();
+    out.write_all(&(36 + data_len).to_le_bytes()).unwrap();
+    out.write_all(b"WAVEfmt ").unwrap();
+    out.write_all(&16u32.to_le_bytes()).unwrap();
+    out.write_all(&1u16.to_le_bytes()).unwrap();
+    out.write_all(&channels.to_le_bytes()).unwrap();
+    out.write_all(&rate.to_le_bytes()).unwrap();
+    out.write_all(&(rate * 2 * u32::from(channels)).to_le_bytes())
+        .unwrap();
+    out.write_all(&(2 * channels).to_le_bytes()).unwrap();
+    out.write_all(&16u16.to_le_bytes()).unwrap();
+    out.write_all(b"data").unwrap();
+    out.write_all(&data_len.to_le_bytes()).unwrap();
+    let mut buf = Vec::with_capacity(samples.len() * 2);
+    for s in samples {
+        buf.extend_from_slice(&s.to_le_bytes());
+    }
+    out.write_all(&buf).unwrap();
+    out.flush().unwrap();
+}
+
+/// The talk as 48 kHz stereo WAV (what a recorder writes: 192 kB per second), made by repeating
+/// each 16 kHz sample three times on both channels — the content stays exactly the talk's.
+pub fn write_wav_48k_stereo(talk: &LongTalk, path: &Path) -> PathBuf {
+    let mut out = Vec::with_capacity(talk.samples.len() * 6);
+    for &s in &talk.samples {
+        for _ in 0..3 {
+            out.push(s);
+            out.push(s);
+        }
+    }
+    write_wav(path, &out, 48_000, 2);
+    path.to_path_buf()
+}
+
+/// Encodes a WAV with ffmpeg (`ext`: mp3, flac, m4a, ogg…); panics with ffmpeg's message on failure.
+pub fn encode(wav: &Path, ext: &str) -> PathBuf {
+    let out = wav.with_extension(ext);
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(wav)
+        .args(match ext {
+            "mp3" => &["-c:a", "libmp3lame", "-b:a", "64k"][..],
+            "m4a" => &["-c:a", "aac", "-b:a", "64k"][..],
+            _ => &[][..],
+        })
+        .arg(&out)
+        .status()
+        .expect("ffmpeg (scripts/deps.sh installs it)");
+    assert!(status.success(), "ffmpeg failed encoding {}", out.display());
+    out
+}
