@@ -2,6 +2,11 @@
 
 use std::process::Command;
 
+#[path = "support/fake_asr.rs"]
+mod fake_asr;
+#[path = "support/long_talk.rs"]
+mod long_talk;
+
 fn corpus(rel: &str) -> String {
     format!("{}/tests/corpus/{rel}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -103,4 +108,45 @@ fn a_corpus_clip_prints_the_readable_report() {
         assert!(text.contains(section), "{section} missing:\n{text}");
     }
     assert!(text.to_lowercase().contains("thank you"), "{text}");
+}
+
+/// A 60-minute talk (FLAC, as a user would bring it: 16 kHz WAV would be 115 MB) through the CLI:
+/// the whole length is decoded and analysed. The recogniser is a fake OpenAI-compatible server
+/// (the CLI is another process), hearing the talk's known text.
+#[test]
+fn a_sixty_minute_talk_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let talk = long_talk::build(60.0, "en");
+    let wav = talk.write_wav(&dir.path().join("talk60.wav"));
+    let flac = long_talk::encode(&wav, "flac");
+    std::fs::remove_file(&wav).unwrap();
+    let asr = fake_asr::start(&talk.text());
+    let out = cli()
+        .env("ASR_BACKEND", "openai")
+        .env("ASR_URL", &asr.url)
+        .args([
+            "analyze",
+            flac.to_str().unwrap(),
+            "--language",
+            "en",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(asr.calls(), 1);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let duration = report["audio"]["duration_sec"].as_f64().unwrap();
+    assert!(
+        (duration - talk.duration_sec()).abs() < 0.1,
+        "{duration} s vs {} s",
+        talk.duration_sec()
+    );
+    let spoken = talk.text().split_whitespace().count() as u64;
+    let words = report["metrics"]["words_total"].as_u64().unwrap();
+    assert!(words.abs_diff(spoken) <= spoken / 50, "{words} of {spoken}");
 }

@@ -149,3 +149,110 @@ fn dockerfile_copies_every_embedded_file() {
     }
     assert!(checked >= 2, "no embedded files found");
 }
+
+/// One setting of `.env.example`: its section, name, default and its own description (the
+/// comment lines directly above it).
+struct Documented {
+    section: String,
+    name: String,
+    default: String,
+    description: String,
+}
+
+fn documented_settings() -> Vec<Documented> {
+    let mut out = Vec::new();
+    let mut section = String::new();
+    let mut comment: Vec<String> = Vec::new();
+    for line in root(".env.example").lines() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("# ---") {
+            section = rest
+                .trim_matches(|c: char| c == '-' || c.is_whitespace())
+                .to_string();
+            comment.clear();
+        } else if let Some(text) = t.strip_prefix('#') {
+            comment.push(text.trim().to_string());
+        } else if let Some((name, default)) = t.split_once('=') {
+            out.push(Documented {
+                section: section.clone(),
+                name: name.trim().to_string(),
+                default: default.trim().to_string(),
+                description: comment.join(" "),
+            });
+            // A comment describes the one setting under it, never the next ones too.
+            comment.clear();
+        } else {
+            comment.clear();
+        }
+    }
+    out
+}
+
+#[test]
+fn every_setting_has_its_own_description() {
+    let settings = documented_settings();
+    let mut seen: std::collections::BTreeMap<&str, &str> = Default::default();
+    for s in &settings {
+        assert!(
+            !s.description.is_empty(),
+            "{} in .env.example has no comment line of its own directly above it",
+            s.name
+        );
+        if let Some(other) = seen.insert(&s.description, &s.name) {
+            panic!(
+                "{} and {other} share one description in .env.example: {:?}",
+                s.name, s.description
+            );
+        }
+    }
+}
+
+fn config_table() -> String {
+    let mut out = String::from("| setting | default | meaning |\n|---|---|---|\n");
+    let mut section = String::new();
+    for s in documented_settings() {
+        if s.section != section {
+            section.clone_from(&s.section);
+            out.push_str(&format!("| **{}** | | |\n", s.section));
+        }
+        let default = if s.default.is_empty() {
+            "(unset)".to_string()
+        } else {
+            format!("`{}`", s.default)
+        };
+        out.push_str(&format!(
+            "| `{}` | {default} | {} |\n",
+            s.name,
+            s.description.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
+/// The README's configuration table is generated from `.env.example`; a stale table fails here.
+/// `UPDATE_README=1 cargo test --release --test deploy_files` rewrites it.
+#[test]
+fn readme_configuration_table_matches_env_example() {
+    let path = format!("{}/README.md", env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let start_marker = "<!-- config-table: generated";
+    let end_marker = "<!-- config-table:end -->";
+    let start = readme
+        .find(start_marker)
+        .expect("README has the config-table start marker");
+    let body_start = start + readme[start..].find('\n').unwrap() + 1;
+    let end = readme
+        .find(end_marker)
+        .expect("README has the config-table end marker");
+    let table = config_table();
+    if std::env::var_os("UPDATE_README").is_some() {
+        let updated = format!("{}{table}{}", &readme[..body_start], &readme[end..]);
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    assert_eq!(
+        &readme[body_start..end],
+        table,
+        "README's configuration table is stale: run UPDATE_README=1 cargo test --test deploy_files"
+    );
+}

@@ -5,11 +5,13 @@
 //! path, errors and client disconnects included (the handler's future is dropped with it).
 
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, Request};
+use axum::extract::Request;
 use axum::http::header::CONTENT_TYPE;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tempfile::NamedTempFile;
 use tokio::io::AsyncWriteExt;
 
@@ -33,20 +35,36 @@ impl Upload {
     }
 }
 
-/// Reads the upload from a request.
+/// Reads the upload from a request: a multipart form's `file` field or the raw body.
+///
+/// The limit is enforced here, once, for both shapes: the file's own bytes may be at most
+/// `max_bytes` (one byte more → 413 while streaming, nothing kept). Multipart framing and other
+/// form fields do not count against the file; they are bounded separately by
+/// [`MULTIPART_OVERHEAD_BYTES`](super::MULTIPART_OVERHEAD_BYTES) so a form cannot stream junk
+/// forever. No framework body limit applies (axum's 2 MiB multipart default is not used).
 pub async fn receive(req: Request, dir: &Path, max_bytes: u64) -> Result<Upload, ApiError> {
     let content_type = req
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|s| s.to_ascii_lowercase());
-    match content_type.as_deref() {
+        .map(str::to_string);
+    let lower = content_type.as_deref().map(str::to_ascii_lowercase);
+    match lower.as_deref() {
         Some(ct) if ct.starts_with("multipart/form-data") => {
-            let mut multipart = Multipart::from_request(req, &())
-                .await
-                .map_err(|e| ApiError::bad_request("malformed_multipart", e.body_text()))?;
+            // The boundary is case-sensitive: parse it from the header as sent.
+            let boundary = multer::parse_boundary(content_type.as_deref().unwrap_or_default())
+                .map_err(|e| {
+                    ApiError::bad_request("malformed_multipart", format!("multipart form: {e}"))
+                })?;
+            let framing_limit = max_bytes.saturating_add(super::MULTIPART_OVERHEAD_BYTES);
+            let over = Arc::new(AtomicBool::new(false));
+            let body = capped(req.into_body(), framing_limit, over.clone());
+            let mut form = multer::Multipart::new(body, boundary);
             loop {
-                let field = multipart.next_field().await.map_err(multipart_error)?;
+                let field = form
+                    .next_field()
+                    .await
+                    .map_err(|e| multipart_error(&e, &over))?;
                 let Some(field) = field else {
                     return Err(ApiError::bad_request(
                         "missing_file",
@@ -55,10 +73,12 @@ pub async fn receive(req: Request, dir: &Path, max_bytes: u64) -> Result<Upload,
                 };
                 if field.name() == Some("file") {
                     let file_name = field.file_name().map(str::to_string);
-                    let stream = field.map(|r| r.map_err(multipart_error));
+                    let over = over.clone();
+                    let stream = field.map(move |r| r.map_err(|e| multipart_error(&e, &over)));
                     return write_stream(stream, dir, max_bytes, file_name).await;
                 }
-                // Other form fields are ignored (their size is bounded by the overall limit).
+                // Other fields are skipped (read and dropped by the next `next_field`); they
+                // count against the framing allowance only.
             }
         }
         None => write_stream(body_stream(req.into_body()), dir, max_bytes, None).await,
@@ -82,17 +102,36 @@ fn is_media_type(ct: &str) -> bool {
 fn body_stream(body: Body) -> impl Stream<Item = Result<Bytes, ApiError>> {
     body.into_data_stream().map(|r| {
         r.map_err(|e| {
-            // The body reader reports an over-limit body or a dropped client here.
+            // A client that goes away mid-upload ends up here.
             ApiError::bad_request("body_read_error", format!("could not read the upload: {e}"))
         })
     })
 }
 
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
-    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+/// The request body as a byte stream that fails (and sets `over`) once more than `limit` bytes
+/// have arrived.
+fn capped(
+    body: Body,
+    limit: u64,
+    over: Arc<AtomicBool>,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    let mut seen: u64 = 0;
+    body.into_data_stream().map(move |r| {
+        let chunk = r.map_err(std::io::Error::other)?;
+        seen += chunk.len() as u64;
+        if seen > limit {
+            over.store(true, Ordering::Relaxed);
+            return Err(std::io::Error::other("multipart body over the limit"));
+        }
+        Ok(chunk)
+    })
+}
+
+fn multipart_error(e: &multer::Error, over: &AtomicBool) -> ApiError {
+    if over.load(Ordering::Relaxed) {
         too_large_generic()
     } else {
-        ApiError::bad_request("malformed_multipart", e.body_text())
+        ApiError::bad_request("malformed_multipart", format!("multipart form: {e}"))
     }
 }
 

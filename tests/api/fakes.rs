@@ -13,6 +13,8 @@ pub struct FakeTranscriber {
     /// When set, each call waits for one permit (tests release them).
     pub gate: Option<Arc<Semaphore>>,
     clips: Vec<(f64, String, String)>,
+    /// Text (and language) to "hear" in any input, spread over its speech: for long talks.
+    fixed: Option<(String, String)>,
 }
 
 impl FakeTranscriber {
@@ -38,6 +40,15 @@ impl FakeTranscriber {
             calls: AtomicUsize::new(0),
             gate: None,
             clips,
+            fixed: None,
+        }
+    }
+
+    /// Hears `text` in whatever it is given (a long talk of known text), spread over the speech.
+    pub fn speaking(text: &str, language: &str) -> Self {
+        Self {
+            fixed: Some((text.to_string(), language.to_string())),
+            ..Self::new()
         }
     }
 
@@ -61,12 +72,13 @@ impl Transcriber for FakeTranscriber {
             gate.acquire().await.expect("gate open").forget();
         }
         let duration = input.samples.len() as f64 / 16_000.0;
-        let Some((_, text, lang)) = self
+        let matched = self
             .clips
             .iter()
             .min_by(|a, b| (a.0 - duration).abs().total_cmp(&(b.0 - duration).abs()))
             .filter(|c| (c.0 - duration).abs() < 0.1)
-        else {
+            .map(|(_, text, lang)| (text, lang));
+        let Some((text, lang)) = self.fixed.as_ref().map(|(t, l)| (t, l)).or(matched) else {
             return Ok(Transcript::default());
         };
         // Spread the words over the speech spans in proportion to their lengths.

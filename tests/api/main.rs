@@ -8,6 +8,9 @@ mod coach_http;
 mod fakes;
 mod helpers;
 mod logging;
+#[path = "../support/long_talk.rs"]
+mod long_talk;
+mod long_talks;
 mod request_id;
 mod shutdown;
 mod upload_limits;

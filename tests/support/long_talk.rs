@@ -97,9 +97,10 @@ pub fn clips_for(language: &str) -> &'static [&'static str] {
     }
 }
 
-/// A talk of at least `minutes` minutes in `language` (`en` or `ru`): the language's clips in
+/// A talk of exactly `minutes` minutes in `language` (`en` or `ru`): the language's clips in
 /// turn, separated by silences cycling through 0.7, 1.6, 3.2 and 6.5 s (breaths, pauses, a long
-/// silence that a VAD-packing recogniser may cut out).
+/// silence that a VAD-packing recogniser may cut out), as many clips as fit, then silence to the
+/// end (a 60-minute talk is 3600.0 s, exactly the default `MAX_AUDIO_DURATION_SEC`).
 pub fn build(minutes: f64, language: &str) -> LongTalk {
     let clips: Vec<(String, Vec<i16>, String)> = clips_for(language)
         .iter()
@@ -110,8 +111,11 @@ pub fn build(minutes: f64, language: &str) -> LongTalk {
     let mut samples: Vec<i16> = Vec::with_capacity(target + 40 * RATE as usize);
     let mut parts = Vec::new();
     let mut i = 0usize;
-    while samples.len() < target {
+    loop {
         let (name, audio, text) = &clips[i % clips.len()];
+        if samples.len() + audio.len() > target {
+            break;
+        }
         let start_sec = samples.len() as f64 / f64::from(RATE);
         samples.extend_from_slice(audio);
         parts.push(Part {
@@ -124,6 +128,7 @@ pub fn build(minutes: f64, language: &str) -> LongTalk {
         samples.extend(std::iter::repeat_n(0i16, gap));
         i += 1;
     }
+    samples.resize(target, 0);
     LongTalk { samples, parts }
 }
 

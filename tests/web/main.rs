@@ -12,6 +12,8 @@ mod browser;
 #[path = "../api/fakes.rs"]
 #[allow(dead_code)] // the gate and call counter serve the API tests
 mod fakes;
+#[path = "../support/long_talk.rs"]
+mod long_talk;
 mod standin;
 mod helpers {
     pub use crate::standin::corpus;
@@ -24,7 +26,7 @@ use fantoccini::{Client, Locator};
 use serde_json::Value;
 
 use browser::Browser;
-use standin::{TestServer, corpus, spawn_server, spawn_tiled_server};
+use standin::{TestServer, corpus, spawn_server, spawn_server_hearing, spawn_tiled_server};
 
 /// Generous: a loaded CI box may be slow to start Chromium; nothing here waits on purpose.
 const WAIT: Duration = Duration::from_secs(60);
@@ -433,5 +435,55 @@ async fn measure_one_hour_report() {
         );
     }
     screenshot(c, "one-hour-desktop.png", 1280, 900).await;
+    browser.close().await;
+}
+
+/// Real talks are 5–100 MB: a 10-minute talk (19 MB WAV, past the 2 MiB that once refused every
+/// multipart upload) picked in the page's own file input ends in a full report.
+#[tokio::test]
+async fn page_analyses_a_ten_minute_talk_of_19_mb() {
+    let Some(browser) = Browser::start_or_skip().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let talk = long_talk::build(10.0, "en");
+    let wav = talk.write_wav(&dir.path().join("ten-minute-talk.wav"));
+    assert!(std::fs::metadata(&wav).unwrap().len() > 6 * 1024 * 1024);
+    let server = spawn_server_hearing(&[], &talk.text(), "en").await;
+    let c = browser.client();
+    c.set_window_size(1280, 900).await.unwrap();
+    c.goto(&server.url("/")).await.unwrap();
+    visible(c, "#limit-text").await;
+    upload(c, &wav).await;
+    visible(c, "#report #timeline-svg").await;
+    eprintln!("render-report (10 min): {} ms", render_ms(c).await);
+
+    let stats = text(c, "#stats").await;
+    assert!(stats.contains("words/min"), "{stats}");
+    let minutes = (talk.duration_sec() / 60.0).floor() as u64;
+    assert!(
+        stats.contains(&format!("{minutes}:")),
+        "{minutes} min not in {stats}"
+    );
+    // The silences between the clips (3.2 s and 6.5 s) are on the timeline as long pauses.
+    let pauses = c
+        .find_all(Locator::Css("#timeline-svg [data-kind^='pause']"))
+        .await
+        .unwrap();
+    assert!(pauses.len() >= 10, "{} pause markers", pauses.len());
+    assert!(
+        !c.find_all(Locator::Css("#advice li"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The whole transcript is on the page, not the first stretch of it.
+    let shown = text(c, "#transcript").await.split_whitespace().count();
+    let spoken = talk.text().split_whitespace().count();
+    assert!(
+        shown.abs_diff(spoken) <= spoken / 20,
+        "{shown} words shown of {spoken} spoken"
+    );
+    screenshot(c, "ten-minute-talk.png", 1280, 900).await;
     browser.close().await;
 }
