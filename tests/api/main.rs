@@ -7,7 +7,10 @@ mod cache_http;
 mod coach_http;
 mod fakes;
 mod helpers;
+mod history;
 mod logging;
+#[path = "../support/postgres_server.rs"]
+mod postgres_server;
 mod request_id;
 mod shutdown;
 mod upload_limits;

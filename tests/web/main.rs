@@ -12,6 +12,7 @@ mod browser;
 #[path = "../api/fakes.rs"]
 #[allow(dead_code)] // the gate and call counter serve the API tests
 mod fakes;
+mod progress;
 mod standin;
 mod helpers {
     pub use crate::standin::corpus;
