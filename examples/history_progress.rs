@@ -5,7 +5,8 @@
 //! realistic rows (tracked-metrics JSON as the service writes it, a 2 KiB report body). Latency
 //! is measured at the client, one request at a time, after a warm-up.
 //!
-//! Run: `cargo bench --no-default-features --bench history`. `BENCH_SAMPLES` sets the number of
+//! Run: `cargo run --no-default-features --example history_progress` (the dev profile: the crate at
+//! opt-level 1, dependencies — sqlx, SQLite, serde — at 2; add `--release` for full optimisation). `BENCH_SAMPLES` sets the number of
 //! timed requests (default 500); `BENCH_DATABASE_URL=postgres://…` measures a PostgreSQL
 //! instead (its tables must be empty).
 
