@@ -550,7 +550,8 @@ async fn malformed_ids_are_400_and_unknown_ones_404_all_json() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_on_one_postgres_see_the_same_history() {
     let pg = PostgresServer::start();
-    let (a, b) = tokio::join!(app_on(&pg.url(), &[]), app_on(&pg.url(), &[]));
+    let url = pg.url();
+    let (a, b) = tokio::join!(app_on(&url, &[]), app_on(&url, &[]));
     let speaker = new_speaker(&a).await;
     let one = rehearse(&a, &speaker, CLIPS[0], "on-a").await;
     let two = rehearse(&b, &speaker, CLIPS[1], "on-b").await;
