@@ -18,6 +18,10 @@ use super::config::HistoryConfig;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Budget of applying the migrations (once per process): creating tables on a busy disk can take
+/// far longer than a query, and a timeout here would only retry the same work later.
+const MIGRATION_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A store failure, as the callers need to tell them apart.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -166,13 +170,17 @@ impl Store {
     where
         F: std::future::Future<Output = Result<T, sqlx::Error>>,
     {
+        // The first use may apply the migrations: their own (longer) budget, not the query's.
+        tokio::time::timeout(MIGRATION_TIMEOUT, self.migrate())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!("migrations took over {MIGRATION_TIMEOUT:?}"))
+            })??;
         let budget = self.query_timeout;
-        tokio::time::timeout(budget, async {
-            self.migrate().await?;
-            f.await.map_err(StoreError::from)
-        })
-        .await
-        .map_err(|_| StoreError::Unavailable(format!("no answer within {budget:?}")))?
+        tokio::time::timeout(budget, f)
+            .await
+            .map_err(|_| StoreError::Unavailable(format!("no answer within {budget:?}")))?
+            .map_err(StoreError::from)
     }
 
     /// Applies the migrations once (concurrent replicas: sqlx takes the database's lock).
