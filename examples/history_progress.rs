@@ -76,6 +76,9 @@ async fn main() {
         ("ASR_BACKEND", "openai".into()),
         ("CACHE_DIR", dir.path().join("cache").display().to_string()),
         ("DATABASE_URL", url.clone()),
+        // Seeding writes 100,000 rows: give the setup calls room (the measured reads are far
+        // below any budget).
+        ("DATABASE_QUERY_TIMEOUT_MS", "60000".into()),
     ];
     let config = Config::from_source(&Source::from_pairs(pairs)).expect("bench config");
     let app = Application::build(config).await.expect("build app");

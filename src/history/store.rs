@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use tokio::sync::OnceCell;
 
 use super::config::HistoryConfig;
@@ -128,6 +130,10 @@ impl Store {
                 .map_err(|e| format!("DATABASE_URL: {e}"))?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
+                // WAL + NORMAL: commits do not fsync (checkpoints do); a power cut may lose the
+                // last rehearsals, never corrupt the file. FULL made each commit wait for the disk,
+                // seconds on a busy one.
+                .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(cfg.query_timeout);
             if let Some(dir) = opts.get_filename().parent()
