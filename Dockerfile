@@ -12,6 +12,8 @@ COPY config ./config
 COPY static ./static
 COPY docs/openapi.json ./docs/openapi.json
 COPY benches ./benches
+# Embedded into the binary by sqlx::migrate! at compile time.
+COPY migrations ./migrations
 RUN cargo build --release --locked --bin speech-coach
 
 FROM python:3.11-slim-bookworm AS model
@@ -27,12 +29,13 @@ WORKDIR /app
 COPY --from=build /src/target/release/speech-coach /usr/local/bin/speech-coach
 COPY --from=model /whisper-base /app/models/whisper-base
 COPY config ./config
-RUN mkdir -p /app/cache /app/logs && chown -R app:app /app
+RUN mkdir -p /app/cache /app/logs /app/data && chown -R app:app /app
 USER app
 ENV BIND_ADDR=0.0.0.0:8000 \
     WHISPER_MODEL_DIR=/app/models/whisper-base \
     CACHE_DIR=/app/cache/analysis \
-    LOG_FILE=/app/logs/app.log
+    LOG_FILE=/app/logs/app.log \
+    DATA_DIR=/app/data
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD curl -fsS http://127.0.0.1:8000/health || exit 1

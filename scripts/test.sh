@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite from a fresh checkout: installs what the tests need (cmake, Redis,
+# Runs the whole test suite from a fresh checkout: installs what the tests need (cmake, Redis, PostgreSQL,
 # ffmpeg, Chromium), fetches the Whisper model, checks formatting and lints, runs every test.
-# The tests start their own redis-server instances on free ports.
+# The tests start their own redis-server and postgres instances on free ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test

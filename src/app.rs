@@ -13,6 +13,7 @@ use crate::asr::Transcriber;
 use crate::cache::TieredCache;
 use crate::coach::Coach;
 use crate::config::{AsrBackend, Config};
+use crate::history::History;
 use crate::http::metrics::Metrics;
 use crate::pipeline::{Admission, AnalysisService, Stages};
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub analysis: Arc<AnalysisService>,
     /// Prometheus metrics recorded as requests happen.
     pub metrics: Metrics,
+    /// Speakers, rehearsals and goals (database + retry outbox).
+    pub history: Arc<History>,
 }
 
 /// The replaceable services (tests put fakes at these seams).
@@ -50,6 +53,7 @@ impl AppState {
             "asr": self.analysis.transcriber_health(),
             "cache": self.analysis.cache.health(),
             "coach": coach_health(self.analysis.coach().stats()),
+            "history": self.history.health(),
             "pipeline": {
                 "status": "ok",
                 "active": self.analysis.admission.active(),
@@ -79,14 +83,18 @@ impl Application {
     /// Like [`Application::build`], with some services supplied (fakes in tests).
     pub async fn build_with(config: Config, services: Services) -> anyhow::Result<Self> {
         let analysis = build_analysis(&config, services.transcriber, services.coach).await?;
+        let history = History::open(config.history.clone()).map_err(anyhow::Error::msg)?;
         let listener = TcpListener::bind(config.server.bind_addr).await?;
+        let shutdown = CancellationToken::new();
+        history.start(shutdown.child_token()).await;
         let state = AppState {
             config: Arc::new(config),
             started_at: Instant::now(),
             log_dropped: services.log_dropped,
-            shutdown: CancellationToken::new(),
+            shutdown,
             analysis: Arc::new(analysis),
             metrics: Metrics::default(),
+            history,
         };
         Ok(Self { listener, state })
     }
@@ -147,6 +155,13 @@ impl Application {
             self.state.analysis.cache.flush(),
         )
         .await;
+        // One last try for rehearsal writes still waiting for the database, then close the pool.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            self.state.history.drain_outbox(),
+        )
+        .await;
+        self.state.history.store.close().await;
         tracing::info!("stopped");
         Ok(())
     }

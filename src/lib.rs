@@ -15,6 +15,7 @@
 //! - [`domain`]: pure analysis (words, pace, fillers, pauses, phrases, voice, advice).
 //! - [`coach`]: the `Coach` trait; GigaChat behind a circuit breaker, rule-based fallback.
 //! - [`cache`]: the `Tier` trait; memory, Redis and disk tiers behind `TieredCache`.
+//! - [`history`]: speakers, rehearsals and goals on SQLite/PostgreSQL (sqlx), with a retry outbox.
 //! - [`report`]: the report JSON contract.
 //! - [`cli`]: `speech-coach analyze FILE`, the pipeline without a server.
 
@@ -26,6 +27,7 @@ pub mod cli;
 pub mod coach;
 pub mod config;
 pub mod domain;
+pub mod history;
 pub mod http;
 pub mod pipeline;
 pub mod report;

@@ -469,7 +469,9 @@
     form.append('file', file, file.name);
     const xhr = new XMLHttpRequest();
     state.xhr = xhr;
-    xhr.open('POST', `/analyze?language=${encodeURIComponent(lang)}`);
+    // progress.js adds the speaker and the rehearsal's title when the user tracks rehearsals.
+    const extra = window.SpeechCoachProgress ? window.SpeechCoachProgress.query() : '';
+    xhr.open('POST', `/analyze?language=${encodeURIComponent(lang)}${extra}`);
     xhr.responseType = 'text';
     xhr.setRequestHeader('Accept', 'application/json');
 
@@ -541,6 +543,7 @@
         $('report').hidden = false;
         renderReport();
         $('report-h').focus();
+        if (window.SpeechCoachProgress) window.SpeechCoachProgress.onReport(json);
         return;
       }
       const retryAfter = parseInt(xhr.getResponseHeader('Retry-After') || '', 10);
@@ -1151,6 +1154,21 @@
       }, 150);
     });
   }
+
+  // progress.js opens a stored rehearsal's report through this (no media: the file is not here).
+  window.SpeechCoach = {
+    showReport(report) {
+      state.report = report;
+      state.file = null; // the subtitle then names the stored report
+      $('analyze').disabled = true;
+      state.raw = JSON.stringify(report);
+      state.pxPerSec = null;
+      state.xCache = null;
+      $('report').hidden = false;
+      renderReport();
+      $('report-h').focus();
+    },
+  };
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
   else init();

@@ -67,6 +67,7 @@ async fn corpus_metrics_match_the_manifest() {
         ("GIGACHAT_ENABLED", "false".into()),
         ("WHISPER_MODEL_DIR", model),
         ("CACHE_DIR", dir.path().join("cache").display().to_string()),
+        ("DATA_DIR", dir.path().join("data").display().to_string()),
         ("UPLOAD_DIR", dir.path().join("up").display().to_string()),
     ]))
     .unwrap();

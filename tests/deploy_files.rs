@@ -49,10 +49,15 @@ fn compose_environment_uses_known_settings() {
     let known: BTreeSet<String> = Config::known_variables().into_iter().collect();
     let mut in_env = false;
     let mut seen = 0;
+    // Only the app's settings are ours; other services (postgres) have their own variables.
+    let mut service = String::new();
     for line in compose.lines() {
         let t = line.trim();
+        if line.starts_with("  ") && !line.starts_with("   ") && t.ends_with(':') {
+            service = t.trim_end_matches(':').to_string();
+        }
         if t == "environment:" {
-            in_env = true;
+            in_env = service == "app";
             continue;
         }
         if in_env {
@@ -73,6 +78,7 @@ fn compose_environment_uses_known_settings() {
     assert!(seen >= 4, "no environment block parsed");
     assert!(compose.contains("env_file: .env"));
     assert!(compose.contains("redis-server") || compose.contains("image: redis"));
+    assert!(compose.contains("image: postgres") && compose.contains("DATABASE_URL: postgres://"));
     // The app listens where the healthcheck and port mapping look.
     assert!(compose.contains("BIND_ADDR: 0.0.0.0:8000") && compose.contains("\"8000:8000\""));
 }

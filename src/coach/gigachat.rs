@@ -412,12 +412,9 @@ impl GigaChatCoach {
         self.counters.fallback(reason);
         rule_based_feedback(report, reason)
     }
-}
 
-#[async_trait]
-impl Coach for GigaChatCoach {
-    #[tracing::instrument(name = "coach", skip_all, fields(model = %self.model))]
-    async fn feedback(&self, report: &Report) -> Feedback {
+    /// One coach call with `request`: breaker, concurrency slot, timeout, parsing, fallback.
+    async fn ask(&self, report: &Report, request: ChatRequest) -> Feedback {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let Ok(permit) = self.breaker.try_acquire() else {
@@ -441,7 +438,6 @@ impl Coach for GigaChatCoach {
                 return self.fallback(report, FallbackReason::Timeout);
             }
         };
-        let request = prompt::chat_request(report, &self.model, self.temperature, self.max_tokens);
         self.upstream_calls.fetch_add(1, Ordering::Relaxed);
         let call_started = Instant::now();
         let outcome = tokio::time::timeout(self.timeout, self.client.complete(&request)).await;
@@ -499,6 +495,31 @@ impl Coach for GigaChatCoach {
                 self.fallback(report, reason)
             }
         }
+    }
+}
+
+#[async_trait]
+impl Coach for GigaChatCoach {
+    #[tracing::instrument(name = "coach", skip_all, fields(model = %self.model))]
+    async fn feedback(&self, report: &Report) -> Feedback {
+        let request = prompt::chat_request(report, &self.model, self.temperature, self.max_tokens);
+        self.ask(report, request).await
+    }
+
+    #[tracing::instrument(name = "coach", skip_all, fields(model = %self.model, history = true))]
+    async fn feedback_with_history(
+        &self,
+        report: &Report,
+        history: &[crate::domain::progress::MetricProgress],
+    ) -> Feedback {
+        let request = prompt::chat_request_with_history(
+            report,
+            history,
+            &self.model,
+            self.temperature,
+            self.max_tokens,
+        );
+        self.ask(report, request).await
     }
 
     fn stats(&self) -> serde_json::Value {

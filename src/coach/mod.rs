@@ -41,6 +41,17 @@ pub use crate::report::Report;
 pub trait Coach: Send + Sync + 'static {
     async fn feedback(&self, report: &Report) -> Feedback;
 
+    /// Feedback that also knows the speaker's earlier rehearsals: an LLM coach's prompt cites
+    /// the change against the baseline. Coaches without an LLM answer as [`Coach::feedback`]
+    /// (the history is in the report's advice already).
+    async fn feedback_with_history(
+        &self,
+        report: &Report,
+        _history: &[crate::domain::progress::MetricProgress],
+    ) -> Feedback {
+        self.feedback(report).await
+    }
+
     /// State for `/health` and `/stats/coach` (breaker state, counters).
     fn stats(&self) -> serde_json::Value;
 

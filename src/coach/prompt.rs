@@ -8,6 +8,7 @@ use serde::Serialize;
 use std::fmt::Write as _;
 
 use super::{Lang, Report, mmss};
+use crate::domain::progress::MetricProgress;
 
 /// Most segments quoted from the transcript: enough to hear the speaker's voice, little enough
 /// to keep the prompt (and the bill) small.
@@ -325,6 +326,68 @@ fn facts(report: &Report, lang: Lang) -> String {
     s
 }
 
+/// The speaker's history as prompt lines: each tracked metric with a baseline, its latest
+/// value, the baseline (median of how many earlier rehearsals) and whether it got better.
+pub(crate) fn history_facts(trends: &[MetricProgress], lang: Lang) -> String {
+    let ru = matches!(lang, Lang::Ru);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}",
+        if ru {
+            "История спикера (последняя репетиция против медианы предыдущих; цитируйте изменение, \
+             например «меньше, чем 7,3 в минуту — ваша медиана за 5 репетиций»):"
+        } else {
+            "The speaker's history (this rehearsal against the median of the previous ones; cite \
+             the change, e.g. \"down from 7.3/min, your median of 5 rehearsals\"):"
+        }
+    );
+    for t in trends {
+        let (Some(latest), Some(base)) = (t.latest, t.baseline) else {
+            continue;
+        };
+        let verdict = match (t.improved, ru) {
+            (Some(true), true) => "лучше",
+            (Some(true), false) => "better",
+            (Some(false), true) => "хуже",
+            (Some(false), false) => "worse",
+            (None, true) => "без заметных перемен",
+            (None, false) => "no clear change",
+        };
+        let _ = writeln!(
+            s,
+            "- {} ({}): {latest:.2} {} {base:.2} ({} {}), {verdict}",
+            t.metric,
+            t.unit,
+            if ru { "против" } else { "vs" },
+            if ru {
+                "медиана предыдущих:"
+            } else {
+                "median of previous"
+            },
+            t.baseline_rehearsals,
+        );
+    }
+    s
+}
+
+/// [`chat_request`] with the speaker's history appended to the facts.
+pub fn chat_request_with_history(
+    report: &Report,
+    trends: &[MetricProgress],
+    model: &str,
+    temperature: f64,
+    max_tokens: u32,
+) -> ChatRequest {
+    let mut req = chat_request(report, model, temperature, max_tokens);
+    if let Some(user) = req.messages.iter_mut().find(|m| m.role == "user") {
+        user.content.push('\n');
+        user.content
+            .push_str(&history_facts(trends, Lang::of(&report.language)));
+    }
+    req
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::sample_report;
@@ -373,5 +436,37 @@ mod tests {
         assert_eq!(v["messages"][0]["role"], "system");
         assert_eq!(v["temperature"], 0.3);
         assert_eq!(v["max_tokens"], 10);
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+    use crate::domain::progress::{MetricValues, Sample, progress};
+
+    #[test]
+    fn the_history_is_appended_to_the_facts_with_the_baseline() {
+        let samples: Vec<Sample> = [7.3, 7.3, 3.1]
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| {
+                let mut values = MetricValues::new();
+                values.insert("fillers_per_minute".into(), f);
+                Sample {
+                    rehearsal_id: format!("r{i}"),
+                    recorded_at_ms: i as i64,
+                    values,
+                }
+            })
+            .collect();
+        let trends = progress(&samples, 5);
+        let text = history_facts(&trends, Lang::En);
+        assert!(
+            text.contains(
+                "- fillers_per_minute (per_min): 3.10 vs 7.30 (median of previous 2), better"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("pace_wpm"), "no baseline, no line: {text}");
     }
 }

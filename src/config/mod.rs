@@ -32,6 +32,8 @@ pub struct Config {
     pub analysis: crate::domain::AnalysisConfig,
     /// The three cache tiers.
     pub cache: crate::cache::CacheConfig,
+    /// The rehearsal history's database, pool budgets and progress settings.
+    pub history: crate::history::HistoryConfig,
     /// `UPGRADE_FALLBACK_FEEDBACK`: re-ask the coach for reports cached with rule-based feedback
     /// once GigaChat is healthy again (no ASR re-run). Default true.
     pub upgrade_fallback_feedback: bool,
@@ -183,6 +185,7 @@ impl Config {
         let vad = modules::vad(r, audio.min_pause_sec);
         let analysis = modules::analysis(r);
         let cache = modules::cache(r);
+        let history = modules::history(r);
         let upgrade_fallback_feedback = r.bool("UPGRADE_FALLBACK_FEEDBACK", true);
         r.take_errors().map_err(ConfigError)?;
         Ok(Self {
@@ -195,6 +198,7 @@ impl Config {
             vad,
             analysis,
             cache,
+            history,
             upgrade_fallback_feedback,
         })
     }

@@ -9,6 +9,7 @@ use crate::asr::{ComputeType, OpenAiAsrConfig, WhisperConfig};
 use crate::audio::vad::VadConfig;
 use crate::cache::CacheConfig;
 use crate::domain::{AnalysisConfig, Lexicon};
+use crate::history::HistoryConfig;
 
 /// Which speech recogniser serves requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,5 +239,35 @@ pub fn cache(r: &mut Reader) -> CacheConfig {
             d.disk_sweep_interval_sec,
             1..=86_400,
         ),
+    }
+}
+
+pub fn history(r: &mut Reader) -> HistoryConfig {
+    let d = HistoryConfig::default();
+    let database_url = r.optional("DATABASE_URL");
+    if let Some(url) = &database_url
+        && !["sqlite:", "postgres:", "postgresql:"]
+            .iter()
+            .any(|p| url.starts_with(p))
+    {
+        r.error("DATABASE_URL: expected sqlite://PATH or postgres://USER:PASS@HOST:PORT/DB".into());
+    }
+    let ms = |r: &mut Reader, key: &str, default: std::time::Duration| {
+        std::time::Duration::from_millis(r.number(key, default.as_millis() as u64, 1..=600_000))
+    };
+    HistoryConfig {
+        database_url: database_url.map(SecretString::from),
+        data_dir: PathBuf::from(r.string("DATA_DIR", &d.data_dir.display().to_string())),
+        max_connections: r.number("DATABASE_MAX_CONNECTIONS", d.max_connections, 1..=1000),
+        connect_timeout: ms(r, "DATABASE_CONNECT_TIMEOUT_MS", d.connect_timeout),
+        query_timeout: ms(r, "DATABASE_QUERY_TIMEOUT_MS", d.query_timeout),
+        baseline_rehearsals: r.number(
+            "HISTORY_BASELINE_REHEARSALS",
+            d.baseline_rehearsals,
+            1..=1000,
+        ),
+        outbox_capacity: r.number("HISTORY_OUTBOX_CAPACITY", d.outbox_capacity, 0..=1_000_000),
+        retry_interval: ms(r, "HISTORY_RETRY_INTERVAL_MS", d.retry_interval),
+        max_rehearsals: r.number("HISTORY_MAX_REHEARSALS", d.max_rehearsals, 1..=100_000),
     }
 }

@@ -5,6 +5,7 @@ use super::analysis::AnalysisConfig;
 use super::metrics::{Advice, Metrics, TimeRef};
 use super::pace::{FLAG_TOO_FAST, FLAG_TOO_SLOW, flagged_stretches};
 use super::pauses::{CLASS_AWKWARD, CLASS_LONG, phrases_with_words};
+use super::progress::MetricProgress;
 use super::signal::Span;
 use super::stats::ms;
 use super::tokens::Token;
@@ -763,6 +764,89 @@ pub fn advise(
     out
 }
 
+/// How a tracked metric is named and printed in advice that cites the history.
+fn history_label(metric: &str, l: &Lang) -> Option<(String, &'static str, &'static str, usize)> {
+    // (label, Russian unit, English unit, decimals)
+    let (ru, en, unit_ru, unit_en, d) = match metric {
+        "fillers_per_minute" => ("Слова-паразиты", "Fillers", " в минуту", "/min", 1),
+        "pace_wpm" => ("Темп", "Pace", " сл/мин", " wpm", 0),
+        "longest_pause_sec" => ("Самая длинная пауза", "Longest pause", " с", " s", 1),
+        "filler_clusters" => ("Скопления паразитов", "Filler clusters", "", "", 0),
+        "awkward_pauses" => ("Неловкие паузы", "Awkward pauses", "", "", 0),
+        "pitch_spread_semitones" => ("Диапазон голоса", "Pitch range", " пт", " semitones", 1),
+        "monotone_stretches" => ("Монотонные участки", "Monotone stretches", "", "", 0),
+        _ => return None,
+    };
+    Some((l.pick(ru, en), unit_ru, unit_en, d))
+}
+
+/// Advice that cites the change against the speaker's own baseline ("down from 7.3/min, your
+/// median of 5 rehearsals"), one item per headline metric that has a baseline. Empty on a
+/// first rehearsal.
+pub fn history_advice(trends: &[MetricProgress], language: &str) -> Vec<Advice> {
+    let l = Lang {
+        ru: language.to_ascii_lowercase().starts_with("ru"),
+    };
+    trends
+        .iter()
+        .filter_map(|t| {
+            let (label, unit_ru, unit_en, d) = history_label(t.metric, &l)?;
+            let (latest, base) = (t.latest?, t.baseline?);
+            let unit = if l.ru { unit_ru } else { unit_en };
+            let (now, then) = (
+                format!("{}{unit}", l.num(latest, d)),
+                format!("{}{unit}", l.num(base, d)),
+            );
+            let n = t.baseline_rehearsals;
+            let source = l.pick(
+                format!("медиана ваших прошлых репетиций: {n}"),
+                format!(
+                    "your median of {n} {}",
+                    if n == 1 { "rehearsal" } else { "rehearsals" }
+                ),
+            );
+            let way = if latest < base {
+                l.pick("меньше, чем", "down from")
+            } else if latest > base {
+                l.pick("больше, чем", "up from")
+            } else {
+                l.pick("как и", "same as")
+            };
+            let (severity, recommendation) = match t.improved {
+                Some(true) => (
+                    "info",
+                    l.pick(
+                        "Это сдвиг в нужную сторону: закрепите то, что вы изменили.",
+                        "That is the right direction: keep what you changed.",
+                    ),
+                ),
+                Some(false) => (
+                    "suggestion",
+                    l.pick(
+                        "Стало хуже, чем обычно у вас: сравните эту запись с лучшей.",
+                        "Worse than your usual: compare this recording with your best one.",
+                    ),
+                ),
+                None => (
+                    "info",
+                    l.pick(
+                        "Без заметных перемен по сравнению с прошлыми репетициями.",
+                        "No clear change against your earlier rehearsals.",
+                    ),
+                ),
+            };
+            Some(item(
+                "progress",
+                severity,
+                l.pick(format!("Динамика: {label}"), format!("Progress: {label}")),
+                format!("{label}: {now}, {way} {then} ({source})."),
+                recommendation,
+                vec![],
+            ))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -796,5 +880,44 @@ mod tests {
         assert_eq!(en.count(1, ["", "", ""], ["pause", "pauses"]), "1 pause");
         assert_eq!(en.wpm(150.0), "150 words");
         assert_eq!(en.num(1.25, 1), "1.2");
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::history_advice;
+    use crate::domain::progress::{MetricValues, Sample, progress};
+
+    fn sample(i: usize, fillers: f64) -> Sample {
+        let mut values = MetricValues::new();
+        values.insert("fillers_per_minute".into(), fillers);
+        Sample {
+            rehearsal_id: format!("r{i}"),
+            recorded_at_ms: i as i64,
+            values,
+        }
+    }
+
+    #[test]
+    fn cites_the_change_against_the_median() {
+        let s: Vec<Sample> = [7.0, 7.3, 8.0, 7.5, 3.1]
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| sample(i, f))
+            .collect();
+        let trends = progress(&s, 5);
+        let en = history_advice(&trends, "en");
+        assert_eq!(en.len(), 1, "only metrics with a baseline: {en:?}");
+        assert_eq!(en[0].category, "progress");
+        assert_eq!(
+            en[0].observation,
+            "Fillers: 3.1/min, down from 7.4/min (your median of 4 rehearsals)."
+        );
+        let ru = history_advice(&trends, "ru");
+        assert_eq!(
+            ru[0].observation,
+            "Слова-паразиты: 3,1 в минуту, меньше, чем 7,4 в минуту (медиана ваших прошлых репетиций: 4)."
+        );
+        assert!(history_advice(&progress(&s[..1], 5), "en").is_empty());
     }
 }

@@ -12,6 +12,7 @@
 //! - `pauses`: VAD pauses, their classes, and the phrases between them.
 //! - `prosody`: YIN pitch track, monotone stretches, loudness.
 //! - `advice`: grounded advice in the recording's language.
+//! - `progress`: tracked metrics over rehearsals: baseline, deltas, personal best, goal status.
 //! - `timeline`: typed events for UIs.
 //! - `stats`: NaN-free numeric helpers.
 pub mod advice;
@@ -22,6 +23,7 @@ pub mod lexicon;
 pub mod metrics;
 pub mod pace;
 pub mod pauses;
+pub mod progress;
 pub mod prosody;
 pub mod signal;
 pub mod stats;

@@ -22,6 +22,10 @@ struct AnalyzeQuery {
     language: Option<String>,
     /// `full` (default) or `summary` (no per-word arrays).
     detail: Option<String>,
+    /// A speaker id: the analysis is recorded as one of that speaker's rehearsals.
+    speaker: Option<String>,
+    /// The rehearsal's title (needs `speaker`).
+    title: Option<String>,
 }
 
 /// A language parameter: `auto` → detect; otherwise a 2–3 letter lowercase code.
@@ -67,6 +71,9 @@ async fn analyze(
             ));
         }
     };
+    let rehearsal =
+        super::speakers::rehearsal_target(&state, query.speaker.as_deref(), query.title.as_deref())
+            .await?;
     let cfg = &state.config.server;
     let upload = upload::receive(req, &cfg.upload_dir, cfg.max_file_size_bytes).await?;
     let span = tracing::Span::current();
@@ -84,12 +91,16 @@ async fn analyze(
     let outcome = analyzed.outcome;
     state.metrics.cache_outcome(outcome.header_value());
     tracing::info!(cache = outcome.header_value(), "report ready");
-    let report = if summary {
-        analyzed.report.summary()
-    } else {
-        analyzed.report
+    let mut report = analyzed.report;
+    let recorded = match &rehearsal {
+        Some(target) => Some(super::speakers::record_rehearsal(&state, target, &mut report).await),
+        None => None,
     };
-    let mut resp = Json(report).into_response();
+    let report = if summary { report.summary() } else { report };
+    let mut resp = match recorded {
+        Some(info) => Json(info.attach(&report)).into_response(),
+        None => Json(report).into_response(),
+    };
     resp.headers_mut()
         .insert("x-cache", HeaderValue::from_static(outcome.header_value()));
     Ok(resp)

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod page;
 pub mod request_id;
+pub mod speakers;
 pub mod stats;
 pub mod upload;
 
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(analyze::router())
         .merge(stats::router())
+        .merge(speakers::router())
         .merge(metrics::router())
         .merge(page::router())
         .merge(openapi::router())

@@ -31,11 +31,16 @@ struct Asset {
 }
 
 /// Everything `/static/` serves. `index.html` is not here: it is served (versioned) at `/`.
-const ASSETS: [Asset; 3] = [
+const ASSETS: [Asset; 4] = [
     Asset {
         name: "app.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../static/app.js"),
+    },
+    Asset {
+        name: "progress.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../static/progress.js"),
     },
     Asset {
         name: "style.css",

@@ -41,6 +41,7 @@ pub fn test_config(dir: &Path, extra: &[(&str, &str)]) -> Config {
         ("LOG_FILE".into(), "".into()),
         ("UPLOAD_DIR".into(), upload_dir),
         ("CACHE_DIR".into(), dir.join("cache").display().to_string()),
+        ("DATA_DIR".into(), dir.join("data").display().to_string()),
         ("GIGACHAT_ENABLED".into(), "false".into()),
     ];
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));

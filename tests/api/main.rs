@@ -7,10 +7,13 @@ mod cache_http;
 mod coach_http;
 mod fakes;
 mod helpers;
+mod history;
 mod logging;
 #[path = "../support/long_talk.rs"]
 mod long_talk;
 mod long_talks;
+#[path = "../support/postgres_server.rs"]
+mod postgres_server;
 mod request_id;
 mod shutdown;
 mod upload_limits;

@@ -14,6 +14,7 @@ mod browser;
 mod fakes;
 #[path = "../support/long_talk.rs"]
 mod long_talk;
+mod progress;
 mod standin;
 mod helpers {
     pub use crate::standin::corpus;

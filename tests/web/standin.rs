@@ -86,6 +86,10 @@ async fn spawn_server_with(
             "CACHE_DIR".into(),
             dir.path().join("cache").display().to_string(),
         ),
+        (
+            "DATA_DIR".into(),
+            dir.path().join("data").display().to_string(),
+        ),
     ];
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_source(&Source::from_pairs(pairs)).expect("valid test config");
@@ -121,6 +125,10 @@ async fn spawn_standin(extra: &[(&str, &str)], tile: usize) -> TestServer {
         (
             "UPLOAD_DIR".into(),
             dir.path().join("uploads").display().to_string(),
+        ),
+        (
+            "DATA_DIR".into(),
+            dir.path().join("data").display().to_string(),
         ),
     ];
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));

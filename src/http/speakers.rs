@@ -1,0 +1,611 @@
+//! Speakers and their rehearsals: `POST /speakers`, `PUT|DELETE /speakers/{id}`,
+//! `GET /speakers/{id}/rehearsals[/{rehearsal}]`, `GET /speakers/{id}/progress`,
+//! `GET /speakers/{id}/compare?a=…&b=…`, `GET|PUT /speakers/{id}/goals`.
+//!
+//! There are no accounts: a speaker id is 128 random bits, and knowing it is what grants access
+//! to that speaker's history (like a share link). It is never logged in full.
+//!
+//! Also the one function an analysis path calls once its report is ready:
+//! [`rehearsal_target`] (checks `speaker`/`title` before the upload is analysed) and
+//! [`record_rehearsal`] (history-aware advice and feedback, then the write).
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::ApiError;
+use crate::app::AppState;
+use crate::domain::advice::history_advice;
+use crate::domain::progress::{
+    self, Goal, GoalCheck, MetricProgress, MetricValues, Sample, check_goals,
+};
+use crate::history::{
+    RecordOutcome, RehearsalId, RehearsalMeta, RehearsalRow, SpeakerId, StoreError,
+};
+use crate::report::Report;
+
+/// Longest rehearsal title, characters.
+const MAX_TITLE_CHARS: usize = 200;
+/// Rehearsals per page of `GET /speakers/{id}/rehearsals`: default and most.
+const DEFAULT_PAGE: i64 = 20;
+const MAX_PAGE: i64 = 100;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/speakers", axum::routing::post(create))
+        .route(
+            "/speakers/{id}",
+            axum::routing::put(register).delete(delete),
+        )
+        .route("/speakers/{id}/rehearsals", get(list))
+        .route("/speakers/{id}/rehearsals/{rehearsal}", get(one))
+        .route("/speakers/{id}/progress", get(progress_view))
+        .route("/speakers/{id}/compare", get(compare))
+        .route("/speakers/{id}/goals", get(get_goals).put(put_goals))
+}
+
+/// A 32-hex-digit id or 400 naming the parameter.
+fn parse_speaker(raw: &str) -> Result<SpeakerId, ApiError> {
+    SpeakerId::parse(raw).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_speaker",
+            "a speaker id is 32 hexadecimal digits (as issued by POST /speakers)",
+        )
+    })
+}
+
+fn parse_rehearsal(name: &str, raw: &str) -> Result<RehearsalId, ApiError> {
+    RehearsalId::parse(raw).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_parameter",
+            format!("{name}: a rehearsal id is 32 hexadecimal digits"),
+        )
+    })
+}
+
+fn unknown_speaker() -> ApiError {
+    ApiError::NotFound("no such speaker (never created, or deleted)".into())
+}
+
+/// The database failed a read or write the client asked for directly: 503, retry later.
+fn db_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "history database unavailable");
+            ApiError::Unavailable("the history database is unavailable; retry shortly".into())
+        }
+        StoreError::UnknownSpeaker => unknown_speaker(),
+        StoreError::Other(cause) => ApiError::internal(cause),
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Existing speaker's goals, or 404.
+async fn known(state: &AppState, id: &SpeakerId) -> Result<Vec<Goal>, ApiError> {
+    state
+        .history
+        .goals(id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(unknown_speaker)
+}
+
+#[derive(Serialize)]
+struct Created {
+    id: String,
+    created_at_ms: i64,
+    note: &'static str,
+}
+
+const ID_NOTE: &str = "keep this id private: anyone who knows it can read and erase this \
+                       speaker's rehearsals";
+
+/// `POST /speakers`: a new speaker with a fresh random id.
+#[tracing::instrument(skip_all)]
+async fn create(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let id = SpeakerId::generate();
+    let at = now_ms();
+    state
+        .history
+        .store
+        .create_speaker(id.as_str(), at)
+        .await
+        .map_err(db_error)?;
+    tracing::info!(speaker = id.short(), "speaker created");
+    let body = Created {
+        id: id.as_str().to_string(),
+        created_at_ms: at,
+        note: ID_NOTE,
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `PUT /speakers/{id}`: registers an id the client generated (128 random bits). 201 when
+/// new, 200 when it already existed.
+#[tracing::instrument(skip_all)]
+async fn register(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_speaker(&raw)?;
+    let at = now_ms();
+    let created = state
+        .history
+        .store
+        .create_speaker(id.as_str(), at)
+        .await
+        .map_err(db_error)?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let body = json!({"id": id.as_str(), "created": created, "note": ID_NOTE});
+    Ok((status, Json(body)).into_response())
+}
+
+/// `DELETE /speakers/{id}`: erases the speaker and every rehearsal (and says how many).
+#[tracing::instrument(skip_all)]
+async fn delete(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_speaker(&raw)?;
+    let erased = state
+        .history
+        .delete_speaker(&id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(unknown_speaker)?;
+    tracing::info!(speaker = id.short(), erased, "speaker deleted");
+    Ok(Json(
+        json!({"id": id.as_str(), "deleted": true, "rehearsals_deleted": erased}),
+    ))
+}
+
+/// One rehearsal as listed: its facts, tracked numbers and goal statuses.
+#[derive(Debug, Serialize)]
+pub struct RehearsalSummary {
+    pub id: String,
+    pub recorded_at_ms: i64,
+    pub title: Option<String>,
+    pub language: String,
+    pub duration_sec: f64,
+    pub report_id: String,
+    pub metrics: MetricValues,
+    pub goals: Vec<GoalCheck>,
+}
+
+fn summary(meta: &RehearsalMeta, values: MetricValues, goals: Vec<GoalCheck>) -> RehearsalSummary {
+    RehearsalSummary {
+        id: meta.id.clone(),
+        recorded_at_ms: meta.recorded_at_ms,
+        title: meta.title.clone(),
+        language: meta.language.clone(),
+        duration_sec: meta.duration_sec,
+        report_id: meta.report_id.clone(),
+        metrics: values,
+        goals,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// `GET /speakers/{id}/rehearsals?limit=&offset=`: newest first.
+#[tracing::instrument(skip_all)]
+async fn list(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    page: Result<Query<Page>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_speaker(&raw)?;
+    let Query(page) =
+        page.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
+    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
+    let offset = page.offset.unwrap_or(0);
+    if !(1..=MAX_PAGE).contains(&limit) || offset < 0 {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!("limit must be 1..={MAX_PAGE} and offset at least 0"),
+        ));
+    }
+    let goals = known(&state, &id).await?;
+    let h = &state.history;
+    let total = h
+        .store
+        .count_rehearsals(id.as_str())
+        .await
+        .map_err(db_error)?;
+    let rows = h
+        .store
+        .list_rehearsals(id.as_str(), limit, offset)
+        .await
+        .map_err(db_error)?;
+    // Goal statuses are judged against each rehearsal's own predecessors.
+    let samples = h.samples(&id).await.map_err(db_error)?;
+    let samples: Vec<Sample> = samples.into_iter().map(|(_, s)| s).collect();
+    let n = h.config.baseline_rehearsals;
+    let items: Vec<RehearsalSummary> = rows
+        .iter()
+        .map(|m| {
+            let values: MetricValues = serde_json::from_str(&m.metrics_json).unwrap_or_default();
+            let checks = samples
+                .iter()
+                .position(|s| s.rehearsal_id == m.id)
+                .map(|i| check_goals(&goals, &samples, i, n))
+                .unwrap_or_default();
+            summary(m, values, checks)
+        })
+        .collect();
+    Ok(Json(json!({
+        "speaker": id.as_str(),
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "pending_writes": h.outbox.pending_for(id.as_str()),
+        "rehearsals": items,
+    })))
+}
+
+/// `GET /speakers/{id}/rehearsals/{rehearsal}`: the report as it was answered, with its
+/// `rehearsal` facts.
+#[tracing::instrument(skip_all)]
+async fn one(
+    State(state): State<AppState>,
+    Path((raw, rehearsal)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_speaker(&raw)?;
+    let rid = parse_rehearsal("rehearsal", &rehearsal)?;
+    let (meta, report_json) = state
+        .history
+        .store
+        .rehearsal(id.as_str(), rid.as_str())
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::NotFound("no such rehearsal for this speaker".into()))?;
+    let mut report: Value = serde_json::from_str(&report_json).map_err(ApiError::internal)?;
+    let values: MetricValues = serde_json::from_str(&meta.metrics_json).unwrap_or_default();
+    if let Some(obj) = report.as_object_mut() {
+        obj.insert(
+            "rehearsal".into(),
+            json!({
+                "id": meta.id,
+                "speaker": id.as_str(),
+                "title": meta.title,
+                "recorded_at_ms": meta.recorded_at_ms,
+                "status": "recorded",
+                "metrics": values,
+            }),
+        );
+    }
+    Ok(Json(report))
+}
+
+/// `GET /speakers/{id}/progress`.
+#[tracing::instrument(skip_all)]
+async fn progress_view(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_speaker(&raw)?;
+    let goals = known(&state, &id).await?;
+    let h = &state.history;
+    let rows = h.samples(&id).await.map_err(db_error)?;
+    let n = h.config.baseline_rehearsals;
+    let samples: Vec<Sample> = rows.iter().map(|(_, s)| s.clone()).collect();
+    let metrics = progress::progress(&samples, n);
+    let goal_checks = samples
+        .len()
+        .checked_sub(1)
+        .map(|last| check_goals(&goals, &samples, last, n))
+        .unwrap_or_else(|| check_goals(&goals, &[], 0, n));
+    let comparison = (samples.len() >= 2).then(|| {
+        let (a, b) = (&rows[rows.len() - 2], &rows[rows.len() - 1]);
+        json!({
+            "a": summary(&a.0, a.1.values.clone(), vec![]),
+            "b": summary(&b.0, b.1.values.clone(), vec![]),
+            "metrics": progress::compare(&a.1.values, &b.1.values),
+        })
+    });
+    let rehearsals: Vec<Value> = rows
+        .iter()
+        .map(|(m, _)| json!({"id": m.id, "recorded_at_ms": m.recorded_at_ms, "title": m.title}))
+        .collect();
+    Ok(Json(json!({
+        "speaker": id.as_str(),
+        "rehearsal_count": samples.len(),
+        "baseline_of": n,
+        "rehearsals": rehearsals,
+        "metrics": metrics,
+        "goals": goal_checks,
+        "comparison": comparison,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct CompareQuery {
+    a: Option<String>,
+    b: Option<String>,
+}
+
+/// `GET /speakers/{id}/compare?a=…&b=…`: two rehearsals side by side, `b - a`.
+#[tracing::instrument(skip_all)]
+async fn compare(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    query: Result<Query<CompareQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_speaker(&raw)?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
+    let (Some(a), Some(b)) = (q.a.as_deref(), q.b.as_deref()) else {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            "give two rehearsal ids: ?a=<earlier>&b=<later>",
+        ));
+    };
+    let (a, b) = (parse_rehearsal("a", a)?, parse_rehearsal("b", b)?);
+    known(&state, &id).await?;
+    let store = &state.history.store;
+    let mut sides = Vec::new();
+    for (name, rid) in [("a", &a), ("b", &b)] {
+        let (meta, _) = store
+            .rehearsal(id.as_str(), rid.as_str())
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("{name}: no such rehearsal for this speaker"))
+            })?;
+        let values: MetricValues = serde_json::from_str(&meta.metrics_json).unwrap_or_default();
+        sides.push((meta, values));
+    }
+    let deltas = progress::compare(&sides[0].1, &sides[1].1);
+    Ok(Json(json!({
+        "speaker": id.as_str(),
+        "a": summary(&sides[0].0, sides[0].1.clone(), vec![]),
+        "b": summary(&sides[1].0, sides[1].1.clone(), vec![]),
+        "metrics": deltas,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct GoalsBody {
+    goals: Vec<Goal>,
+}
+
+/// Goals and the latest rehearsal's status against each.
+async fn goals_view(state: &AppState, id: &SpeakerId, goals: &[Goal]) -> Result<Value, ApiError> {
+    let h = &state.history;
+    let samples: Vec<Sample> = h
+        .samples(id)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    let n = h.config.baseline_rehearsals;
+    let last = samples.len().saturating_sub(1);
+    Ok(json!({
+        "speaker": id.as_str(),
+        "goals": check_goals(goals, &samples, last, n),
+    }))
+}
+
+/// `GET /speakers/{id}/goals`.
+#[tracing::instrument(skip_all)]
+async fn get_goals(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_speaker(&raw)?;
+    let goals = known(&state, &id).await?;
+    Ok(Json(goals_view(&state, &id, &goals).await?))
+}
+
+/// `PUT /speakers/{id}/goals` with `{"goals": [{"metric": "fillers_per_minute", "max": 3}, …]}`:
+/// replaces every goal.
+#[tracing::instrument(skip_all)]
+async fn put_goals(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    body: Result<Json<GoalsBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_speaker(&raw)?;
+    let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    let mut seen = std::collections::HashSet::new();
+    for g in &body.goals {
+        g.validate()
+            .map_err(|m| ApiError::bad_request("invalid_goal", m))?;
+        if !seen.insert(g.metric.as_str()) {
+            return Err(ApiError::bad_request(
+                "invalid_goal",
+                format!("{} has two goals: give one with min and max", g.metric),
+            ));
+        }
+    }
+    let text = serde_json::to_string(&body.goals).map_err(ApiError::internal)?;
+    let updated = state
+        .history
+        .store
+        .set_goals(id.as_str(), &text)
+        .await
+        .map_err(db_error)?;
+    if !updated {
+        return Err(unknown_speaker());
+    }
+    Ok(Json(goals_view(&state, &id, &body.goals).await?))
+}
+
+/// Where an analysis should be recorded: a checked speaker and an optional title.
+#[derive(Debug, Clone)]
+pub struct RehearsalTarget {
+    pub speaker: SpeakerId,
+    pub title: Option<String>,
+}
+
+/// Checks the `speaker` and `title` parameters of an analysis before its upload is analysed:
+/// malformed → 400, unknown speaker → 404. When the database cannot say (it is down) the
+/// analysis goes ahead and its write is queued; an unknown speaker's write is then dropped.
+pub async fn rehearsal_target(
+    state: &AppState,
+    speaker: Option<&str>,
+    title: Option<&str>,
+) -> Result<Option<RehearsalTarget>, ApiError> {
+    let title = match title.map(str::trim) {
+        None | Some("") => None,
+        Some(t) if t.chars().count() > MAX_TITLE_CHARS || t.chars().any(char::is_control) => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("title: at most {MAX_TITLE_CHARS} characters, no control characters"),
+            ));
+        }
+        Some(t) => Some(t.to_string()),
+    };
+    let Some(raw) = speaker.filter(|s| !s.trim().is_empty()) else {
+        if title.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                "title needs speaker=<id>: only a speaker's rehearsals have titles",
+            ));
+        }
+        return Ok(None);
+    };
+    let speaker = parse_speaker(raw)?;
+    match state.history.speaker_exists(&speaker).await {
+        Ok(true) => {}
+        Ok(false) => return Err(unknown_speaker()),
+        Err(e) => tracing::warn!(error = %e, "speaker not checked: history database unavailable"),
+    }
+    Ok(Some(RehearsalTarget { speaker, title }))
+}
+
+/// What became of the rehearsal of an analysis; the `rehearsal` object of the response.
+#[derive(Debug, Clone, Serialize)]
+pub struct RehearsalInfo {
+    pub id: String,
+    pub speaker: String,
+    pub title: Option<String>,
+    pub recorded_at_ms: i64,
+    /// `recorded` | `pending` (database down: retried in the background) | `not_recorded`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Earlier rehearsals the advice compared this one with.
+    pub earlier_rehearsals: usize,
+    pub metrics: MetricValues,
+    pub goals: Vec<GoalCheck>,
+}
+
+impl RehearsalInfo {
+    /// The report JSON with this as its `rehearsal` member.
+    pub fn attach(&self, report: &Report) -> Value {
+        let mut v = serde_json::to_value(report).unwrap_or(Value::Null);
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert(
+                "rehearsal".into(),
+                serde_json::to_value(self).unwrap_or(Value::Null),
+            );
+        }
+        v
+    }
+}
+
+/// Records a finished analysis as a rehearsal of `target.speaker`. Call it once the report is
+/// ready (fresh or from the cache) — `/analyze` and the jobs path both do. When the speaker has
+/// earlier rehearsals, the report's advice gains items citing the change against the baseline,
+/// and the coach is asked again with the history (only when it can answer: GigaChat healthy).
+/// Never fails: a database that is down queues the write and says so in the result.
+pub async fn record_rehearsal(
+    state: &AppState,
+    target: &RehearsalTarget,
+    report: &mut Report,
+) -> RehearsalInfo {
+    let h = &state.history;
+    let n = h.config.baseline_rehearsals;
+    let id = RehearsalId::generate();
+    let recorded_at_ms = now_ms();
+    let values = progress::values_of(&report.metrics);
+    // History and goals are best-effort here: without them the rehearsal is still recorded.
+    let mut samples: Vec<Sample> = match h.samples(&target.speaker).await {
+        Ok(rows) => rows.into_iter().map(|(_, s)| s).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "earlier rehearsals not read: advice without history");
+            Vec::new()
+        }
+    };
+    let goals = h
+        .goals(&target.speaker)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let earlier = samples.len();
+    samples.push(Sample {
+        rehearsal_id: id.as_str().to_string(),
+        recorded_at_ms,
+        values: values.clone(),
+    });
+    if earlier > 0 {
+        let trends: Vec<MetricProgress> = progress::progress(&samples, n);
+        report
+            .advice
+            .extend(history_advice(&trends, &report.language));
+        let coach = state.analysis.coach();
+        if coach.is_healthy() {
+            report.feedback = coach.feedback_with_history(report, &trends).await;
+        }
+    }
+    let goal_checks = check_goals(&goals, &samples, earlier, n);
+
+    let mut stored = report.clone();
+    stored.cache = Default::default();
+    let row = RehearsalRow {
+        id: id.as_str().to_string(),
+        speaker_id: target.speaker.as_str().to_string(),
+        recorded_at_ms,
+        title: target.title.clone(),
+        language: report.language.clone(),
+        duration_sec: report.audio.duration_sec,
+        report_id: report.id.clone(),
+        metrics_json: serde_json::to_string(&values).unwrap_or_else(|_| "{}".into()),
+        report_json: serde_json::to_string(&stored).unwrap_or_else(|_| "{}".into()),
+    };
+    let outcome = h.record(row).await;
+    let (status, message) = match outcome {
+        RecordOutcome::Recorded => ("recorded", None),
+        RecordOutcome::Pending => (
+            "pending",
+            Some(
+                "the history database is unavailable: this rehearsal is saved as soon as it is \
+                 back"
+                    .to_string(),
+            ),
+        ),
+        RecordOutcome::NotRecorded(why) => ("not_recorded", Some(why)),
+    };
+    tracing::info!(speaker = target.speaker.short(), rehearsal = %id, status, "rehearsal");
+    RehearsalInfo {
+        id: id.as_str().to_string(),
+        speaker: target.speaker.as_str().to_string(),
+        title: target.title.clone(),
+        recorded_at_ms,
+        status,
+        message,
+        earlier_rehearsals: earlier,
+        metrics: values,
+        goals: goal_checks,
+    }
+}
