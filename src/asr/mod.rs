@@ -5,6 +5,7 @@
 //! - `openai`: a remote OpenAI-compatible `/v1/audio/transcriptions` server.
 //! - `chunking`: cutting 16 kHz samples into <= 30 s windows at silences (VAD-driven).
 //! - `features`: Whisper's log-mel features (feature `whisper`).
+//! - `packing`: speech joined into one timeline with long silences cut out, times mapped back.
 //! - `loop_guard`: detecting and cutting repetition loops in decoded text.
 //! - `settings`: [`WhisperConfig`], compiled with or without the `whisper` feature.
 
@@ -17,6 +18,7 @@ pub mod features;
 pub mod lazy;
 pub mod loop_guard;
 pub mod openai;
+pub mod packing;
 pub mod settings;
 #[cfg(feature = "whisper")]
 pub mod whisper;
