@@ -20,9 +20,11 @@ use speech_coach::asr::{
 };
 use speech_coach::audio::vad::{VadConfig, detect};
 
-/// Word deletion rate bound: bare faster-whisper 1.2.1 (same weights, int8, beam 5, its VAD) on
-/// this talk, measured by `bench/asr.sh` (docs/bench/asr.md), rounded up.
-const MAX_DELETION_RATE: f64 = 0.02;
+/// Word deletion rate bound. `bench/asr.sh` (docs/bench/asr.md) measured on this talk: bare
+/// faster-whisper 1.2.1 (same weights, int8, beam 5, its VAD) 0.0045, speech-coach 0.0081, the
+/// single-pass decoder this replaced 0.051. The bound sits just above our measurement (the issue
+/// asks for faster-whisper's; that gap of four words is open, see docs/bench/asr.md).
+const MAX_DELETION_RATE: f64 = 0.01;
 /// A sentence counts as lost when fewer than half of its words are found in place.
 const MIN_SENTENCE_RECALL: f64 = 0.5;
 
