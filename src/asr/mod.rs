@@ -61,7 +61,8 @@ pub struct WindowDone {
 pub trait AsrWatcher: Send + Sync + std::fmt::Debug {
     /// Called after each window is decoded, in order.
     fn window_done(&self, done: WindowDone);
-    /// Checked before each window: `true` stops the transcription with [`AsrError::Cancelled`].
+    /// Checked before each window (batched backends: before each batch of windows): `true` stops
+    /// the transcription with [`AsrError::Cancelled`].
     fn is_cancelled(&self) -> bool {
         false
     }
