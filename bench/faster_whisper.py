@@ -48,6 +48,7 @@ def main():
     p.add_argument("--beam-size", type=int, default=5)
     p.add_argument("--compute-type", default="int8")
     p.add_argument("--no-vad", action="store_true", help="disable faster-whisper's Silero VAD filter")
+    p.add_argument("--language", default=None, help="force a language (default: detect)")
     args = p.parse_args()
 
     from faster_whisper import WhisperModel
@@ -61,8 +62,10 @@ def main():
     for path in args.files:
         audio = read_wav(path)
         t = time.perf_counter()
+        # Each window decoded on its own, as speech-coach does (no previous-text prompt).
         segments, info = model.transcribe(audio, beam_size=args.beam_size, word_timestamps=True,
-                                          vad_filter=not args.no_vad)
+                                          vad_filter=not args.no_vad, language=args.language,
+                                          condition_on_previous_text=False)
         segments = list(segments)  # the generator does the work
         secs = time.perf_counter() - t
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -5,12 +5,20 @@
 //! ```text
 //! cargo bench --bench asr_rtf -- FILE.wav [...]   one JSON line per file (RTF, peak RSS, text)
 //! cargo bench --bench asr_rtf -- --fillers        WER and filler recall with/without the prompt
+//! cargo bench --bench asr_rtf -- --make-talk en10 OUT.wav   the held-out 10-minute English talk
+//!                                                  (espeak-ng), its text in OUT.txt
+//! cargo bench --bench asr_rtf -- --make-talk ru3 OUT.wav    3 minutes of the Russian corpus talks
+//! cargo bench --bench asr_rtf -- --wer REF.txt HYP.txt      WER / deletion rate as the tests count
 //! ```
 //! Settings come from the same env vars as the service (`WHISPER_MODEL_DIR`, `WHISPER_THREADS`,
-//! `WHISPER_BEAM_SIZE`, `WHISPER_COMPUTE_TYPE`, `WHISPER_LANGUAGE`, `WHISPER_FILLER_PROMPT`).
+//! `WHISPER_BEAM_SIZE`, `WHISPER_COMPUTE_TYPE`, `WHISPER_LANGUAGE`, `WHISPER_FILLER_PROMPT`,
+//! `WHISPER_BATCH_SIZE`, `WHISPER_PACK_SILENCE_SEC`). Speech spans come from the service's VAD.
 
 #[path = "../tests/asr_support/mod.rs"]
 mod asr_support;
+#[cfg(feature = "whisper")]
+#[path = "../tests/support/long_talk.rs"]
+mod long_talk;
 
 #[cfg(not(feature = "whisper"))]
 fn main() {
@@ -30,9 +38,13 @@ mod bench {
 
     use speech_coach::asr::{AsrInput, WhisperConfig, WhisperTranscriber};
 
+    use speech_coach::audio::vad::{VadConfig, detect};
+
     use super::asr_support::{
-        energy_speech_spans, filler_recall, manifest_entry, read_clip, read_wav, wer,
+        align, energy_speech_spans, filler_recall, manifest_entry, normalise_words, read_clip,
+        read_wav, wer,
     };
+    use super::long_talk;
 
     fn config() -> WhisperConfig {
         let mut cfg = WhisperConfig::default();
@@ -55,6 +67,12 @@ mod bench {
         }
         if let Some(v) = env("WHISPER_FILLER_PROMPT") {
             cfg.filler_prompt = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env("WHISPER_BATCH_SIZE") {
+            cfg.batch_size = v.parse().expect("WHISPER_BATCH_SIZE");
+        }
+        if let Some(v) = env("WHISPER_PACK_SILENCE_SEC") {
+            cfg.pack_silence_sec = v.parse().expect("WHISPER_PACK_SILENCE_SEC");
         }
         cfg
     }
@@ -87,6 +105,37 @@ mod bench {
             fillers();
             return;
         }
+        if let [flag, kind, out] = &args[..]
+            && flag == "--make-talk"
+        {
+            let talk = match kind.as_str() {
+                "en10" => long_talk::held_out_english(),
+                "ru3" => long_talk::build(3.0, "ru"),
+                other => panic!("--make-talk {other}: expected en10 or ru3"),
+            };
+            let wav = talk.write_wav(Path::new(out));
+            std::fs::write(wav.with_extension("txt"), talk.text()).expect("write text");
+            println!(
+                "{}",
+                serde_json::json!({"talk": kind, "file": out, "duration_s": talk.duration_sec()})
+            );
+            return;
+        }
+        if let [flag, reference, hypothesis] = &args[..]
+            && flag == "--wer"
+        {
+            let r = normalise_words(&std::fs::read_to_string(reference).expect("reference"));
+            let h = normalise_words(&std::fs::read_to_string(hypothesis).expect("hypothesis"));
+            let a = align(&r, &h);
+            println!(
+                "{}",
+                serde_json::json!({
+                    "wer": a.wer(), "deletion_rate": a.deletion_rate(),
+                    "reference_words": r.len(), "hypothesis_words": h.len(),
+                })
+            );
+            return;
+        }
         if args.iter().any(|a| a == "--mel") {
             // The Rust-side share of a window: log-mel features of 30 s.
             let ex = speech_coach::asr::features::MelExtractor::new(80);
@@ -111,7 +160,7 @@ mod bench {
         for file in args.iter().filter(|a| !a.starts_with("--")) {
             let (samples, rate) = read_wav(Path::new(file));
             assert_eq!(rate, 16_000, "{file}: resample to 16 kHz first");
-            let speech = energy_speech_spans(&samples, rate, -40.0);
+            let speech = detect(&samples, rate, &VadConfig::default()).speech;
             let duration_s = samples.len() as f64 / 16_000.0;
             let input = AsrInput {
                 samples: Arc::from(samples),
@@ -129,6 +178,7 @@ mod bench {
                 "duration_s": duration_s,
                 "threads": cfg.effective_threads(),
                 "beam_size": cfg.beam_size,
+                "batch_size": cfg.batch_size,
                 "compute_type": cfg.compute_type.as_str(),
                 "load_s": load_s,
                 "transcribe_s": secs,

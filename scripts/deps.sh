@@ -3,7 +3,8 @@
 #   build: cmake, g++, pkg-config (CTranslate2 is compiled from source by the ct2rs crate)
 #   run:   ffmpeg (fallback decoder for containers the built-in decoder cannot read, e.g. Opus)
 #   tests: redis-server and postgresql (the harness starts its own servers on free ports),
-#          chromium + chromium-driver
+#          chromium + chromium-driver, espeak-ng (the long-talk ASR test and bench/asr.sh
+#          synthesise a held-out talk)
 # Usage: scripts/deps.sh [run|test]
 set -euo pipefail
 mode="${1:-test}"
@@ -18,6 +19,7 @@ if [ "$mode" = test ]; then
   have redis-server || need+=(redis-server)
   have chromium || need+=(chromium)
   have chromedriver || need+=(chromium-driver)
+  have espeak-ng || need+=(espeak-ng)
   # Debian keeps the server binaries off PATH, under /usr/lib/postgresql/<version>/bin.
   compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need+=(postgresql)
 fi

@@ -39,6 +39,11 @@ pub struct Report {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TranscriptView {
     pub text: String,
+    /// How sure the recogniser is of the report's `language`: 1 when it was given, otherwise the
+    /// detected language's share of the probability over the served languages
+    /// (`WHISPER_LANGUAGES`); 0 when nothing was heard. Absent in reports cached before it existed.
+    #[serde(default)]
+    pub language_probability: f64,
     /// Segments; their per-word arrays are dropped with `detail=summary`.
     pub segments: Vec<Segment>,
     /// All words in time order; empty with `detail=summary`.

@@ -120,6 +120,20 @@ async fn russian_festival_talks_detected_and_accurate() {
     check_clip("clips/ru_talk_2_fest.wav", Some("ru"), RU_FEST_WER_MAX).await;
 }
 
+/// The robotic espeak Russian clip was "detected" as Polish before detection was restricted to
+/// the served languages (`WHISPER_LANGUAGES`, default ru,en); the probability is reported.
+#[tokio::test]
+async fn robotic_russian_detected_among_served_languages() {
+    let Some(asr) = asr() else { return };
+    let t = transcribe(asr, "clips/ru_talk_1.wav", None).await;
+    assert_eq!(t.language, "ru", "{t:?}");
+    assert!(
+        t.language_probability > 0.5 && t.language_probability <= 1.0,
+        "{}",
+        t.language_probability
+    );
+}
+
 #[tokio::test]
 async fn robotic_russian_does_not_loop() {
     let Some(asr) = asr() else { return };

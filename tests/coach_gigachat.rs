@@ -37,6 +37,7 @@ fn report(language: &str) -> Report {
             decoder: "symphonia".into(),
         },
         transcript: TranscriptView {
+            language_probability: 1.0,
             text: "Добрый день. Ну, начнём.".into(),
             segments: vec![Segment {
                 start_sec: 0.5,

@@ -5,6 +5,7 @@
 //! - `openai`: a remote OpenAI-compatible `/v1/audio/transcriptions` server.
 //! - `chunking`: cutting 16 kHz samples into <= 30 s windows at silences (VAD-driven).
 //! - `features`: Whisper's log-mel features (feature `whisper`).
+//! - `packing`: speech joined into one timeline with long silences cut out, times mapped back.
 //! - `loop_guard`: detecting and cutting repetition loops in decoded text.
 //! - `settings`: [`WhisperConfig`], compiled with or without the `whisper` feature.
 
@@ -17,6 +18,7 @@ pub mod features;
 pub mod lazy;
 pub mod loop_guard;
 pub mod openai;
+pub mod packing;
 pub mod settings;
 #[cfg(feature = "whisper")]
 pub mod whisper;
@@ -59,7 +61,8 @@ pub struct WindowDone {
 pub trait AsrWatcher: Send + Sync + std::fmt::Debug {
     /// Called after each window is decoded, in order.
     fn window_done(&self, done: WindowDone);
-    /// Checked before each window: `true` stops the transcription with [`AsrError::Cancelled`].
+    /// Checked before each window (batched backends: before each batch of windows): `true` stops
+    /// the transcription with [`AsrError::Cancelled`].
     fn is_cancelled(&self) -> bool {
         false
     }

@@ -53,9 +53,14 @@ pub struct WhisperConfig {
     /// `preprocessor_config.json`). Env `WHISPER_MODEL_DIR`, default `models/whisper-base`
     /// (what `scripts/fetch-model.sh` creates).
     pub model_dir: PathBuf,
-    /// Spoken language: `auto` (detect from the first speech window) or an ISO 639-1 code such as
-    /// `ru` or `en`. A request's own `language` overrides it. Env `WHISPER_LANGUAGE`, default `auto`.
+    /// Spoken language: `auto` (detect from the first batch of speech windows) or an ISO 639-1
+    /// code such as `ru` or `en`. A request's own `language` overrides it. Env `WHISPER_LANGUAGE`,
+    /// default `auto`.
     pub language: String,
+    /// The languages detection chooses among (ISO 639-1 codes); empty = every language the model
+    /// knows. Restricting it keeps a robotic Russian voice from being "detected" as Polish.
+    /// Env `WHISPER_LANGUAGES` (comma-separated, `all` for every language), default `ru,en`.
+    pub languages: Vec<String>,
     /// Precision. Env `WHISPER_COMPUTE_TYPE`, default `int8` (fastest on CPU; measured in
     /// `docs/bench/asr.md`).
     pub compute_type: ComputeType,
@@ -94,11 +99,20 @@ pub struct WhisperConfig {
     /// `workers`.
     pub threads: usize,
     /// Transcriptions that may run at once (model replicas sharing the weights). Further
-    /// requests wait for a free worker. Env `WHISPER_WORKERS`, default 1.
+    /// requests wait for a free worker. Env `WHISPER_WORKERS`, default 0 = as many as analyses
+    /// may run at once (`MAX_CONCURRENT_ANALYSES`), at most one per core, so the cores are split
+    /// between concurrent analyses instead of oversubscribed (resolved by the config loader).
     pub workers: usize,
     /// Longest window fed to Whisper, seconds (at most 30). Env `WHISPER_MAX_WINDOW_SEC`,
     /// default 30.
     pub max_window_sec: f64,
+    /// Silences longer than this are cut out of the audio Whisper hears (0.2 s kept on each side,
+    /// times mapped back), so windows are full of speech. Seconds; env `WHISPER_PACK_SILENCE_SEC`,
+    /// default 1.0.
+    pub pack_silence_sec: f64,
+    /// Windows decoded together in one CTranslate2 call. Env `WHISPER_BATCH_SIZE`, default 4
+    /// (measured in `docs/bench/asr.md`).
+    pub batch_size: usize,
 }
 
 impl Default for WhisperConfig {
@@ -106,6 +120,7 @@ impl Default for WhisperConfig {
         Self {
             model_dir: PathBuf::from("models/whisper-base"),
             language: "auto".into(),
+            languages: vec!["ru".into(), "en".into()],
             compute_type: ComputeType::Int8,
             beam_size: 5,
             best_of: 5,
@@ -119,6 +134,8 @@ impl Default for WhisperConfig {
             threads: 0,
             workers: 1,
             max_window_sec: 30.0,
+            pack_silence_sec: 1.0,
+            batch_size: 4,
         }
     }
 }
@@ -142,7 +159,7 @@ impl WhisperConfig {
     pub fn decoding_fingerprint(&self) -> String {
         let temps: Vec<String> = self.temperatures.iter().map(|t| format!("{t}")).collect();
         format!(
-            "{}:beam{}:best{}:t{}:cr{}:lp{}:ns{}/{}:rep{}:prompt{}:win{}:lang{}",
+            "{}:beam{}:best{}:t{}:cr{}:lp{}:ns{}/{}:rep{}:prompt{}:win{}:pack{}:lang{}:of{}",
             self.compute_type.as_str(),
             self.beam_size,
             self.best_of,
@@ -154,7 +171,9 @@ impl WhisperConfig {
             self.max_repeats,
             u8::from(self.filler_prompt),
             self.max_window_sec,
+            self.pack_silence_sec,
             self.language,
+            self.languages.join("/"),
         )
     }
 }
@@ -193,10 +212,11 @@ mod tests {
             ..WhisperConfig::default()
         };
         assert_ne!(a.decoding_fingerprint(), b.decoding_fingerprint());
-        // Threads and workers change speed, not the transcript.
+        // Threads, workers and batching change speed, not the transcript.
         let c = WhisperConfig {
             workers: 4,
             threads: 2,
+            batch_size: 8,
             ..WhisperConfig::default()
         };
         assert_eq!(a.decoding_fingerprint(), c.decoding_fingerprint());

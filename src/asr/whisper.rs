@@ -19,11 +19,31 @@ use tokio::sync::Semaphore;
 use super::chunking::{ChunkingConfig, Window, plan_windows};
 use super::features::{HOP_LENGTH, MelExtractor, N_FRAMES};
 use super::loop_guard::{compression_ratio, dedupe_loops, has_loop};
+use super::packing::{PackedAudio, PackingConfig};
 use super::settings::{ComputeType, WhisperConfig, normalise_language};
 use super::{ASR_SAMPLE_RATE, AsrError, AsrInput, Segment, Transcriber, Transcript, Word};
 
 /// Encoder output frames per second (one per 20 ms).
 const FRAMES_PER_SEC: f64 = 50.0;
+/// Seconds per timestamp token step (`<|0.02|>`).
+const TIMESTAMP_SEC: f64 = 0.02;
+/// Decoding passes over one window at most (the first plus its seeks): each seek moves at least
+/// `MIN_SEEK_SEC`, and real windows need two at most; this only bounds a misbehaving model.
+const MAX_PASSES: usize = 6;
+/// A seek shorter than this would decode the same audio again: the window is finished instead.
+const MIN_SEEK_SEC: f64 = 1.0;
+/// Speech (VAD) needed after a seek point for the rest to be worth decoding, seconds.
+const MIN_SPEECH_SEC: f64 = 0.3;
+/// When the model stops early with a closing timestamp, speech (VAD) after it needed to decode
+/// the rest, seconds: a trailing breath or the pad after the last word is not enough.
+const MIN_REST_SPEECH_SEC: f64 = 1.0;
+/// The model's last timestamp can be a little early: speech this close after it is its own.
+const REST_GUARD_SEC: f64 = 0.3;
+/// A window the VAD finds voiced for at least this fraction is speech...
+const VOICED_WINDOW_FRACTION: f64 = 0.8;
+/// ...when the model wrote at least this many words per second of it (noise hallucinations are
+/// one short phrase: "Thank you." over five seconds).
+const MIN_SPEECH_WORDS_PER_SEC: f64 = 1.0;
 /// Languages written without spaces: words are split per character group, not per space.
 const NO_SPACE_LANGUAGES: [&str; 6] = ["zh", "ja", "th", "lo", "my", "yue"];
 /// Punctuation merged into the neighbouring word (faster-whisper's defaults).
@@ -44,6 +64,8 @@ struct SpecialIds {
     sot_prev: usize,
     timestamp_begin: usize,
     transcribe: usize,
+    /// A plain text token aligned in the place of a window with no text in a batched alignment.
+    dummy_text: usize,
 }
 
 struct Engine {
@@ -54,6 +76,27 @@ struct Engine {
     multilingual: bool,
     cfg: WhisperConfig,
     chunking: ChunkingConfig,
+    packing: PackingConfig,
+}
+
+/// One stretch of the packed timeline to decode: a planned window or, after a seek, its rest.
+#[derive(Debug, Clone, Copy)]
+struct Job {
+    /// Index of the window in its batch.
+    owner: usize,
+    /// Samples on the packed timeline.
+    start: usize,
+    end: usize,
+    /// 0 for the window itself, then one more per seek.
+    pass: usize,
+}
+
+/// What to do with a decoded job.
+struct JobPlan {
+    /// Generated ids to keep (`None`: dropped as no speech).
+    keep: Option<Vec<usize>>,
+    /// The rest of the window, to decode again from the seek point.
+    rest: Option<Job>,
 }
 
 /// What one decoding pass of one window produced.
@@ -63,6 +106,8 @@ struct Decoded {
     avg_logprob: f64,
     no_speech_prob: f64,
     compression_ratio: f64,
+    /// A word or phrase repeats blatantly (twice `max_repeats`).
+    looping: bool,
     temperature: f32,
 }
 
@@ -130,6 +175,7 @@ impl WhisperTranscriber {
             // Timestamp tokens follow <|notimestamps|> in every Whisper vocabulary.
             timestamp_begin: no_timestamps + 1,
             transcribe: id("<|transcribe|>")?,
+            dummy_text: id(".")?,
         };
         // Sampling at fallback temperatures: a fixed seed keeps results reproducible.
         sys::set_random_seed(0);
@@ -140,6 +186,17 @@ impl WhisperTranscriber {
             max_window_sec: cfg.max_window_sec.clamp(1.0, 30.0),
             ..ChunkingConfig::default()
         };
+        let packing = PackingConfig {
+            max_silence_sec: cfg.pack_silence_sec,
+            ..PackingConfig::default()
+        };
+        for code in &cfg.languages {
+            if multilingual && tokenizer.token_to_id(&lang_token(code)).is_none() {
+                return Err(unavailable(format!(
+                    "WHISPER_LANGUAGES names {code:?}, a language this model does not know"
+                )));
+            }
+        }
         tracing::info!(%fingerprint, workers, threads = cfg.effective_threads(), "whisper model loaded");
         Ok(Self {
             engine: Arc::new(Engine {
@@ -150,6 +207,7 @@ impl WhisperTranscriber {
                 multilingual,
                 cfg,
                 chunking,
+                packing,
             }),
             permits: Arc::new(Semaphore::new(workers)),
             fingerprint,
@@ -218,11 +276,62 @@ fn inference(e: impl std::fmt::Display) -> AsrError {
 
 impl Engine {
     fn transcribe(&self, input: &AsrInput) -> Result<Transcript, AsrError> {
+        let mut language = self.requested_language(input)?;
+        let samples = &input.samples[..];
+        let sr = f64::from(ASR_SAMPLE_RATE);
+        let total_sec = samples.len() as f64 / sr;
+        // Long silences cut out; windows planned on the packed speech, cut in its pauses.
+        let packed = PackedAudio::pack(samples, ASR_SAMPLE_RATE, &input.speech, &self.packing);
+        let windows = plan_windows(
+            &packed.samples,
+            ASR_SAMPLE_RATE,
+            &packed.speech,
+            &self.chunking,
+        );
+        tracing::debug!(
+            windows = windows.len(),
+            packed_sec = packed.duration_sec(),
+            removed_sec = packed.removed_sec(samples.len()),
+            "speech packed"
+        );
+        let mut segments = Vec::new();
+        let mut last_start = 0.0;
+        for group in windows.chunks(self.cfg.batch_size.max(1)) {
+            if input.cancelled() {
+                return Err(AsrError::Cancelled);
+            }
+            let decoded = self.decode_group(&packed, group, &mut language)?;
+            for (window, mut segs) in group.iter().zip(decoded) {
+                enforce_monotonic(&mut segs, total_sec, &mut last_start);
+                let done = packed.to_original_sec(window.end as f64 / sr, true);
+                input.report_window(super::WindowDone {
+                    audio_sec_done: done.min(total_sec),
+                    audio_sec_total: total_sec,
+                    words: segs.iter().flat_map(|s| s.words.iter().cloned()).collect(),
+                });
+                segments.extend(segs);
+            }
+        }
+        let (language, language_probability) = match language {
+            // A language "detected" in noise that produced no words means nothing.
+            Some((_, p)) if segments.is_empty() && p < 1.0 => (String::new(), 0.0),
+            other => other.unwrap_or_default(),
+        };
+        Ok(Transcript {
+            language,
+            language_probability,
+            segments,
+        })
+    }
+
+    /// The language asked for (request, then configuration), checked against the model;
+    /// `None` = detect.
+    fn requested_language(&self, input: &AsrInput) -> Result<Option<(String, f64)>, AsrError> {
         let requested = match &input.language {
             Some(l) => normalise_language(l),
             None => self.cfg.forced_language(),
         };
-        let mut language = match requested {
+        Ok(match requested {
             Some(code) if !self.multilingual && code != "en" => {
                 return Err(AsrError::InvalidLanguage(format!(
                     "{code}: this model is English-only"
@@ -236,130 +345,335 @@ impl Engine {
             }
             None if !self.multilingual => Some(("en".to_string(), 1.0)),
             None => None,
-        };
-
-        let samples = &input.samples[..];
-        let windows = plan_windows(samples, ASR_SAMPLE_RATE, &input.speech, &self.chunking);
-        let mut segments = Vec::new();
-        let total_sec = samples.len() as f64 / f64::from(ASR_SAMPLE_RATE);
-        for window in windows {
-            if input.cancelled() {
-                return Err(AsrError::Cancelled);
-            }
-            let before = segments.len();
-            let lang = self.window_segments(samples, window, &mut language, &mut segments)?;
-            debug_assert!(lang.is_some());
-            input.report_window(super::WindowDone {
-                audio_sec_done: (window.end as f64 / f64::from(ASR_SAMPLE_RATE)).min(total_sec),
-                audio_sec_total: total_sec,
-                words: segments[before..]
-                    .iter()
-                    .flat_map(|s| s.words.iter().cloned())
-                    .collect(),
-            });
-        }
-        enforce_monotonic(
-            &mut segments,
-            samples.len() as f64 / f64::from(ASR_SAMPLE_RATE),
-        );
-        let (language, language_probability) = match language {
-            // A language "detected" in noise that produced no words means nothing.
-            Some((_, p)) if segments.is_empty() && p < 1.0 => (String::new(), 0.0),
-            other => other.unwrap_or_default(),
-        };
-        Ok(Transcript {
-            language,
-            language_probability,
-            segments,
         })
     }
 
-    /// Decode one window and append its segments. Detects the language on the first window when
-    /// none is forced. Returns the language in force.
-    fn window_segments(
+    /// Decodes a batch of windows (one `generate` call for all of them), then their rests
+    /// wherever the model stopped before the end of the speech (Whisper's seek, in batches
+    /// again). Returns each window's segments, times on the recording.
+    fn decode_group(
         &self,
-        samples: &[f32],
-        window: Window,
+        packed: &PackedAudio,
+        windows: &[Window],
         language: &mut Option<(String, f64)>,
-        out: &mut Vec<Segment>,
-    ) -> Result<Option<String>, AsrError> {
-        let audio = &samples[window.start..window.end];
-        let t_start = std::time::Instant::now();
-        let mut feats = self.mel.window_features(audio);
-        let mel_ms = t_start.elapsed().as_millis();
-        let shape = [1, self.mel_bins(), N_FRAMES];
-        let view = StorageView::new(&shape, &mut feats, sys::Device::CPU).map_err(inference)?;
-        let encoded = self.model.encode(&view, false).map_err(inference)?;
-        let encode_ms = t_start.elapsed().as_millis() - mel_ms;
+    ) -> Result<Vec<Vec<Segment>>, AsrError> {
+        let mut out: Vec<Vec<Segment>> = windows.iter().map(|_| Vec::new()).collect();
+        let mut jobs: Vec<Job> = windows
+            .iter()
+            .enumerate()
+            .map(|(owner, w)| Job {
+                owner,
+                start: w.start,
+                end: w.end,
+                pass: 0,
+            })
+            .collect();
+        while !jobs.is_empty() {
+            let t0 = std::time::Instant::now();
+            let encoded = self.encode(packed, &jobs)?;
+            let encode_ms = t0.elapsed().as_millis();
+            if language.is_none() {
+                *language = Some(self.detect_language(&encoded)?);
+            }
+            let code = language
+                .as_ref()
+                .map(|(c, _)| c.clone())
+                .unwrap_or_default();
+            let sot_seq = self.sot_sequence(&code)?;
+            let prompt = self.prompt(&sot_seq, &code)?;
+            let t1 = std::time::Instant::now();
+            let first = self.generate(&encoded, &prompt, jobs.len(), 0.0)?;
+            tracing::debug!(
+                batch = jobs.len(),
+                encode_ms,
+                decode_ms = t1.elapsed().as_millis(),
+                "batch decoded"
+            );
+            // Degenerate results are decoded again alone at rising temperatures.
+            let mut results: Vec<(Decoded, Option<StorageView<'static>>)> = Vec::new();
+            for (job, d) in jobs.iter().zip(first) {
+                if self.acceptable(&d) || self.cfg.temperatures.len() < 2 {
+                    results.push((d, None));
+                } else {
+                    let own = self.encode(packed, std::slice::from_ref(job))?;
+                    let best = self.decode_with_fallback(&own, &prompt, d)?;
+                    results.push((best, Some(own)));
+                }
+            }
 
-        if language.is_none() {
-            let detected = self.model.detect_language(&encoded).map_err(inference)?;
-            let best = detected
-                .into_iter()
-                .next()
-                .and_then(|v| v.into_iter().next())
-                .ok_or_else(|| AsrError::Inference("language detection returned nothing".into()))?;
-            let code = best
-                .language
-                .trim_start_matches("<|")
-                .trim_end_matches("|>")
-                .to_string();
-            *language = Some((code, f64::from(best.probability)));
+            let mut next = Vec::new();
+            let mut kept: Vec<Option<Vec<usize>>> = Vec::with_capacity(jobs.len());
+            for (job, (d, _)) in jobs.iter().zip(&results) {
+                let plan = self.plan_job(packed, job, d);
+                if let Some(rest) = plan.rest {
+                    next.push(rest);
+                }
+                kept.push(plan.keep);
+            }
+
+            // Word timings: one batched alignment for the jobs decoded in the batch, one each
+            // for those decoded again alone.
+            let frames: Vec<usize> = jobs
+                .iter()
+                .map(|j| ((j.end - j.start) / HOP_LENGTH).min(N_FRAMES))
+                .collect();
+            let texts: Vec<Vec<usize>> = kept
+                .iter()
+                .map(|k| {
+                    k.as_ref()
+                        .map(|ids| ids.iter().copied().filter(|&t| t < self.ids.eot).collect())
+                        .unwrap_or_default()
+                })
+                .collect();
+            let batched: Vec<bool> = results
+                .iter()
+                .zip(&texts)
+                .map(|((_, own), t)| own.is_none() && !t.is_empty())
+                .collect();
+            let mut alignments: Vec<Option<sys::WhisperAlignmentResult>> =
+                if batched.iter().any(|&b| b) {
+                    let inputs: Vec<Vec<usize>> = texts
+                        .iter()
+                        .zip(&batched)
+                        .map(|(t, &b)| {
+                            if b {
+                                t.clone()
+                            } else {
+                                vec![self.ids.dummy_text]
+                            }
+                        })
+                        .collect();
+                    self.align(&encoded, &sot_seq, &inputs, &frames)?
+                        .into_iter()
+                        .map(Some)
+                        .collect()
+                } else {
+                    jobs.iter().map(|_| None).collect()
+                };
+            for (i, (_, own)) in results.iter().enumerate() {
+                if let Some(own) = own
+                    && !texts[i].is_empty()
+                {
+                    alignments[i] = self
+                        .align(
+                            own,
+                            &sot_seq,
+                            std::slice::from_ref(&texts[i]),
+                            &frames[i..=i],
+                        )?
+                        .into_iter()
+                        .next();
+                }
+            }
+
+            for (i, job) in jobs.iter().enumerate() {
+                let (Some(ids), Some(a)) = (&kept[i], &alignments[i]) else {
+                    continue;
+                };
+                let words = self.words_from_alignment(a, &texts[i], &code);
+                let segs = self.build_segments(packed, job, &results[i].0, ids, words, &code);
+                out[job.owner].extend(segs);
+            }
+            jobs = next;
         }
-        let code = language
-            .as_ref()
-            .map(|(c, _)| c.clone())
-            .unwrap_or_default();
+        Ok(out)
+    }
 
+    /// Log-mel features of each job's audio, encoded in one batch.
+    fn encode(&self, packed: &PackedAudio, jobs: &[Job]) -> Result<StorageView<'static>, AsrError> {
+        let mut feats = Vec::with_capacity(jobs.len() * self.mel_bins() * N_FRAMES);
+        for j in jobs {
+            feats.extend(self.mel.window_features(&packed.samples[j.start..j.end]));
+        }
+        let shape = [jobs.len(), self.mel_bins(), N_FRAMES];
+        let view = StorageView::new(&shape, &mut feats, sys::Device::CPU).map_err(inference)?;
+        self.model.encode(&view, false).map_err(inference)
+    }
+
+    /// The most probable of the served languages (`languages`, or all when empty) over the
+    /// batch's windows, with its share of the served languages' probability.
+    fn detect_language(&self, encoded: &StorageView) -> Result<(String, f64), AsrError> {
+        let detected = self.model.detect_language(encoded).map_err(inference)?;
+        let mut totals: Vec<(String, f64)> = Vec::new();
+        let mut raw_best = (String::new(), 0.0f64);
+        for per_window in &detected {
+            for r in per_window {
+                let code = r.language.trim_start_matches("<|").trim_end_matches("|>");
+                if raw_best.1 < f64::from(r.probability) {
+                    raw_best = (code.to_string(), f64::from(r.probability));
+                }
+                if !self.cfg.languages.is_empty() && !self.cfg.languages.iter().any(|l| l == code) {
+                    continue;
+                }
+                match totals.iter_mut().find(|(c, _)| c == code) {
+                    Some(t) => t.1 += f64::from(r.probability),
+                    None => totals.push((code.to_string(), f64::from(r.probability))),
+                }
+            }
+        }
+        let sum: f64 = totals.iter().map(|(_, p)| p).sum();
+        let (code, p) = totals
+            .into_iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .ok_or_else(|| {
+                AsrError::Inference("language detection found none of the served languages".into())
+            })?;
+        let share = if sum > 0.0 { p / sum } else { 0.0 };
+        tracing::debug!(
+            language = %code,
+            probability = share,
+            model_first_choice = %raw_best.0,
+            model_first_probability = raw_best.1,
+            "language detected"
+        );
+        Ok((code, share))
+    }
+
+    /// `<|startoftranscript|><|lang|><|transcribe|>` (just the first for English-only models).
+    fn sot_sequence(&self, code: &str) -> Result<Vec<usize>, AsrError> {
         let mut sot_seq = vec![self.ids.sot];
         if self.multilingual {
             let lang_id = self
                 .tokenizer
-                .token_to_id(&lang_token(&code))
-                .ok_or_else(|| AsrError::InvalidLanguage(code.clone()))?;
+                .token_to_id(&lang_token(code))
+                .ok_or_else(|| AsrError::InvalidLanguage(code.to_string()))?;
             sot_seq.push(lang_id as usize);
             sot_seq.push(self.ids.transcribe);
         }
-        let t_decode = std::time::Instant::now();
-        let decoded = self.decode_with_fallback(&encoded, &sot_seq, &code)?;
-        let decode_ms = t_decode.elapsed().as_millis();
+        Ok(sot_seq)
+    }
 
-        // Silence: the model says "no speech" and nothing it wrote is confident, or it is
-        // nearly sure there is no speech.
-        if decoded.no_speech_prob > self.cfg.no_speech_drop_threshold
-            || (decoded.no_speech_prob > self.cfg.no_speech_threshold
-                && decoded.avg_logprob < self.cfg.log_prob_threshold)
+    /// The decoder prompt: the optional filler prompt as "previous text", then the start sequence.
+    fn prompt(&self, sot_seq: &[usize], lang: &str) -> Result<Vec<String>, AsrError> {
+        let mut prompt: Vec<String> = Vec::new();
+        if self.cfg.filler_prompt
+            && let Some(text) = filler_prompt(lang)
         {
+            prompt.push(self.token_str(self.ids.sot_prev));
+            let enc = self
+                .tokenizer
+                .encode(format!(" {text}"), false)
+                .map_err(inference)?;
+            prompt.extend(enc.get_tokens().iter().cloned());
+        }
+        prompt.extend(sot_seq.iter().map(|&t| self.token_str(t)));
+        Ok(prompt)
+    }
+
+    /// What to keep of a decoded job and where to go on (Whisper's seek rule, then the VAD).
+    ///
+    /// Whisper ends a window with two timestamps in a row when it leaves the rest for the next
+    /// window: the text after the last pair is incomplete and is decoded again from that time.
+    /// The model may also just stop (one closing timestamp) long before the speech ends; when
+    /// the VAD hears speech after the last timestamp, that rest is decoded too.
+    fn plan_job(&self, packed: &PackedAudio, job: &Job, d: &Decoded) -> JobPlan {
+        let sr = f64::from(ASR_SAMPLE_RATE);
+        let job_start_sec = job.start as f64 / sr;
+        let job_end_sec = job.end as f64 / sr;
+        let speech_sec = |from: f64, to: f64| -> f64 {
+            packed
+                .speech
+                .iter()
+                .map(|s| (s.end_sec.min(to) - s.start_sec.max(from)).max(0.0))
+                .sum()
+        };
+        let job_speech = speech_sec(job_start_sec, job_end_sec);
+        let voiced = job_speech / (job_end_sec - job_start_sec).max(1e-9);
+        let words_per_sec =
+            self.decode_text(&d.ids).split_whitespace().count() as f64 / job_speech.max(1e-9);
+        let model_silent = d.no_speech_prob > self.cfg.no_speech_drop_threshold
+            || (d.no_speech_prob > self.cfg.no_speech_threshold
+                && d.avg_logprob < self.cfg.log_prob_threshold);
+        // The VAD hears voice nearly the whole way through and the model wrote confident text
+        // at a speaking rate: that is speech, whatever the no-speech probability says.
+        let vad_contradicts = voiced >= VOICED_WINDOW_FRACTION
+            && d.avg_logprob >= self.cfg.log_prob_threshold
+            && words_per_sec >= MIN_SPEECH_WORDS_PER_SEC;
+        if model_silent && !vad_contradicts {
             tracing::debug!(
-                no_speech_prob = decoded.no_speech_prob,
-                avg_logprob = decoded.avg_logprob,
+                no_speech_prob = d.no_speech_prob,
+                avg_logprob = d.avg_logprob,
+                voiced,
+                words_per_sec,
+                start_sec = job_start_sec,
                 "window dropped as no speech"
             );
-            return Ok(Some(code));
+            return JobPlan {
+                keep: None,
+                rest: None,
+            };
         }
+        if model_silent {
+            tracing::debug!(
+                no_speech_prob = d.no_speech_prob,
+                voiced,
+                words_per_sec,
+                "no-speech verdict overruled by the VAD"
+            );
+        }
+
         tracing::debug!(
-            temperature = decoded.temperature,
-            avg_logprob = decoded.avg_logprob,
-            compression_ratio = decoded.compression_ratio,
-            no_speech_prob = decoded.no_speech_prob,
-            tokens = decoded.ids.len(),
-            mel_ms,
-            encode_ms,
-            decode_ms,
+            start_sec = job_start_sec,
+            end_sec = job_end_sec,
+            pass = job.pass,
+            temperature = d.temperature,
+            avg_logprob = d.avg_logprob,
+            compression_ratio = d.compression_ratio,
+            no_speech_prob = d.no_speech_prob,
+            tokens = d.ids.len(),
             "window decoded"
         );
+        let ids = &d.ids;
+        let (keep_len, seek_sec) = match whisper_seek(ids, self.ids.timestamp_begin) {
+            Seek::Postponed { keep, at_sec } => (keep, Some(at_sec)),
+            Seek::Consumed { closing_sec } => {
+                // Whole window consumed by Whisper's rule; the VAD may disagree.
+                let rest = closing_sec.filter(|&c| {
+                    speech_sec(job_start_sec + c + REST_GUARD_SEC, job_end_sec)
+                        >= MIN_REST_SPEECH_SEC
+                });
+                if let Some(c) = rest {
+                    tracing::debug!(
+                        stopped_at_sec = job_start_sec + c,
+                        window_end_sec = job_end_sec,
+                        "model stopped before the speech ended: decoding the rest"
+                    );
+                }
+                (ids.len(), rest)
+            }
+        };
+        let rest = seek_sec.and_then(|c| {
+            let start = job.start + (c * sr) as usize;
+            let progressed = start >= job.start + (MIN_SEEK_SEC * sr) as usize;
+            let speech_left = speech_sec(start as f64 / sr, job_end_sec) >= MIN_SPEECH_SEC;
+            (progressed && speech_left && job.pass + 1 < MAX_PASSES && start < job.end).then_some(
+                Job {
+                    owner: job.owner,
+                    start,
+                    end: job.end,
+                    pass: job.pass + 1,
+                },
+            )
+        });
+        // Text the model postponed is dropped only when its rest really is decoded again.
+        let keep_len = if rest.is_some() { keep_len } else { ids.len() };
+        JobPlan {
+            keep: Some(ids[..keep_len].to_vec()),
+            rest,
+        }
+    }
 
-        let text_ids: Vec<usize> = decoded
-            .ids
-            .iter()
-            .copied()
-            .filter(|&t| t < self.ids.eot)
-            .collect();
-        let content_frames = (audio.len() / HOP_LENGTH).min(N_FRAMES);
-        let t_align = std::time::Instant::now();
-        let mut words = self.align_words(&encoded, &sot_seq, &text_ids, content_frames, &code)?;
-        tracing::debug!(align_ms = t_align.elapsed().as_millis(), "window aligned");
-
+    /// Segments of one decoded job from its kept tokens and word timings, on the recording's
+    /// timeline; the loop guard and the hallucination check applied.
+    fn build_segments(
+        &self,
+        packed: &PackedAudio,
+        job: &Job,
+        decoded: &Decoded,
+        ids: &[usize],
+        mut words: Vec<RawWord>,
+        code: &str,
+    ) -> Vec<Segment> {
         // Loop guard on what survived the fallback: keep at most `max_repeats` of any run.
         let texts: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
         let keep = dedupe_loops(&texts, self.cfg.max_repeats);
@@ -379,27 +693,34 @@ impl Engine {
             words = kept;
         }
 
-        let offset = window.start_sec(ASR_SAMPLE_RATE);
-        let window_len = window.duration_sec(ASR_SAMPLE_RATE);
-        let seg_ranges = self.segment_token_ranges(&decoded.ids);
+        let sr = f64::from(ASR_SAMPLE_RATE);
+        let offset = job.start as f64 / sr;
+        let job_len = (job.end - job.start) as f64 / sr;
         // The model doubts there is speech: keep only segments whose words look like real
         // speech (OpenAI's hallucination heuristic). Catches "Thank you."/"ご視聴ありがとう
         // ございました" invented from noise, which can score a passable log-probability.
         let suspect = decoded.no_speech_prob > self.cfg.no_speech_threshold;
-        let joiner = if NO_SPACE_LANGUAGES.contains(&code.as_str()) {
+        let joiner = if NO_SPACE_LANGUAGES.contains(&code) {
             ""
         } else {
             " "
         };
-        for range in seg_ranges {
+        let mut out = Vec::new();
+        for range in self.segment_token_ranges(ids) {
             let seg_words: Vec<Word> = words
                 .iter()
                 .filter(|w| range.contains(&w.tokens.start))
-                .map(|w| Word {
-                    word: w.text.trim().to_string(),
-                    start_sec: offset + w.start.clamp(0.0, window_len),
-                    end_sec: offset + w.end.clamp(0.0, window_len),
-                    probability: w.probability.clamp(0.0, 1.0),
+                .map(|w| {
+                    let (start_sec, end_sec) = packed.word_to_original(
+                        offset + w.start.clamp(0.0, job_len),
+                        offset + w.end.clamp(0.0, job_len),
+                    );
+                    Word {
+                        word: w.text.trim().to_string(),
+                        start_sec,
+                        end_sec,
+                        probability: w.probability.clamp(0.0, 1.0),
+                    }
                 })
                 .collect();
             if seg_words.is_empty() || (suspect && is_segment_anomaly(&seg_words)) {
@@ -436,91 +757,108 @@ impl Engine {
                 words: seg_words,
             });
         }
-        Ok(Some(code))
+        out
     }
 
     fn mel_bins(&self) -> usize {
         self.model.n_mels()
     }
 
-    /// faster-whisper's `generate_with_fallback`: beam search at temperature 0, then sampling at
-    /// rising temperatures while the output looks degenerate (too compressible, improbable, or
-    /// blatantly looping). If every pass fails, the most probable result that is not too
-    /// compressible is kept.
+    /// One `generate` call for a batch of `n` encoded windows at one temperature (0 = beam
+    /// search, otherwise `best_of` samples).
+    fn generate(
+        &self,
+        encoded: &StorageView,
+        prompt: &[String],
+        n: usize,
+        temperature: f32,
+    ) -> Result<Vec<Decoded>, AsrError> {
+        let opts = if temperature > 0.0 {
+            WhisperOptions {
+                beam_size: 1,
+                num_hypotheses: self.cfg.best_of.max(1),
+                sampling_topk: 0,
+                sampling_temperature: temperature,
+                ..self.base_options()
+            }
+        } else {
+            WhisperOptions {
+                beam_size: self.cfg.beam_size.max(1),
+                ..self.base_options()
+            }
+        };
+        let prompts = vec![prompt.to_vec(); n];
+        let res = self
+            .model
+            .generate(encoded, &prompts, &opts)
+            .map_err(inference)?;
+        if res.len() != n {
+            return Err(AsrError::Inference(format!(
+                "whisper returned {} results for {n} windows",
+                res.len()
+            )));
+        }
+        Ok(res
+            .into_iter()
+            .map(|r| {
+                let ids = r.sequences_ids.into_iter().next().unwrap_or_default();
+                let score = f64::from(r.scores.first().copied().unwrap_or(f32::NEG_INFINITY));
+                // CTranslate2 returns the length-normalised cumulative log-probability.
+                let avg_logprob = score * ids.len() as f64 / (ids.len() + 1) as f64;
+                let text = self.decode_text(&ids);
+                Decoded {
+                    compression_ratio: compression_ratio(&text),
+                    looping: has_loop(
+                        &text.split_whitespace().collect::<Vec<_>>(),
+                        2 * self.cfg.max_repeats.max(1),
+                    ),
+                    ids,
+                    avg_logprob,
+                    no_speech_prob: f64::from(r.no_speech_prob),
+                    temperature,
+                }
+            })
+            .collect())
+    }
+
+    /// Whether a decoding is good enough to keep: silence (left to the no-speech check) or not
+    /// degenerate (too compressible, improbable, or blatantly looping; a few surplus repeats are
+    /// cut later by the loop guard, and every fallback pass costs `best_of` sampled decodings).
+    fn acceptable(&self, d: &Decoded) -> bool {
+        let silent = d.no_speech_prob > self.cfg.no_speech_threshold
+            && d.avg_logprob < self.cfg.log_prob_threshold;
+        let degenerate = d.compression_ratio > self.cfg.compression_ratio_threshold
+            || d.avg_logprob < self.cfg.log_prob_threshold
+            || d.looping;
+        silent || !degenerate
+    }
+
+    /// faster-whisper's `generate_with_fallback` after a degenerate temperature-0 result
+    /// (`first`): sampling at rising temperatures while the output looks degenerate. If every
+    /// pass fails, the most probable result that is not too compressible is kept.
     fn decode_with_fallback(
         &self,
         encoded: &StorageView,
-        sot_seq: &[usize],
-        lang: &str,
+        prompt: &[String],
+        first: Decoded,
     ) -> Result<Decoded, AsrError> {
-        let mut prompt: Vec<String> = Vec::new();
-        if self.cfg.filler_prompt
-            && let Some(text) = filler_prompt(lang)
-        {
-            prompt.push(self.token_str(self.ids.sot_prev));
-            let enc = self
-                .tokenizer
-                .encode(format!(" {text}"), false)
-                .map_err(inference)?;
-            prompt.extend(enc.get_tokens().iter().cloned());
-        }
-        prompt.extend(sot_seq.iter().map(|&t| self.token_str(t)));
-
-        let mut tried: Vec<Decoded> = Vec::new();
-        for &temperature in &self.cfg.temperatures {
-            let opts = if temperature > 0.0 {
-                WhisperOptions {
-                    beam_size: 1,
-                    num_hypotheses: self.cfg.best_of.max(1),
-                    sampling_topk: 0,
-                    sampling_temperature: temperature,
-                    ..self.base_options()
-                }
-            } else {
-                WhisperOptions {
-                    beam_size: self.cfg.beam_size.max(1),
-                    ..self.base_options()
-                }
-            };
-            let res = self
-                .model
-                .generate(encoded, std::slice::from_ref(&prompt), &opts)
-                .map_err(inference)?;
-            let r = res
+        let mut tried = vec![first];
+        for &temperature in self.cfg.temperatures.iter().skip(1) {
+            tracing::debug!(
+                temperature,
+                avg_logprob = tried[tried.len() - 1].avg_logprob,
+                compression_ratio = tried[tried.len() - 1].compression_ratio,
+                looping = tried[tried.len() - 1].looping,
+                "degenerate decoding, trying a higher temperature"
+            );
+            let d = self
+                .generate(encoded, prompt, 1, temperature)?
                 .into_iter()
                 .next()
                 .ok_or_else(|| AsrError::Inference("whisper returned no result".into()))?;
-            let ids = r.sequences_ids.into_iter().next().unwrap_or_default();
-            let score = f64::from(r.scores.first().copied().unwrap_or(f32::NEG_INFINITY));
-            // CTranslate2 returns the length-normalised cumulative log-probability.
-            let avg_logprob = score * ids.len() as f64 / (ids.len() + 1) as f64;
-            let text = self.decode_text(&ids);
-            let words: Vec<&str> = text.split_whitespace().collect();
-            // Only a blatant loop forces another pass (a few surplus repeats are cut later by the
-            // loop guard; every fallback pass costs `best_of` sampled decodings).
-            let looping = has_loop(&words, 2 * self.cfg.max_repeats.max(1));
-            let d = Decoded {
-                compression_ratio: compression_ratio(&text),
-                ids,
-                avg_logprob,
-                no_speech_prob: f64::from(r.no_speech_prob),
-                temperature,
-            };
-            let silent = d.no_speech_prob > self.cfg.no_speech_threshold
-                && d.avg_logprob < self.cfg.log_prob_threshold;
-            let degenerate = d.compression_ratio > self.cfg.compression_ratio_threshold
-                || d.avg_logprob < self.cfg.log_prob_threshold
-                || looping;
-            if silent || !degenerate {
+            if self.acceptable(&d) {
                 return Ok(d);
             }
-            tracing::debug!(
-                temperature,
-                avg_logprob = d.avg_logprob,
-                compression_ratio = d.compression_ratio,
-                looping,
-                "degenerate decoding, trying a higher temperature"
-            );
             tried.push(d);
         }
         let threshold = self.cfg.compression_ratio_threshold;
@@ -588,30 +926,45 @@ impl Engine {
         ranges
     }
 
-    /// Word timings from the cross-attention alignment (faster-whisper's `find_alignment`).
-    fn align_words(
+    /// Cross-attention alignment of a batch (faster-whisper's `find_alignment`): one result per
+    /// text; every text must be non-empty.
+    fn align(
         &self,
         encoded: &StorageView,
         sot_seq: &[usize],
-        text_ids: &[usize],
-        num_frames: usize,
-        lang: &str,
-    ) -> Result<Vec<RawWord>, AsrError> {
-        if text_ids.is_empty() || num_frames < 2 {
-            return Ok(Vec::new());
-        }
+        texts: &[Vec<usize>],
+        num_frames: &[usize],
+    ) -> Result<Vec<sys::WhisperAlignmentResult>, AsrError> {
+        let frames: Vec<usize> = num_frames.iter().map(|&f| f.max(2)).collect();
         let aligned = self
             .model
-            .align(encoded, sot_seq, &[text_ids.to_vec()], &[num_frames], 7)
+            .align(encoded, sot_seq, texts, &frames, 7)
             .map_err(inference)?;
-        let Some(a) = aligned.into_iter().next() else {
-            return Ok(Vec::new());
-        };
+        if aligned.len() != texts.len() {
+            return Err(AsrError::Inference(format!(
+                "alignment returned {} results for {} texts",
+                aligned.len(),
+                texts.len()
+            )));
+        }
+        Ok(aligned)
+    }
+
+    /// Word timings (seconds from the window start) from a text's alignment.
+    fn words_from_alignment(
+        &self,
+        a: &sys::WhisperAlignmentResult,
+        text_ids: &[usize],
+        lang: &str,
+    ) -> Vec<RawWord> {
+        if text_ids.is_empty() {
+            return Vec::new();
+        }
         let mut tokens = text_ids.to_vec();
         tokens.push(self.ids.eot);
         let groups = self.split_to_words(&tokens, lang);
         if groups.len() <= 1 {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         // Times at which the DTW path moves to the next token.
         let mut jump_times = Vec::with_capacity(tokens.len());
@@ -648,10 +1001,10 @@ impl Engine {
         let mut words = merge_punctuation(words);
         cap_long_words(&mut words);
         // Texts keep their leading space (it says where the model put word breaks: "Э" + "-э").
-        Ok(words
+        words
             .into_iter()
             .filter(|w| !w.text.trim().is_empty())
-            .collect())
+            .collect()
     }
 
     /// Group tokens into words (faster-whisper's `split_to_word_tokens`): tokens are first
@@ -700,6 +1053,36 @@ impl Engine {
             }
         }
         words
+    }
+}
+
+/// Where Whisper's own loop would go on after decoding a window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Seek {
+    /// The output ends with two timestamps in a row (or with text after them that has no
+    /// closing timestamp): the model left the rest for the next window. Keep `keep` ids, decode
+    /// again from `at_sec`.
+    Postponed { keep: usize, at_sec: f64 },
+    /// The window is done (the last segment closed with one timestamp, or there are no pairs);
+    /// `closing_sec` is the last segment's closing timestamp, if it has one.
+    Consumed { closing_sec: Option<f64> },
+}
+
+/// faster-whisper's rule (`generate_segments`): `single_timestamp_ending` consumes the window,
+/// otherwise the seek goes to the last pair of consecutive timestamps.
+fn whisper_seek(ids: &[usize], timestamp_begin: usize) -> Seek {
+    let is_ts = |t: usize| t >= timestamp_begin;
+    let ts_sec = |t: usize| (t - timestamp_begin) as f64 * TIMESTAMP_SEC;
+    let n = ids.len();
+    let single_ending = n >= 2 && !is_ts(ids[n - 2]) && is_ts(ids[n - 1]);
+    match (1..n).rev().find(|&i| is_ts(ids[i]) && is_ts(ids[i - 1])) {
+        Some(i) if !single_ending => Seek::Postponed {
+            keep: i,
+            at_sec: ts_sec(ids[i - 1]),
+        },
+        _ => Seek::Consumed {
+            closing_sec: ids.last().copied().filter(|&t| is_ts(t)).map(ts_sec),
+        },
     }
 }
 
@@ -807,14 +1190,14 @@ fn is_segment_anomaly(words: &[Word]) -> bool {
     score >= 3.0 || score + 0.01 >= real.len() as f64
 }
 
-/// Word times never go backwards and stay inside the recording.
-fn enforce_monotonic(segments: &mut [Segment], duration_sec: f64) {
-    let mut last = 0.0f64;
+/// Word times never go backwards and stay inside the recording. `last` is the start of the
+/// previous word (carried from window to window).
+fn enforce_monotonic(segments: &mut [Segment], duration_sec: f64, last: &mut f64) {
     for seg in segments.iter_mut() {
         for w in seg.words.iter_mut() {
-            w.start_sec = w.start_sec.clamp(last, duration_sec);
+            w.start_sec = w.start_sec.clamp(*last, duration_sec);
             w.end_sec = w.end_sec.clamp(w.start_sec, duration_sec);
-            last = w.start_sec;
+            *last = w.start_sec;
         }
         if let (Some(first), Some(lastw)) = (seg.words.first(), seg.words.last()) {
             seg.start_sec = first.start_sec;
@@ -835,6 +1218,43 @@ mod tests {
             end,
             probability: 0.9,
         }
+    }
+
+    #[test]
+    fn seek_follows_whispers_timestamps() {
+        const TB: usize = 1000;
+        let ts = |sec: f64| TB + (sec / TIMESTAMP_SEC).round() as usize;
+        // "<0> a b <5><5> c <9>": the last segment is closed, the window is done.
+        let done = [ts(0.0), 1, 2, ts(5.0), ts(5.0), 3, ts(9.0)];
+        assert_eq!(
+            whisper_seek(&done, TB),
+            Seek::Consumed {
+                closing_sec: Some(9.0)
+            }
+        );
+        // "<0> a <5><5> c": the text after the pair has no end; decode again from 5 s.
+        let open = [ts(0.0), 1, ts(5.0), ts(5.0), 3];
+        assert_eq!(
+            whisper_seek(&open, TB),
+            Seek::Postponed {
+                keep: 3,
+                at_sec: 5.0
+            }
+        );
+        // "<0> a <5><5>": ends on a pair, the rest is left for later.
+        let pair = [ts(0.0), 1, ts(5.0), ts(5.0)];
+        assert_eq!(
+            whisper_seek(&pair, TB),
+            Seek::Postponed {
+                keep: 3,
+                at_sec: 5.0
+            }
+        );
+        // No timestamps at all: nothing to seek by.
+        assert_eq!(
+            whisper_seek(&[1, 2, 3], TB),
+            Seek::Consumed { closing_sec: None }
+        );
     }
 
     #[test]
@@ -881,7 +1301,7 @@ mod tests {
             no_speech_prob: 0.0,
             words: vec![word(1.0, 1.5), word(0.8, 1.2), word(4.0, 6.0)],
         }];
-        enforce_monotonic(&mut segs, 5.0);
+        enforce_monotonic(&mut segs, 5.0, &mut 0.0);
         let w = &segs[0].words;
         assert!(w.windows(2).all(|p| p[1].start_sec >= p[0].start_sec));
         assert!(

@@ -328,6 +328,7 @@ pub(crate) mod test_support {
                 decoder: "symphonia".into(),
             },
             transcript: TranscriptView {
+                language_probability: 1.0,
                 text: "Добрый день, коллеги.".into(),
                 segments: vec![Segment {
                     start_sec: 0.4,

@@ -181,7 +181,7 @@ impl Config {
             min_pause_sec: r.number("MIN_PAUSE_SEC", 0.25, 0.01..=10.0),
         };
         let coach = coach_config(r);
-        let asr = modules::asr(r);
+        let asr = modules::asr(r, pipeline.max_concurrent);
         let vad = modules::vad(r, audio.min_pause_sec);
         let analysis = modules::analysis(r);
         let cache = modules::cache(r);

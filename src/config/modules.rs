@@ -29,7 +29,9 @@ pub struct AsrConfig {
     pub openai: OpenAiAsrConfig,
 }
 
-pub fn asr(r: &mut Reader) -> AsrConfig {
+/// `max_concurrent` (`MAX_CONCURRENT_ANALYSES`) sizes the Whisper workers when
+/// `WHISPER_WORKERS` is 0 (auto).
+pub fn asr(r: &mut Reader, max_concurrent: usize) -> AsrConfig {
     let backend = match r
         .string("ASR_BACKEND", "whisper")
         .to_ascii_lowercase()
@@ -59,9 +61,38 @@ pub fn asr(r: &mut Reader) -> AsrConfig {
             }
         }
     };
+    let languages = match r.optional("WHISPER_LANGUAGES") {
+        None => d.languages.clone(),
+        Some(s) if s.trim().eq_ignore_ascii_case("all") => Vec::new(),
+        Some(s) => {
+            let codes: Vec<String> = s
+                .split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .filter(|c| !c.is_empty())
+                .collect();
+            let valid = |c: &String| {
+                (2..=3).contains(&c.len()) && c.chars().all(|ch| ch.is_ascii_lowercase())
+            };
+            if codes.is_empty() || !codes.iter().all(valid) {
+                r.error(format!(
+                    "WHISPER_LANGUAGES={s:?}: expected comma-separated language codes (ru,en) or all"
+                ));
+                d.languages.clone()
+            } else {
+                codes
+            }
+        }
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = match r.number("WHISPER_WORKERS", 0usize, 0..=64) {
+        // One replica per analysis allowed at once, but never more replicas than cores.
+        0 => max_concurrent.clamp(1, cores),
+        n => n,
+    };
     let whisper = WhisperConfig {
         model_dir: PathBuf::from(r.string("WHISPER_MODEL_DIR", &d.model_dir.display().to_string())),
         language: r.string("WHISPER_LANGUAGE", &d.language),
+        languages,
         compute_type: r.parse::<ComputeType>("WHISPER_COMPUTE_TYPE", d.compute_type),
         beam_size: r.number("WHISPER_BEAM_SIZE", d.beam_size, 1..=16),
         best_of: r.number("WHISPER_BEST_OF", d.best_of, 1..=16),
@@ -89,8 +120,10 @@ pub fn asr(r: &mut Reader) -> AsrConfig {
         max_repeats: r.number("WHISPER_MAX_REPEATS", d.max_repeats, 1..=100),
         filler_prompt: r.bool("WHISPER_FILLER_PROMPT", d.filler_prompt),
         threads: r.number("WHISPER_THREADS", d.threads, 0..=256),
-        workers: r.number("WHISPER_WORKERS", d.workers, 1..=64),
+        workers,
         max_window_sec: r.number("WHISPER_MAX_WINDOW_SEC", d.max_window_sec, 1.0..=30.0),
+        pack_silence_sec: r.number("WHISPER_PACK_SILENCE_SEC", d.pack_silence_sec, 0.4..=3600.0),
+        batch_size: r.number("WHISPER_BATCH_SIZE", d.batch_size, 1..=32),
     };
     let o = OpenAiAsrConfig::default();
     let openai = OpenAiAsrConfig {

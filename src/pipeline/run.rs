@@ -185,6 +185,7 @@ impl Stages {
             audio: decoded.info,
             transcript: TranscriptView {
                 text: transcript.text(),
+                language_probability: transcript.language_probability,
                 segments: transcript.segments,
                 words,
             },

@@ -165,3 +165,72 @@ pub fn filler_recall(fillers: &serde_json::Value, hypothesis: &str) -> (usize, u
     }
     (found, total)
 }
+
+/// Word-level edit alignment of a hypothesis against a reference (both already normalised).
+#[derive(Debug, Clone, Default)]
+pub struct Alignment {
+    /// For each reference word: whether the hypothesis has it at the aligned place.
+    pub matched: Vec<bool>,
+    pub substitutions: usize,
+    pub deletions: usize,
+    pub insertions: usize,
+}
+
+impl Alignment {
+    /// Reference words the hypothesis lacks entirely, over the reference length.
+    pub fn deletion_rate(&self) -> f64 {
+        self.deletions as f64 / self.matched.len().max(1) as f64
+    }
+    /// (S + D + I) / N.
+    pub fn wer(&self) -> f64 {
+        (self.substitutions + self.deletions + self.insertions) as f64
+            / self.matched.len().max(1) as f64
+    }
+}
+
+/// Levenshtein alignment with a backtrace (ties prefer a match, then a substitution).
+pub fn align(reference: &[String], hypothesis: &[String]) -> Alignment {
+    let (n, m) = (reference.len(), hypothesis.len());
+    let mut d = vec![0u32; (n + 1) * (m + 1)];
+    let at = |i: usize, j: usize| i * (m + 1) + j;
+    for i in 0..=n {
+        d[at(i, 0)] = i as u32;
+    }
+    for j in 0..=m {
+        d[at(0, j)] = j as u32;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let sub = d[at(i - 1, j - 1)] + u32::from(reference[i - 1] != hypothesis[j - 1]);
+            d[at(i, j)] = sub.min(d[at(i - 1, j)] + 1).min(d[at(i, j - 1)] + 1);
+        }
+    }
+    let mut a = Alignment {
+        matched: vec![false; n],
+        ..Alignment::default()
+    };
+    let (mut i, mut j) = (n, m);
+    while i > 0 || j > 0 {
+        if i > 0 && j > 0 {
+            let same = reference[i - 1] == hypothesis[j - 1];
+            if d[at(i, j)] == d[at(i - 1, j - 1)] + u32::from(!same) {
+                if same {
+                    a.matched[i - 1] = true;
+                } else {
+                    a.substitutions += 1;
+                }
+                i -= 1;
+                j -= 1;
+                continue;
+            }
+        }
+        if i > 0 && d[at(i, j)] == d[at(i - 1, j)] + 1 {
+            a.deletions += 1;
+            i -= 1;
+        } else {
+            a.insertions += 1;
+            j -= 1;
+        }
+    }
+    a
+}

@@ -189,3 +189,104 @@ pub fn encode(wav: &Path, ext: &str) -> PathBuf {
     assert!(status.success(), "ffmpeg failed encoding {}", out.display());
     out
 }
+
+/// The held-out English talk (`texts/held_out_en_team_talk.txt`, about 1,100 words in 20
+/// paragraphs, varied sentences) synthesised with espeak-ng when the test runs: one paragraph
+/// after another, separated by silences cycling through 1.2, 3.5, 8 and 15 s (a 15 s silence is
+/// a slide change a VAD-packing recogniser should cut out). About 10 minutes. Each part is one
+/// paragraph with its exact text. Panics with a hint if espeak-ng or ffmpeg is missing
+/// (`scripts/deps.sh test` installs them).
+pub fn held_out_english() -> LongTalk {
+    let text = std::fs::read_to_string(corpus_dir().join("texts/held_out_en_team_talk.txt"))
+        .expect("held-out talk text");
+    let paragraphs: Vec<&str> = text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    synthesize(&paragraphs, "en-us", 140, &[1.2, 3.5, 8.0, 15.0])
+}
+
+/// Paragraphs spoken by espeak-ng (`voice`, `words_per_minute`) at 16 kHz, with the silences
+/// `gaps_sec` (cycled) after each.
+pub fn synthesize(
+    paragraphs: &[&str],
+    voice: &str,
+    words_per_minute: u32,
+    gaps_sec: &[f64],
+) -> LongTalk {
+    let dir = std::env::temp_dir().join(format!("speech-coach-espeak-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut samples: Vec<i16> = Vec::new();
+    let mut parts = Vec::new();
+    for (i, p) in paragraphs.iter().enumerate() {
+        let raw = dir.join(format!("p{i}.wav"));
+        let status = std::process::Command::new("espeak-ng")
+            .args(["-v", voice, "-s", &words_per_minute.to_string(), "-w"])
+            .arg(&raw)
+            .arg(p)
+            .status()
+            .expect("espeak-ng (scripts/deps.sh test installs it)");
+        assert!(status.success(), "espeak-ng failed");
+        let out = dir.join(format!("p{i}_16k.wav"));
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i"])
+            .arg(&raw)
+            .args(["-ar", "16000", "-ac", "1", "-c:a", "pcm_s16le"])
+            .arg(&out)
+            .status()
+            .expect("ffmpeg (scripts/deps.sh installs it)");
+        assert!(status.success(), "ffmpeg failed resampling espeak output");
+        let audio = read_wav_samples(&out);
+        let start_sec = samples.len() as f64 / f64::from(RATE);
+        samples.extend_from_slice(&audio);
+        parts.push(Part {
+            clip: format!("espeak:{voice}:paragraph {i}"),
+            start_sec,
+            end_sec: samples.len() as f64 / f64::from(RATE),
+            text: p.to_string(),
+        });
+        let gap = (gaps_sec[i % gaps_sec.len()] * f64::from(RATE)) as usize;
+        samples.extend(std::iter::repeat_n(0i16, gap));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    LongTalk { samples, parts }
+}
+
+/// The 16-bit samples of any 16-bit PCM WAV file.
+fn read_wav_samples(path: &Path) -> Vec<i16> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut pos = 12;
+    while pos + 8 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        if &bytes[pos..pos + 4] == b"data" {
+            let end = (pos + 8 + len).min(bytes.len());
+            return bytes[pos + 8..end]
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                .collect();
+        }
+        pos += 8 + len + (len & 1);
+    }
+    panic!("{}: no data chunk", path.display());
+}
+
+/// The sentences of a text (split after `.`, `!`, `?` and `:`), for "no sentence lost" checks.
+pub fn sentences(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in text.chars() {
+        cur.push(c);
+        if matches!(c, '.' | '!' | '?' | ':') {
+            let s = cur.trim().to_string();
+            if !s.is_empty() {
+                out.push(s);
+            }
+            cur.clear();
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}

@@ -570,6 +570,7 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
         },
         transcript: TranscriptView {
             text,
+            language_probability: 1.0,
             segments: segments.clone(),
             words: words.clone(),
         },
