@@ -107,8 +107,8 @@ fn speech_input(language: Option<&str>) -> AsrInput {
         samples: samples.into(),
         speech: vec![Span::new(0.4, 2.6)],
         language: language.map(str::to_string),
+        watcher: None,
     }
-    watcher: None,
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 pub mod analyze;
 pub mod error;
 pub mod health;
+pub mod jobs;
 pub mod metrics;
 pub mod openapi;
 pub mod page;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(analyze::router())
+        .merge(jobs::router())
         .merge(stats::router())
         .merge(metrics::router())
         .merge(page::router())

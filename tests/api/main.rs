@@ -7,6 +7,7 @@ mod cache_http;
 mod coach_http;
 mod fakes;
 mod helpers;
+mod jobs;
 mod logging;
 mod request_id;
 mod shutdown;
