@@ -614,6 +614,8 @@
       showJobReport(known.report);
       return;
     }
+    if (known && known.state === 'failed') { jobFailed(known.error || {}); return; }
+    if (known && known.state === 'cancelled') { jobCancelled(); return; }
     // The log after what the snapshot showed (a reload got the transcript so far from it);
     // EventSource itself resumes with Last-Event-ID after a dropped connection.
     const after = known && known.last_event_id ? `?last_event_id=${known.last_event_id}` : '';

@@ -171,9 +171,10 @@ async fn events(
                     Some((items, (state, id, last, ends)))
                 }
                 Ok(Some(_)) => {
-                    // Quiet: the current progress again, without an id (resuming is unaffected).
+                    // Quiet: the current progress again, without an id (resuming is unaffected);
+                    // a finished job whose log the client has seen: the stream is over.
                     let snapshot = match state.jobs.get(&id).await {
-                        Ok(Some(r)) => snapshot_event(&state, &r),
+                        Ok(Some(r)) if !r.state.is_terminal() => snapshot_event(&state, &r),
                         _ => return None,
                     };
                     Some((vec![Ok(snapshot)], (state, id, after, false)))

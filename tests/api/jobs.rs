@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 const CLIP: &str = "clips/en_talk_2.wav";
-/// Seconds per fake window: the 21.8 s clip is 5 windows.
-const WINDOW_SEC: f64 = 5.0;
+/// Seconds per fake window: the 12.5 s clip is 5 windows (3, 6, 9, 12, 12.5 s).
+const WINDOW_SEC: f64 = 3.0;
 const WINDOWS: usize = 5;
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -223,7 +223,7 @@ async fn a_job_goes_through_every_state_with_monotonic_progress_and_partial_word
         let j = wait_job(&app, &id, "the next window", |j| {
             j["state"] == "done"
                 || j["progress"]["audio_sec_done"].as_f64().unwrap()
-                    >= (w as f64 * WINDOW_SEC).min(21.0)
+                    >= (w as f64 * WINDOW_SEC).min(12.0)
         })
         .await;
         if j["state"] != "done" {
@@ -245,7 +245,7 @@ async fn a_job_goes_through_every_state_with_monotonic_progress_and_partial_word
         "polled progress monotonic: {fractions:?}"
     );
     assert!(
-        words_seen.first().is_some_and(|&n| n > 0),
+        words_seen.iter().any(|&n| n > 0),
         "partial words before done: {words_seen:?}"
     );
     assert!(words_seen.windows(2).all(|p| p[0] <= p[1]));
@@ -355,6 +355,13 @@ async fn a_reconnecting_client_resumes_with_last_event_id_without_gaps() {
     let j = get_job(&app, &id).await;
     assert_eq!(j["state"], "done");
     assert_eq!(j["last_event_id"], *seen.last().unwrap());
+    // Resuming a finished job after its last event: the stream simply ends.
+    let mut after = SseReader::open(&app, &id, seen.last().copied()).await;
+    let extra = after.next().await;
+    assert!(
+        extra.is_none(),
+        "nothing after a finished job's last event: {extra:?}"
+    );
 
     // A malformed Last-Event-ID is a 400, not a restart from scratch.
     let resp = app

@@ -398,14 +398,14 @@ async fn page_follows_a_job_window_by_window_and_reattaches_after_a_reload() {
         return;
     };
     let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-    let fake = std::sync::Arc::new(fakes::FakeTranscriber::windowed(4.0, Some(gate.clone())));
+    let fake = std::sync::Arc::new(fakes::FakeTranscriber::windowed(2.0, Some(gate.clone())));
     let server = spawn_server_with(&[], fake).await;
     let c = browser.client();
     c.set_window_size(1280, 900).await.unwrap();
     c.goto(&server.url("/")).await.unwrap();
     visible(c, "#limit-text").await;
 
-    // en_talk_2.wav is 21.8 s: six windows of 4 s.
+    // en_talk_2.wav is 12.5 s: seven windows of 2 s.
     let clip = "clips/en_talk_2.wav";
     upload(c, &corpus(clip)).await;
     let job = wait_for(
