@@ -142,6 +142,9 @@ async fn run(asr: &str, talk: &long_talk::LongTalk, per_window: Duration) -> Val
             dir.path().join("cache").display().to_string(),
         ),
         ("ANALYSIS_TIMEOUT_SEC".into(), "7200".into()),
+        // A 60-minute 16 kHz WAV is ~115 MB and a little over an hour long.
+        ("MAX_FILE_SIZE_MB".into(), "400".into()),
+        ("MAX_AUDIO_DURATION_SEC".into(), "7200".into()),
     ];
     let mut services = Services::default();
     if asr == "whisper" {

@@ -131,7 +131,7 @@ async fn a_ten_minute_talk_as_a_job_streams_progress_and_words_and_matches_analy
     let mut first_window = None;
     let mut windows = 0usize;
     'read: while let Some(chunk) = stream.next().await {
-        buf.push_str(&String::from_utf8(chunk.unwrap().to_vec()).unwrap());
+        buf.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
         while let Some(end) = buf.find("\n\n") {
             let block: String = buf.drain(..end + 2).collect();
             let kind = block

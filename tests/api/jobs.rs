@@ -174,7 +174,7 @@ impl SseReader {
                 .await
                 .expect("an SSE event within the limit")?;
             self.buf
-                .push_str(&String::from_utf8(chunk.unwrap().to_vec()).unwrap());
+                .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
         }
     }
 
