@@ -15,6 +15,7 @@ use crate::coach::Coach;
 use crate::config::{AsrBackend, Config};
 use crate::history::History;
 use crate::http::metrics::Metrics;
+use crate::jobs::{Jobs, MemoryJobStore};
 use crate::pipeline::{Admission, AnalysisService, Stages};
 
 /// Everything a handler needs, cheap to clone (all `Arc`s).
@@ -29,6 +30,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Cache + admission + pipeline.
     pub analysis: Arc<AnalysisService>,
+    /// Asynchronous jobs on top of `analysis` (`/jobs`).
+    pub jobs: Arc<Jobs>,
     /// Prometheus metrics recorded as requests happen.
     pub metrics: Metrics,
     /// Speakers, rehearsals and goals (database + retry outbox).
@@ -82,7 +85,14 @@ impl Application {
 
     /// Like [`Application::build`], with some services supplied (fakes in tests).
     pub async fn build_with(config: Config, services: Services) -> anyhow::Result<Self> {
-        let analysis = build_analysis(&config, services.transcriber, services.coach).await?;
+        let analysis =
+            Arc::new(build_analysis(&config, services.transcriber, services.coach).await?);
+        let jobs = Arc::new(Jobs::new(
+            memory_job_store(config.jobs.ttl),
+            analysis.clone(),
+            config.jobs.queue_timeout,
+            crate::http::jobs::job_error,
+        ));
         let history = History::open(config.history.clone()).map_err(anyhow::Error::msg)?;
         let listener = TcpListener::bind(config.server.bind_addr).await?;
         let shutdown = CancellationToken::new();
@@ -92,7 +102,8 @@ impl Application {
             started_at: Instant::now(),
             log_dropped: services.log_dropped,
             shutdown,
-            analysis: Arc::new(analysis),
+            analysis,
+            jobs,
             metrics: Metrics::default(),
             history,
         };
@@ -140,14 +151,24 @@ impl Application {
         let server = tokio::spawn(async move { server.await });
 
         token.cancelled().await;
-        // The listener is closed and new /analyze requests are refused (503); requests already
-        // in flight — uploading, queued or analysing — finish within the deadline.
+        let stopping = Instant::now();
+        // The listener is closed and new /analyze requests and jobs are refused (503); requests
+        // already in flight — uploading, queued or analysing — finish within the deadline, and
+        // so do accepted jobs, in what is left of it.
         match tokio::time::timeout(deadline, server).await {
             Ok(res) => res??,
             Err(_) => tracing::warn!(
                 deadline_sec = deadline.as_secs_f64(),
                 "in-flight requests did not finish before the shutdown deadline"
             ),
+        }
+        let jobs = self.state.jobs.clone();
+        let left = deadline.saturating_sub(stopping.elapsed());
+        if tokio::time::timeout(left, jobs.drained()).await.is_err() {
+            tracing::warn!(
+                jobs = jobs.active(),
+                "jobs still running at the shutdown deadline are lost"
+            );
         }
         // Let background cache writes (Redis, disk) land before exit.
         let _ = tokio::time::timeout(
@@ -165,6 +186,28 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The in-memory job store, with a background sweep dropping expired jobs (reads already skip
+/// them; the sweep returns their memory) until the store is dropped.
+fn memory_job_store(ttl: std::time::Duration) -> Arc<MemoryJobStore> {
+    let store = Arc::new(MemoryJobStore::new(ttl));
+    let weak = Arc::downgrade(&store);
+    // Often enough that an expired job's memory is back within a minute (or one TTL).
+    let every = ttl.clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(60),
+    );
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(store) = weak.upgrade() else { return };
+            store.purge_expired();
+        }
+    });
+    store
 }
 
 /// The breaker state as a health component.

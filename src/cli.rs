@@ -46,16 +46,14 @@ async fn run(config: Config, file: &Path, language: Option<String>) -> Result<Re
     let coach = crate::coach::build_coach(&config.coach).map_err(|e| fail(1, e.to_string()))?;
     let stages = Arc::new(Stages::from_config(&config, transcriber, coach));
     let bar = progress_bar();
-    let progress_bar = bar.clone();
     let job = Job {
         path: PathBuf::from(file),
         content_hash: bytes_hash,
         language,
-        progress: Some(Arc::new(move |stage| {
-            if let Some(b) = &progress_bar {
-                b.set_message(stage_label(stage));
-            }
-        })),
+        progress: bar
+            .clone()
+            .map(|b| Arc::new(BarSink::new(b)) as crate::pipeline::Progress),
+        queue_timeout: None,
     };
     let result = stages.run(job).await;
     if let Some(b) = bar {
@@ -90,22 +88,95 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
         return None;
     }
     let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
-            .expect("valid template"),
-    );
+    bar.set_style(spinner_style());
     bar.enable_steady_tick(Duration::from_millis(120));
     Some(bar)
 }
 
-fn stage_label(stage: &str) -> &'static str {
+fn spinner_style() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("valid template")
+}
+
+/// The terminal bar fed by the pipeline's progress events: a spinner with the stage name, and
+/// during speech recognition a bar of audio seconds transcribed out of the total, with an ETA.
+#[derive(Debug)]
+struct BarSink {
+    bar: indicatif::ProgressBar,
+    /// When the recogniser started (the ETA is its rate so far over the audio left).
+    asr_started: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl BarSink {
+    fn new(bar: indicatif::ProgressBar) -> Self {
+        Self {
+            bar,
+            asr_started: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl crate::pipeline::ProgressSink for BarSink {
+    fn event(&self, event: &crate::pipeline::ProgressEvent) {
+        use crate::pipeline::{ProgressEvent, Stage};
+        match event {
+            ProgressEvent::Stage(stage) => {
+                if *stage == Stage::Asr {
+                    *self.asr_started.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(std::time::Instant::now());
+                } else {
+                    self.bar.set_style(spinner_style());
+                }
+                self.bar.set_message(stage_label(*stage));
+            }
+            ProgressEvent::Window(w) => {
+                let started = *self.asr_started.lock().unwrap_or_else(|p| p.into_inner());
+                let eta = started
+                    .and_then(|s| {
+                        eta_sec(
+                            s.elapsed().as_secs_f64(),
+                            w.audio_sec_done,
+                            w.audio_sec_total,
+                        )
+                    })
+                    .map_or_else(|| "–".to_string(), mmss);
+                self.bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} {elapsed:>4} {msg} [{bar:30}] {percent:>3}%",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                // Tenths of a second: the bar needs integers.
+                self.bar
+                    .set_length((w.audio_sec_total * 10.0).round() as u64);
+                self.bar
+                    .set_position((w.audio_sec_done * 10.0).round() as u64);
+                self.bar.set_message(format!(
+                    "transcribing {} / {} of audio, ETA {eta}",
+                    mmss(w.audio_sec_done),
+                    mmss(w.audio_sec_total)
+                ));
+            }
+            ProgressEvent::Queued { .. } => self.bar.set_message("waiting for a slot…"),
+        }
+    }
+}
+
+/// Seconds left at the rate so far (`None` before anything is done).
+pub fn eta_sec(elapsed_sec: f64, done_sec: f64, total_sec: f64) -> Option<f64> {
+    (done_sec > 0.0 && total_sec >= done_sec)
+        .then(|| elapsed_sec / done_sec * (total_sec - done_sec))
+}
+
+fn stage_label(stage: crate::pipeline::Stage) -> &'static str {
+    use crate::pipeline::Stage;
     match stage {
-        "decode" => "decoding audio…",
-        "vad" => "finding speech and pauses…",
-        "asr" => "transcribing (Whisper)…",
-        "analysis" => "measuring pace, fillers, pauses, voice…",
-        "feedback" => "writing feedback…",
-        _ => "working…",
+        Stage::Queued => "waiting for a slot…",
+        Stage::Decode => "decoding audio…",
+        Stage::Vad => "finding speech and pauses…",
+        Stage::Asr => "transcribing (Whisper)…",
+        Stage::Analysis => "measuring pace, fillers, pauses, voice…",
+        Stage::Feedback => "writing feedback…",
     }
 }
 

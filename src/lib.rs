@@ -10,6 +10,7 @@
 //! - [`http`]: router, middleware (request id), extractors, one `ApiError`, endpoint modules.
 //! - [`app`]: `AppState` and `Application::build`, serving and graceful shutdown.
 //! - [`pipeline`]: admission control and the decode → VAD → ASR → analysis → feedback run.
+//! - [`jobs`]: long analyses as jobs: records, event logs, the `JobStore` trait, the runner.
 //! - [`audio`]: decoding any input to 16 kHz mono, voice activity detection.
 //! - [`asr`]: the `Transcriber` trait; in-process Whisper and a remote OpenAI-compatible backend.
 //! - [`domain`]: pure analysis (words, pace, fillers, pauses, phrases, voice, advice).
@@ -29,6 +30,7 @@ pub mod config;
 pub mod domain;
 pub mod history;
 pub mod http;
+pub mod jobs;
 pub mod pipeline;
 pub mod report;
 pub mod telemetry;

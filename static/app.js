@@ -1,6 +1,9 @@
 // speech-coach page: upload a recording, follow the upload and the analysis, show the report.
 // No libraries and no build step: this file is embedded in the binary as is.
-// XMLHttpRequest (not fetch) because only it reports upload progress.
+// XMLHttpRequest (not fetch) because only it reports upload progress. The analysis runs as a job
+// (POST /jobs): its events (EventSource on /jobs/{id}/events) drive the stage, the percentage,
+// the ETA and the growing transcript; the job id in the URL lets a reload or a second tab
+// reattach to it.
 'use strict';
 
 (function () {
@@ -25,6 +28,22 @@
       uploading: (pct, done, total) => `Uploading… ${pct} % (${done} of ${total})`,
       uploadingUnknown: (done) => `Uploading… ${done}`,
       analysing: (t) => `Analysing the recording… ${t} elapsed`,
+      stages: {
+        queued: 'Waiting for a free analysis slot',
+        decode: 'Decoding the recording',
+        vad: 'Finding speech and pauses',
+        asr: 'Transcribing',
+        analysis: 'Measuring pace, fillers, pauses and voice',
+        feedback: 'Writing feedback',
+      },
+      queuePosition: (n) => `position ${n} in the queue`,
+      transcribed: (pct, done, total) => `${pct} % of the audio transcribed (${done} of ${total})`,
+      eta: (left) => `about ${left} left`,
+      partialHeading: 'Transcript so far',
+      jobGone: 'This analysis is no longer available',
+      jobGoneMsg: 'Finished analyses are kept for a while and then removed. Upload the recording again.',
+      jobCancelled: 'Analysis cancelled',
+      jobCancelledMsg: 'The server stopped analysing this recording.',
       analysingHint: 'Transcription takes roughly a tenth to a third of the recording’s length.',
       reportHeading: 'Report',
       reportSub: (name, lang) => `${name} · language: ${lang}`,
@@ -151,6 +170,22 @@
       uploading: (pct, done, total) => `Загрузка… ${pct} % (${done} из ${total})`,
       uploadingUnknown: (done) => `Загрузка… ${done}`,
       analysing: (t) => `Анализируем запись… прошло ${t}`,
+      stages: {
+        queued: 'Ждём свободного места для анализа',
+        decode: 'Декодируем запись',
+        vad: 'Ищем речь и паузы',
+        asr: 'Распознаём речь',
+        analysis: 'Измеряем темп, паразиты, паузы и голос',
+        feedback: 'Пишем отзыв',
+      },
+      queuePosition: (n) => `место в очереди: ${n}`,
+      transcribed: (pct, done, total) => `распознано ${pct} % записи (${done} из ${total})`,
+      eta: (left) => `осталось около ${left}`,
+      partialHeading: 'Распознанный текст',
+      jobGone: 'Этот анализ больше недоступен',
+      jobGoneMsg: 'Готовые анализы хранятся какое-то время, потом удаляются. Загрузите запись ещё раз.',
+      jobCancelled: 'Анализ отменён',
+      jobCancelledMsg: 'Сервер прекратил анализ этой записи.',
       analysingHint: 'Распознавание речи занимает примерно от десятой до трети длительности записи.',
       reportHeading: 'Отчёт',
       reportSub: (name, lang) => `${name} · язык: ${lang}`,
@@ -275,6 +310,11 @@
     file: null,
     xhr: null,
     timer: null,
+    /// The job being followed (its id is also in the URL: ?job=…), its event stream, and what
+    /// its events said so far.
+    job: null,
+    events: null,
+    progress: null,
     report: null,
     raw: null,
     xCache: null,
@@ -460,6 +500,7 @@
     const file = state.file;
     if (!file || !checkLocally(file)) return;
     hideError();
+    detachJob();
     state.report = null;
     clearReport();
     setBusy(true);
@@ -471,7 +512,8 @@
     state.xhr = xhr;
     // progress.js adds the speaker and the rehearsal's title when the user tracks rehearsals.
     const extra = window.SpeechCoachProgress ? window.SpeechCoachProgress.query() : '';
-    xhr.open('POST', `/analyze?language=${encodeURIComponent(lang)}${extra}`);
+    state.tracked = extra !== '';
+    xhr.open('POST', `/jobs?language=${encodeURIComponent(lang)}${extra}`);
     xhr.responseType = 'text';
     xhr.setRequestHeader('Accept', 'application/json');
 
@@ -489,23 +531,18 @@
       }
     });
     xhr.upload.addEventListener('load', () => startAnalysing());
-    xhr.addEventListener('load', () => onResponse(xhr, file));
+    xhr.addEventListener('load', () => onResponse(xhr));
     xhr.addEventListener('error', () => finish(() => showError({ kind: 'network' })));
     xhr.addEventListener('abort', () => finish(() => showError({ kind: 'cancelled' })));
     xhr.send(form);
   }
 
+  /// Between the end of the upload and the job's first event (the server answers POST /jobs once
+  /// the job is accepted).
   function startAnalysing() {
-    const started = performance.now();
     const bar = $('progress-bar');
-    bar.removeAttribute('value'); // indeterminate: the server does not report analysis progress
-    const tick = () => {
-      const sec = (performance.now() - started) / 1000;
-      $('progress-text').textContent = t().analysing(clock(sec));
-    };
-    tick();
-    clearInterval(state.timer);
-    state.timer = setInterval(tick, 1000);
+    bar.removeAttribute('value');
+    $('progress-text').textContent = t().analysing(clock(0));
   }
 
   function setBusy(busy) {
@@ -524,38 +561,232 @@
     then();
   }
 
-  function onResponse(xhr, file) {
-    finish(() => {
-      const body = xhr.responseText || '';
-      let json = null;
-      try { json = body ? JSON.parse(body) : null; } catch (_) { json = null; }
-      if (xhr.status >= 200 && xhr.status < 300) {
-        if (!json || typeof json !== 'object' || !json.metrics) {
-          showError({ kind: 'badReply' });
-          return;
-        }
-        state.report = json;
-        state.raw = body;
-        state.pxPerSec = null;
-        state.xCache = xhr.getResponseHeader('x-cache');
-        setMedia(file);
-        // Visible first: the timeline is drawn at the width it gets on screen.
-        $('report').hidden = false;
-        renderReport();
-        $('report-h').focus();
-        if (window.SpeechCoachProgress) window.SpeechCoachProgress.onReport(json);
+  function onResponse(xhr) {
+    state.xhr = null;
+    const body = xhr.responseText || '';
+    let json = null;
+    try { json = body ? JSON.parse(body) : null; } catch (_) { json = null; }
+    if (xhr.status >= 200 && xhr.status < 300) {
+      if (!json || typeof json !== 'object' || typeof json.id !== 'string') {
+        finish(() => showError({ kind: 'badReply' }));
         return;
       }
-      const retryAfter = parseInt(xhr.getResponseHeader('Retry-After') || '', 10);
-      showError({
-        kind: 'http',
-        status: xhr.status,
-        code: json && json.error,
-        serverMessage: json && json.message,
-        requestId: (json && json.request_id) || xhr.getResponseHeader('x-request-id'),
-        retryAt: isFinite(retryAfter) ? Date.now() + retryAfter * 1000 : null,
+      attachJob(json.id, json);
+      return;
+    }
+    const retryAfter = parseInt(xhr.getResponseHeader('Retry-After') || '', 10);
+    finish(() => showError({
+      kind: 'http',
+      status: xhr.status,
+      code: json && json.error,
+      serverMessage: json && json.message,
+      requestId: (json && json.request_id) || xhr.getResponseHeader('x-request-id'),
+      retryAt: isFinite(retryAfter) ? Date.now() + retryAfter * 1000 : null,
+    }));
+  }
+
+  // ---------- the job: progress from its events ----------
+
+  function jobFromUrl() {
+    const id = new URLSearchParams(location.search).get('job');
+    return id && /^[0-9a-f]{32}$/.test(id) ? id : null;
+  }
+
+  function setJobInUrl(id) {
+    const url = new URL(location.href);
+    if (id) url.searchParams.set('job', id);
+    else url.searchParams.delete('job');
+    history.replaceState(null, '', url);
+  }
+
+  /// Follows job `id`: its URL, its events, and (for a job seen before) its current state.
+  function attachJob(id, known) {
+    detachJob();
+    state.job = id;
+    state.progress = { stage: 'queued', fraction: 0, done: 0, total: null, eta: null, etaAt: 0, queue: null, words: [] };
+    setJobInUrl(id);
+    setBusy(true);
+    $('partial').replaceChildren();
+    $('partial-box').hidden = true;
+    const started = performance.now();
+    clearInterval(state.timer);
+    state.timer = setInterval(() => renderProgress(started), 1000);
+    if (known) applySnapshot(known);
+    renderProgress(started);
+    if (known && known.state === 'done' && known.report) {
+      showJobReport(known.report);
+      return;
+    }
+    if (known && known.state === 'failed') { jobFailed(known.error || {}); return; }
+    if (known && known.state === 'cancelled') { jobCancelled(); return; }
+    // The log after what the snapshot showed (a reload got the transcript so far from it);
+    // EventSource itself resumes with Last-Event-ID after a dropped connection.
+    const after = known && known.last_event_id ? `?last_event_id=${known.last_event_id}` : '';
+    const es = new EventSource(`/jobs/${id}/events${after}`);
+    state.events = es;
+    const on = (kind, fn) => es.addEventListener(kind, (ev) => {
+      if (state.events !== es) return;
+      let data = null;
+      try { data = JSON.parse(ev.data); } catch (_) { return; }
+      fn(data);
+      renderProgress(started);
+    });
+    on('state', (d) => { state.progress.stage = d.stage || state.progress.stage; });
+    on('stage', (d) => {
+      state.progress.stage = d.stage;
+      if (d.stage !== 'queued') state.progress.queue = null;
+    });
+    on('progress', (d) => {
+      if (d.snapshot) {
+        // Repeated state while nothing happens: refresh the ETA and the queue position only.
+        if (d.eta_sec != null) { state.progress.eta = d.eta_sec; state.progress.etaAt = Date.now(); }
+        state.progress.queue = d.queue_position;
+        return;
+      }
+      applyProgress(d.progress, d.eta_sec);
+      if (d.words && d.words.length) appendPartial(d.words);
+    });
+    on('done', (d) => { es.close(); fetchJob(id).then((j) => j && j.report ? showJobReport(j.report, d.cache) : null); });
+    on('failed', (d) => { es.close(); jobFailed(d.error || {}); });
+    on('cancelled', () => { es.close(); jobCancelled(); });
+    es.addEventListener('error', () => {
+      // Closed by the server after a terminal event, or gone (expired): look at the job itself.
+      if (state.events !== es || es.readyState !== EventSource.CLOSED) return;
+      fetchJob(id).then((j) => {
+        if (!j || state.job !== id) return;
+        if (j.state === 'done' && j.report) showJobReport(j.report);
+        else if (j.state === 'failed') jobFailed(j.error || {});
+        else if (j.state === 'cancelled') jobCancelled();
       });
     });
+  }
+
+  function detachJob() {
+    if (state.events) state.events.close();
+    state.events = null;
+    state.job = null;
+  }
+
+  async function fetchJob(id) {
+    try {
+      const resp = await fetch(`/jobs/${id}`, { headers: { Accept: 'application/json' } });
+      if (resp.status === 404) {
+        if (state.job === id) {
+          detachJob();
+          setJobInUrl(null);
+          finish(() => showError({ kind: 'jobGone' }));
+        }
+        return null;
+      }
+      return resp.ok ? await resp.json() : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function applySnapshot(j) {
+    state.progress.stage = j.stage;
+    state.progress.queue = j.queue_position;
+    applyProgress(j.progress, j.eta_sec);
+    if (j.partial && j.partial.words && j.partial.words.length && j.state !== 'done') appendPartial(j.partial.words);
+  }
+
+  function applyProgress(p, eta) {
+    if (!p) return;
+    const pr = state.progress;
+    // Never backwards (a snapshot may be older than an event already shown).
+    pr.fraction = Math.max(pr.fraction, p.fraction || 0);
+    pr.done = Math.max(pr.done, p.audio_sec_done || 0);
+    if (p.audio_sec_total != null) pr.total = p.audio_sec_total;
+    if (eta != null) { pr.eta = eta; pr.etaAt = Date.now(); }
+  }
+
+  function appendPartial(words) {
+    const box = $('partial');
+    const text = words.map((w) => String(w.word).trim()).filter(Boolean).join(' ');
+    if (!text) return;
+    state.progress.words.push(...words);
+    box.append((box.childNodes.length ? ' ' : '') + text);
+    $('partial-box').hidden = false;
+    box.scrollTop = box.scrollHeight;
+  }
+
+  function renderProgress(started) {
+    const pr = state.progress;
+    if (!pr || !state.job) return;
+    const s = t();
+    const bar = $('progress-bar');
+    const pct = Math.round(pr.fraction * 100);
+    const parts = [s.stages[pr.stage] || pr.stage];
+    if (pr.stage === 'queued' && pr.queue) parts.push(s.queuePosition(pr.queue));
+    if (pr.total != null && pr.fraction > 0) parts.push(s.transcribed(pct, clock(pr.done), clock(pr.total)));
+    if (pr.eta != null && pr.fraction > 0 && pr.fraction < 1) {
+      const left = Math.max(0, pr.eta - (Date.now() - pr.etaAt) / 1000);
+      parts.push(s.eta(clock(left)));
+    }
+    parts.push(clock((performance.now() - started) / 1000));
+    $('progress-text').textContent = parts.join(' · ');
+    if (pr.fraction > 0 || pr.stage !== 'queued') bar.value = pct;
+    else bar.removeAttribute('value');
+    $('progress').dataset.stage = pr.stage;
+    $('progress').dataset.fraction = String(pr.fraction);
+  }
+
+  /// `xCache`: how the server got the report (`miss`, `coalesced`, `hit-…`), when known.
+  function showJobReport(report, xCache) {
+    detachJob();
+    finish(() => {
+      state.report = report;
+      state.raw = JSON.stringify(report);
+      state.pxPerSec = null;
+      state.xCache = xCache || null;
+      if (state.file) setMedia(state.file);
+      // Visible first: the timeline is drawn at the width it gets on screen.
+      $('report').hidden = false;
+      renderReport();
+      $('report-h').focus();
+      // A tracked job is recorded as a rehearsal by the server as it finishes: show it.
+      if (state.tracked && window.SpeechCoachProgress) {
+        setTimeout(() => window.SpeechCoachProgress.onReport({ rehearsal: true }), 1000);
+      }
+    });
+  }
+
+  function jobFailed(err) {
+    detachJob();
+    setJobInUrl(null);
+    finish(() => showError({
+      kind: 'http',
+      status: err.status || 500,
+      code: err.error,
+      serverMessage: err.message,
+      requestId: err.request_id,
+    }));
+  }
+
+  function jobCancelled() {
+    detachJob();
+    setJobInUrl(null);
+    finish(() => showError({ kind: 'jobCancelled' }));
+  }
+
+  /// Cancel: abort the upload, or cancel the job on the server.
+  async function cancel() {
+    if (state.xhr) { state.xhr.abort(); return; }
+    const id = state.job;
+    if (!id) return;
+    $('cancel').disabled = true;
+    try {
+      const resp = await fetch(`/jobs/${id}`, { method: 'DELETE', headers: { Accept: 'application/json' } });
+      const j = resp.ok ? await resp.json() : null;
+      if (state.job !== id) return;
+      if (j && j.state === 'done' && j.report) showJobReport(j.report);
+      else jobCancelled();
+    } catch (_) {
+      /* the job goes on; the events keep showing it */
+    } finally {
+      $('cancel').disabled = false;
+    }
   }
 
   function setMedia(file) {
@@ -591,6 +822,13 @@
     } else if (err.kind === 'cancelled') {
       title = e.cancelled;
       message = e.cancelledMsg;
+      retry = true;
+    } else if (err.kind === 'jobGone') {
+      title = t().jobGone;
+      message = t().jobGoneMsg;
+    } else if (err.kind === 'jobCancelled') {
+      title = t().jobCancelled;
+      message = t().jobCancelledMsg;
       retry = true;
     } else if (err.kind === 'badReply') {
       title = e.badReply;
@@ -1072,6 +1310,8 @@
   }
 
   function reset() {
+    detachJob();
+    setJobInUrl(null);
     state.report = null;
     state.raw = null;
     clearReport();
@@ -1101,7 +1341,7 @@
     const input = $('file');
     input.addEventListener('change', () => chooseFile(input.files && input.files[0]));
     $('upload-form').addEventListener('submit', (ev) => { ev.preventDefault(); startUpload(); });
-    $('cancel').addEventListener('click', () => { if (state.xhr) state.xhr.abort(); });
+    $('cancel').addEventListener('click', cancel);
     $('retry').addEventListener('click', () => startUpload());
     $('download').addEventListener('click', download);
     $('again').addEventListener('click', reset);
@@ -1116,7 +1356,7 @@
     drop.addEventListener('drop', (ev) => {
       ev.preventDefault();
       drop.classList.remove('dragover');
-      if (state.xhr) return;
+      if (state.xhr || state.job) return;
       const f = ev.dataTransfer && ev.dataTransfer.files && ev.dataTransfer.files[0];
       if (f) chooseFile(f);
     });
@@ -1138,6 +1378,10 @@
     $('zoom-in').addEventListener('click', () => zoomTo(state.timelinePps * 2));
     $('zoom-out').addEventListener('click', () => zoomTo(Math.max(state.timelineFit, state.timelinePps / 2)));
     $('zoom-fit').addEventListener('click', () => zoomTo(state.timelineFit));
+
+    // A reload (or a second tab with the same URL) follows the same job.
+    const jobId = jobFromUrl();
+    if (jobId) fetchJob(jobId).then((j) => { if (j) attachJob(jobId, j); });
 
     // Redraw the timeline at the new width (it is drawn in pixels so text stays readable).
     let resizeTimer = null;

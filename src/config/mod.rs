@@ -21,6 +21,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub log: LogConfig,
     pub pipeline: PipelineConfig,
+    pub jobs: JobsConfig,
     pub audio: AudioConfig,
     /// GigaChat and its circuit breaker (see [`crate::coach::CoachConfig`] for each field).
     pub coach: crate::coach::CoachConfig,
@@ -82,6 +83,17 @@ pub struct PipelineConfig {
     pub queue_timeout: Duration,
     /// `ANALYSIS_TIMEOUT_SEC`: overall deadline of one request's analysis → 504. Default 600.
     pub analysis_timeout: Duration,
+}
+
+/// Asynchronous jobs (`POST /jobs`).
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    /// `JOB_TTL_SEC`: a finished job (record, report, event log) is kept this long after its
+    /// last change, seconds; queued and running jobs never expire. Default 3600.
+    pub ttl: Duration,
+    /// `JOB_QUEUE_TIMEOUT_SEC`: longest wait of a job for an analysis slot, seconds, before it
+    /// fails with `overloaded` (jobs wait longer than `/analyze` requests). Default 3600.
+    pub queue_timeout: Duration,
 }
 
 /// Decoding and voice-activity settings.
@@ -165,6 +177,14 @@ impl Config {
                 0.001..=86_400.0,
             )),
         };
+        let jobs = JobsConfig {
+            ttl: Duration::from_secs_f64(r.number("JOB_TTL_SEC", 3600.0, 0.001..=30.0 * 86_400.0)),
+            queue_timeout: Duration::from_secs_f64(r.number(
+                "JOB_QUEUE_TIMEOUT_SEC",
+                3600.0,
+                0.0..=86_400.0,
+            )),
+        };
         let ffmpeg_path = match r.optional("FFMPEG_PATH") {
             Some(p) if p.eq_ignore_ascii_case("none") => None,
             Some(p) => Some(PathBuf::from(p)),
@@ -192,6 +212,7 @@ impl Config {
             server,
             log,
             pipeline,
+            jobs,
             audio,
             coach,
             asr,
@@ -281,6 +302,8 @@ mod tests {
         assert_eq!(c.log.backup_count, 5);
         assert!(c.log.json);
         assert_eq!(c.pipeline.max_queued, 16);
+        assert_eq!(c.jobs.ttl, Duration::from_secs(3600));
+        assert_eq!(c.jobs.queue_timeout, Duration::from_secs(3600));
         assert!(c.server.admin_token.is_none());
     }
 

@@ -16,8 +16,9 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/analyze", post(analyze))
 }
 
+/// The query of `POST /analyze` and `POST /jobs` (one struct, so both take the same inputs).
 #[derive(Debug, Deserialize)]
-struct AnalyzeQuery {
+pub(super) struct AnalyzeQuery {
     /// `auto` (default) or an ISO 639-1 code such as `ru`, `en`.
     language: Option<String>,
     /// `full` (default) or `summary` (no per-word arrays).
@@ -26,6 +27,58 @@ struct AnalyzeQuery {
     speaker: Option<String>,
     /// The rehearsal's title (needs `speaker`).
     title: Option<String>,
+}
+
+/// The parsed query of `POST /analyze` and `POST /jobs`.
+#[derive(Debug)]
+pub(super) struct AnalyzeParams {
+    /// `None`: detect.
+    pub language: Option<String>,
+    /// `detail=summary`: no per-word arrays in the report.
+    pub summary: bool,
+    /// `speaker=`: record the analysis as a rehearsal of this speaker (checked by
+    /// `speakers::rehearsal_target`).
+    pub speaker: Option<String>,
+    /// `title=`: the rehearsal's title.
+    pub title: Option<String>,
+}
+
+/// Parses the query of `POST /analyze` and `POST /jobs`: bad values are 400 naming the parameter.
+pub(super) fn parse_query(
+    query: Result<Query<AnalyzeQuery>, QueryRejection>,
+) -> Result<AnalyzeParams, ApiError> {
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
+    let language = parse_language(query.language.as_deref())?;
+    let summary = match query.detail.as_deref() {
+        None | Some("full") => false,
+        Some("summary") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_parameter",
+                format!("detail={other:?} is not valid: use full or summary"),
+            ));
+        }
+    };
+    Ok(AnalyzeParams {
+        language,
+        summary,
+        speaker: query.speaker,
+        title: query.title,
+    })
+}
+
+/// Requests arriving after shutdown began are refused (503); those already in flight (uploading,
+/// queued or running) are served within SHUTDOWN_TIMEOUT_SEC.
+pub(super) fn refuse_if_shutting_down(state: &AppState) -> Result<(), ApiError> {
+    if state.shutdown.is_cancelled() {
+        state.analysis.admission.count_rejected();
+        return Err(ApiError::Overloaded {
+            message: "the service is shutting down; retry on another instance or shortly".into(),
+            retry_after_sec: 30,
+        });
+    }
+    Ok(())
 }
 
 /// A language parameter: `auto` → detect; otherwise a 2–3 letter lowercase code.
@@ -49,31 +102,15 @@ async fn analyze(
     query: Result<Query<AnalyzeQuery>, QueryRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    // Requests arriving after shutdown began are refused; those already in flight (uploading,
-    // queued or running) are served within SHUTDOWN_TIMEOUT_SEC.
-    if state.shutdown.is_cancelled() {
-        state.analysis.admission.count_rejected();
-        return Err(ApiError::Overloaded {
-            message: "the service is shutting down; retry on another instance or shortly".into(),
-            retry_after_sec: 30,
-        });
-    }
-    let Query(query) =
-        query.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
-    let language = parse_language(query.language.as_deref())?;
-    let summary = match query.detail.as_deref() {
-        None | Some("full") => false,
-        Some("summary") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                "invalid_parameter",
-                format!("detail={other:?} is not valid: use full or summary"),
-            ));
-        }
-    };
+    refuse_if_shutting_down(&state)?;
+    let AnalyzeParams {
+        language,
+        summary,
+        speaker,
+        title,
+    } = parse_query(query)?;
     let rehearsal =
-        super::speakers::rehearsal_target(&state, query.speaker.as_deref(), query.title.as_deref())
-            .await?;
+        super::speakers::rehearsal_target(&state, speaker.as_deref(), title.as_deref()).await?;
     let cfg = &state.config.server;
     let upload = upload::receive(req, &cfg.upload_dir, cfg.max_file_size_bytes).await?;
     let span = tracing::Span::current();
@@ -86,6 +123,7 @@ async fn analyze(
         content_hash: upload.content_hash.clone(),
         language,
         progress: None,
+        queue_timeout: None,
     };
     let analyzed = state.analysis.analyze(job, upload).await?;
     let outcome = analyzed.outcome;

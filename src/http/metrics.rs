@@ -15,7 +15,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -61,6 +61,15 @@ const ROUTES: &[&str] = &[
 fn route_label(path: &str) -> String {
     if ROUTES.contains(&path) {
         path.to_string()
+    } else if let Some(rest) = path.strip_prefix("/jobs/") {
+        // Job ids would make one label per job: name the route, not the id.
+        if rest.ends_with("/events") {
+            "/jobs/{id}/events".to_string()
+        } else {
+            "/jobs/{id}".to_string()
+        }
+    } else if path == "/jobs" {
+        path.to_string()
     } else if path.starts_with("/static/") {
         "/static/*".to_string()
     } else {
@@ -105,6 +114,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug)]
 struct Snapshot {
     pipeline: crate::pipeline::PipelineStats,
+    /// Jobs by state (`None`: the job store did not answer).
+    jobs: Option<crate::jobs::JobCounts>,
     cache: serde_json::Value,
     coach: serde_json::Value,
 }
@@ -169,6 +180,26 @@ impl Collector for Snapshot {
             "Queue or analysis timeouts",
             p.timed_out,
         )?;
+        counter(
+            &mut enc,
+            "pipeline_cancelled",
+            "Analyses stopped because every job waiting for them was cancelled",
+            p.cancelled,
+        )?;
+        if let Some(jobs) = &self.jobs {
+            let family = Family::<Vec<(&'static str, &'static str)>, Gauge>::default();
+            for (state, n) in jobs.by_state() {
+                family
+                    .get_or_create(&vec![("state", state.as_str())])
+                    .set(n as i64);
+            }
+            family.encode(enc.encode_descriptor(
+                "jobs",
+                "Jobs in the job store by state",
+                None,
+                family.metric_type(),
+            )?)?;
+        }
         let u = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
         let c = &self.cache;
         counter(
@@ -252,6 +283,7 @@ impl Collector for Snapshot {
 async fn metrics(State(state): State<AppState>) -> Response {
     let snapshot = Snapshot {
         pipeline: state.analysis.admission.stats(),
+        jobs: state.jobs.counts().await.ok(),
         cache: serde_json::to_value(state.analysis.cache.stats().await).unwrap_or_default(),
         coach: state.analysis.coach().stats(),
     };

@@ -7,6 +7,7 @@
 pub mod analyze;
 pub mod error;
 pub mod health;
+pub mod jobs;
 pub mod metrics;
 pub mod openapi;
 pub mod page;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(analyze::router())
+        .merge(jobs::router())
         .merge(stats::router())
         .merge(speakers::router())
         .merge(metrics::router())

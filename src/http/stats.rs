@@ -23,8 +23,14 @@ async fn cache_stats(State(state): State<AppState>) -> Json<Value> {
     Json(serde_json::to_value(state.analysis.cache.stats().await).unwrap_or_default())
 }
 
+/// Admission counters, plus the jobs in the store by state (`jobs: null` if it cannot answer).
 async fn pipeline_stats(State(state): State<AppState>) -> Json<Value> {
-    Json(serde_json::to_value(state.analysis.admission.stats()).unwrap_or_default())
+    let mut stats = serde_json::to_value(state.analysis.admission.stats()).unwrap_or_default();
+    let jobs = state.jobs.counts().await.ok();
+    if let Some(obj) = stats.as_object_mut() {
+        obj.insert("jobs".into(), json!(jobs));
+    }
+    Json(stats)
 }
 
 async fn coach_stats(State(state): State<AppState>) -> Json<Value> {

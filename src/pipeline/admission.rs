@@ -56,10 +56,14 @@ pub struct Admission {
     max_queued: usize,
     queue_timeout: Duration,
     queued: AtomicUsize,
+    /// Tickets of the waiters in the queue, in arrival order (for queue positions).
+    waiting: Mutex<std::collections::BTreeSet<u64>>,
+    next_ticket: AtomicU64,
     completed: AtomicU64,
     failed: AtomicU64,
     rejected: AtomicU64,
     timed_out: AtomicU64,
+    cancelled: AtomicU64,
     recent: Mutex<Recent>,
 }
 
@@ -82,17 +86,27 @@ pub struct PipelineStats {
     pub failed: u64,
     pub rejected: u64,
     pub timed_out: u64,
+    /// Analyses stopped because every request waiting for them cancelled.
+    pub cancelled: u64,
     pub avg_duration_ms: f64,
     pub p95_duration_ms: f64,
     pub stage_avg_ms: std::collections::BTreeMap<String, f64>,
 }
 
 /// Holds a place in the queue; dropping it (e.g. client gone) frees the place.
-struct QueuePlace<'a>(&'a AtomicUsize);
+struct QueuePlace<'a> {
+    admission: &'a Admission,
+    ticket: u64,
+}
 
 impl Drop for QueuePlace<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.admission
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.ticket);
+        self.admission.queued.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -104,16 +118,31 @@ impl Admission {
             max_queued,
             queue_timeout,
             queued: AtomicUsize::new(0),
+            waiting: Mutex::default(),
+            next_ticket: AtomicU64::new(1),
             completed: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             timed_out: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
             recent: Mutex::new(Recent::default()),
         }
     }
 
     /// Waits for a slot (or refuses at once when the queue is full).
     pub async fn acquire(&self) -> Result<OwnedSemaphorePermit, Rejection> {
+        self.acquire_with(None, &|_| {}).await
+    }
+
+    /// Like [`Self::acquire`], waiting in the queue at most `queue_timeout` (`None`: the
+    /// configured one; jobs wait longer than requests), and telling `on_queued` the queue ticket when it has to wait
+    /// ([`Self::queue_position`]).
+    pub async fn acquire_with(
+        &self,
+        queue_timeout: Option<Duration>,
+        on_queued: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<OwnedSemaphorePermit, Rejection> {
+        let queue_timeout = queue_timeout.unwrap_or(self.queue_timeout);
         if let Ok(permit) = self.semaphore.clone().try_acquire_owned() {
             return Ok(permit);
         }
@@ -130,9 +159,17 @@ impl Admission {
                 retry_after_sec: self.retry_after_sec(),
             });
         };
-        let _place = QueuePlace(&self.queued);
-        match tokio::time::timeout(self.queue_timeout, self.semaphore.clone().acquire_owned()).await
-        {
+        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        self.waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(ticket);
+        let _place = QueuePlace {
+            admission: self,
+            ticket,
+        };
+        on_queued(ticket);
+        match tokio::time::timeout(queue_timeout, self.semaphore.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_closed)) => Err(Rejection::ShuttingDown {
                 retry_after_sec: self.retry_after_sec(),
@@ -141,7 +178,7 @@ impl Admission {
                 self.timed_out.fetch_add(1, Ordering::Relaxed);
                 self.rejected.fetch_add(1, Ordering::Relaxed);
                 Err(Rejection::QueueTimeout {
-                    waited_sec: self.queue_timeout.as_secs_f64(),
+                    waited_sec: queue_timeout.as_secs_f64(),
                     retry_after_sec: self.retry_after_sec(),
                 })
             }
@@ -174,6 +211,11 @@ impl Admission {
         }
     }
 
+    /// An analysis stopped because everyone waiting for it cancelled (not a failure).
+    pub fn record_cancelled(&self) {
+        self.cancelled.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn record_failure(&self) {
         self.failed.fetch_add(1, Ordering::Relaxed);
     }
@@ -186,6 +228,14 @@ impl Admission {
     /// Running analyses.
     pub fn active(&self) -> usize {
         self.max_parallel - self.semaphore.available_permits().min(self.max_parallel)
+    }
+
+    /// 1-based place of a waiting ticket in the queue (`None`: no longer waiting).
+    pub fn queue_position(&self, ticket: u64) -> Option<usize> {
+        let waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        waiting
+            .contains(&ticket)
+            .then(|| waiting.range(..ticket).count() + 1)
     }
 
     pub fn queued(&self) -> usize {
@@ -242,6 +292,7 @@ impl Admission {
             failed: self.failed.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             timed_out: self.timed_out.load(Ordering::Relaxed),
+            cancelled: self.cancelled.load(Ordering::Relaxed),
             avg_duration_ms: (avg * 10.0).round() / 10.0,
             p95_duration_ms: (p95 * 10.0).round() / 10.0,
             stage_avg_ms,

@@ -2,13 +2,16 @@
 //!
 //! Layout:
 //! - `admission`: semaphore + bounded queue, stats, Retry-After estimates.
+//! - `progress`: the typed stage enum and the one progress sink (stages, recogniser windows).
 //! - `run`: the stages of one analysis, CPU-heavy ones on the blocking pool.
 //! - `service`: cache lookup → single-flight → admission → stages → cache store.
 
 pub mod admission;
+pub mod progress;
 pub mod run;
 pub mod service;
 
 pub use admission::{Admission, PipelineStats, Rejection};
+pub use progress::{Progress, ProgressEvent, ProgressSink, Stage};
 pub use run::{AnalysisError, Job, Stages};
 pub use service::{AnalysisService, Analyzed};

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::asr::{AsrError, AsrInput, Transcriber};
+use super::progress::{AsrProgress, Progress, ProgressEvent, Stage};
+use crate::asr::{AsrError, AsrInput, AsrWatcher, Transcriber};
 use crate::audio::{AudioError, DecodeLimits};
 use crate::coach::Coach;
 use crate::domain::{AnalysisConfig, AnalysisInput};
@@ -39,16 +40,17 @@ pub struct Stages {
 }
 
 /// One analysis request.
+#[derive(Clone)]
 pub struct Job {
     pub path: PathBuf,
     pub content_hash: String,
     pub language: Option<String>,
-    /// Called with each stage's name as it starts (the CLI's progress display).
+    /// Told when each stage starts and after every recogniser window; may cancel the run
+    /// (jobs, the CLI's progress bar). `None`: nobody listens and nothing cancels.
     pub progress: Option<Progress>,
+    /// Longest wait for an analysis slot; `None`: `QUEUE_TIMEOUT_SEC` (jobs wait longer).
+    pub queue_timeout: Option<Duration>,
 }
-
-/// A stage-start callback.
-pub type Progress = Arc<dyn Fn(&'static str) + Send + Sync>;
 
 impl Stages {
     /// The stages as the configuration describes them, around the given recogniser and coach.
@@ -94,7 +96,7 @@ impl Stages {
         let started = Instant::now();
         let mut timings: Vec<(&'static str, Duration)> = Vec::new();
 
-        job.report_progress("decode");
+        job.enter(Stage::Decode)?;
         let t = Instant::now();
         let limits = self.decode_limits.clone();
         let path = job.path.clone();
@@ -108,7 +110,7 @@ impl Stages {
             "decoded"
         );
 
-        job.report_progress("vad");
+        job.enter(Stage::Vad)?;
         let t = Instant::now();
         let samples: Arc<[f32]> = decoded.samples.into();
         let vad_cfg = self.vad.clone();
@@ -125,7 +127,7 @@ impl Stages {
             "voice activity mapped"
         );
 
-        job.report_progress("asr");
+        job.enter(Stage::Asr)?;
         let t = Instant::now();
         let transcript = if speech.speech.is_empty() {
             // Nothing to hear: don't give the recogniser a chance to invent words.
@@ -140,7 +142,10 @@ impl Stages {
                     samples: samples.clone(),
                     speech: speech.speech.clone(),
                     language: job.language.clone(),
-                    watcher: None,
+                    watcher: job
+                        .progress
+                        .clone()
+                        .map(|p| Arc::new(AsrProgress(p)) as Arc<dyn AsrWatcher>),
                 })
                 .await?
         };
@@ -158,7 +163,7 @@ impl Stages {
             transcript.language.clone()
         };
 
-        job.report_progress("analysis");
+        job.enter(Stage::Analysis)?;
         let t = Instant::now();
         let stages = self.clone();
         let lang = language.clone();
@@ -199,7 +204,7 @@ impl Stages {
             timings_ms: BTreeMap::new(),
         };
 
-        job.report_progress("feedback");
+        job.enter(Stage::Feedback)?;
         let t = Instant::now();
         report.feedback = self.coach.feedback(&report).await;
         timings.push(("feedback", t.elapsed()));
@@ -227,9 +232,14 @@ where
 }
 
 impl Job {
-    fn report_progress(&self, stage: &'static str) {
+    /// Reports a stage start, or stops the run if the sink cancelled it.
+    fn enter(&self, stage: Stage) -> Result<(), AnalysisError> {
         if let Some(p) = &self.progress {
-            p(stage);
+            if p.is_cancelled() {
+                return Err(AsrError::Cancelled.into());
+            }
+            p.event(&ProgressEvent::Stage(stage));
         }
+        Ok(())
     }
 }

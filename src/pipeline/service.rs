@@ -7,6 +7,7 @@
 //! neither aborts it nor breaks the other waiters, and the result is cached.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,9 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::admission::Admission;
+use super::progress::{Progress, ProgressEvent, ProgressSink};
 use super::run::{AnalysisError, Job, Stages};
+use crate::asr::AsrError;
 use crate::cache::{ComputeError, Outcome, TieredCache};
 use crate::coach::{Coach, FeedbackSource, should_upgrade};
 use crate::report::{ANALYSIS_VERSION, CacheInfo, Report};
@@ -58,23 +61,108 @@ enum Lead {
 struct Interested {
     count: usize,
     lead: Option<Arc<watch::Sender<Lead>>>,
+    /// The key's analysis reports here; every interested request's own sink listens.
+    hub: Arc<Hub>,
+    /// Flight tasks of this key alive (0 or 1; a follower's unused guard counts briefly).
+    running: usize,
 }
 
 type InterestMap = Arc<Mutex<HashMap<String, Interested>>>;
 
-/// Counts a request as interested in a key until dropped.
+/// The progress of one key's analysis, fanned out to every request interested in it, with the
+/// history replayed to those who join late. Its cancel flag is raised only when the last
+/// interested request leaves by cancelling (a job's DELETE); any newcomer lowers it again.
+#[derive(Debug, Default)]
+pub(crate) struct Hub {
+    state: Mutex<HubState>,
+    cancelled: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct HubState {
+    history: Vec<ProgressEvent>,
+    sinks: Vec<(u64, Progress)>,
+    next_id: u64,
+}
+
+impl Hub {
+    fn subscribe(&self, sink: Progress) -> u64 {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for e in &st.history {
+            sink.event(e);
+        }
+        st.next_id += 1;
+        let id = st.next_id;
+        st.sinks.push((id, sink));
+        id
+    }
+
+    fn unsubscribe(&self, id: u64) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.sinks.retain(|(i, _)| *i != id);
+    }
+}
+
+impl ProgressSink for Hub {
+    fn event(&self, event: &ProgressEvent) {
+        // Under the lock so every sink sees one order, and a late joiner neither misses nor
+        // repeats an event. Sinks don't block (see ProgressSink).
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.history.push(event.clone());
+        for (_, sink) in &st.sinks {
+            sink.event(event);
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts a request as interested in a key until dropped; its own sink listens to the key's hub.
 struct Interest {
     map: InterestMap,
     key: String,
+    hub: Arc<Hub>,
+    /// The request's sink and its subscription: if the sink says "cancelled" when this is
+    /// dropped, the request left by cancelling.
+    sink: Option<(u64, Progress)>,
 }
 
 impl Interest {
-    fn register(map: &InterestMap, key: &str) -> Self {
-        let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
-        m.entry(key.to_string()).or_default().count += 1;
+    fn register(map: &InterestMap, key: &str, sink: Option<Progress>) -> Self {
+        let hub = {
+            let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = m.entry(key.to_string()).or_default();
+            entry.count += 1;
+            // Someone wants the result again: a cancellation not yet seen by the run is void.
+            entry.hub.cancelled.store(false, Ordering::SeqCst);
+            entry.hub.clone()
+        };
+        let sink = sink.map(|s| (hub.subscribe(s.clone()), s));
         Self {
             map: map.clone(),
             key: key.to_string(),
+            hub,
+            sink,
+        }
+    }
+
+    /// Whether this request itself asked to stop.
+    fn cancelled(&self) -> bool {
+        self.sink.as_ref().is_some_and(|(_, s)| s.is_cancelled())
+    }
+
+    /// Marks the key's analysis as running until the guard is dropped (moved into its task).
+    fn running(&self) -> RunningGuard {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = m.get_mut(&self.key) {
+            e.running += 1;
+        }
+        RunningGuard {
+            map: self.map.clone(),
+            key: self.key.clone(),
+            hub: self.hub.clone(),
         }
     }
 
@@ -95,10 +183,42 @@ impl Interest {
 
 impl Drop for Interest {
     fn drop(&mut self) {
+        let cancelling = self.cancelled();
+        if let Some((id, _)) = &self.sink {
+            self.hub.unsubscribe(*id);
+        }
         let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(e) = m.get_mut(&self.key) {
             e.count -= 1;
             if e.count == 0 {
+                // The last one out: a cancelling leave stops the run at its next window; any
+                // other leave (a client gone) lets it finish for the cache.
+                if cancelling {
+                    e.hub.cancelled.store(true, Ordering::SeqCst);
+                }
+                if e.running == 0 {
+                    m.remove(&self.key);
+                }
+            }
+        }
+    }
+}
+
+/// Held by a key's running analysis: the key's entry (and its hub) lives while it runs.
+struct RunningGuard {
+    map: InterestMap,
+    key: String,
+    hub: Arc<Hub>,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = m.get_mut(&self.key)
+            && Arc::ptr_eq(&e.hub, &self.hub)
+        {
+            e.running -= 1;
+            if e.running == 0 && e.count == 0 {
                 m.remove(&self.key);
             }
         }
@@ -168,10 +288,36 @@ impl AnalysisService {
 
     /// Analyses the upload at `job.path` (or serves it from the cache). `keep_alive` is
     /// whatever must live while the analysis runs (the upload's temp file).
-    pub async fn analyze<K: Send + 'static>(
+    ///
+    /// `job.progress` hears the key's analysis whether this request leads it or joins it (events
+    /// so far are replayed). A caller that stops waiting by dropping this future while its sink
+    /// says `is_cancelled()` leaves *cancelling*: when it is the last request interested in the
+    /// key, the analysis stops at its next window or stage and frees its slot; otherwise the
+    /// others keep it.
+    pub async fn analyze<K: Send + Sync + 'static>(
         &self,
         job: Job,
         keep_alive: K,
+    ) -> Result<Analyzed, AnalysisError> {
+        let keep_alive = Arc::new(keep_alive);
+        let mut restarts = 0;
+        loop {
+            let result = self.analyze_once(job.clone(), keep_alive.clone()).await;
+            // We joined an analysis whose last listener had just cancelled it: start again.
+            let own_cancel = job.progress.as_ref().is_some_and(|p| p.is_cancelled());
+            let cancelled = matches!(&result, Err(e) if is_cancellation(e));
+            if cancelled && !own_cancel && restarts < MAX_RESTARTS {
+                restarts += 1;
+                continue;
+            }
+            return result;
+        }
+    }
+
+    async fn analyze_once<K: Send + Sync + 'static>(
+        &self,
+        mut job: Job,
+        keep_alive: Arc<K>,
     ) -> Result<Analyzed, AnalysisError> {
         let key = self.cache_key(&job.content_hash, job.language.as_deref());
         // Not counted as a miss here: `compute_missing` below counts this request once, as a
@@ -186,11 +332,20 @@ impl AnalysisService {
         }
         // Take a slot here, in the request's own task, unless an identical request leads (then we
         // wait for it without a slot or a queue place, and only join its analysis).
-        let interest = Interest::register(&self.interested, &key);
+        let interest = Interest::register(&self.interested, &key, job.progress.clone());
+        let hub = interest.hub.clone();
         let (permit, lead) = loop {
             match interest.elect() {
                 Ok(lead) => {
-                    let permit = self.admission.acquire().await?;
+                    let on_queued = |ticket| {
+                        hub.event(&ProgressEvent::Queued {
+                            ticket: Some(ticket),
+                        })
+                    };
+                    let permit = self
+                        .admission
+                        .acquire_with(job.queue_timeout, &on_queued)
+                        .await?;
                     break (Some(permit), Some(Arc::new(lead)));
                 }
                 Err(mut leader) => {
@@ -209,7 +364,11 @@ impl AnalysisService {
         let admission = self.admission.clone();
         let timeout = self.analysis_timeout;
         let flight_lead = lead.clone();
+        let running = interest.running();
+        // The run reports to the key's hub (and is cancelled through it), not to this request.
+        job.progress = Some(hub.clone());
         let compute = move || async move {
+            let _running = running;
             // The flight is registered by now: identical requests waiting for us may join it.
             if let Some(lead) = flight_lead {
                 lead.admitted();
@@ -229,6 +388,10 @@ impl AnalysisService {
                         .map(Bytes::from)
                         .map_err(|e| AnalysisError::Internal(e.to_string()))
                 }
+                Ok(Err(e)) if is_cancellation(&e) => {
+                    admission.record_cancelled();
+                    Err(e)
+                }
                 Ok(Err(e)) => {
                     admission.record_failure();
                     Err(e)
@@ -244,6 +407,7 @@ impl AnalysisService {
         if let Some(lead) = &lead {
             lead.admitted();
         }
+        drop(interest);
         let (bytes, outcome) = match result {
             Ok(v) => v,
             Err(ComputeError::Failed(e)) => return Err(AnalysisError::Shared(e)),
@@ -325,6 +489,18 @@ impl Drop for UpgradeGuard {
     fn drop(&mut self) {
         let mut s = self.set.lock().unwrap_or_else(|p| p.into_inner());
         s.remove(&self.key);
+    }
+}
+
+/// How often a request restarts an analysis that someone else cancelled just as it joined.
+const MAX_RESTARTS: usize = 2;
+
+/// Whether an analysis error is a cancellation (own or shared).
+pub fn is_cancellation(e: &AnalysisError) -> bool {
+    match e {
+        AnalysisError::Asr(AsrError::Cancelled) => true,
+        AnalysisError::Shared(inner) => is_cancellation(inner),
+        _ => false,
     }
 }
 

@@ -1,9 +1,11 @@
 //! Fakes at the trait seams: a transcriber that "hears" the corpus text (looked up by the
 //! clip's duration in manifest.json and spread over the VAD's speech spans), counts its calls
-//! and can be held at a gate.
+//! and can be held at a gate. Like Whisper it works window by window: it tells the input's
+//! watcher after each window (audio seconds done, the window's words), asks it before each
+//! whether to go on, and can be stepped one window at a time.
 
 use async_trait::async_trait;
-use speech_coach::asr::{AsrError, AsrInput, Segment, Transcriber, Transcript, Word};
+use speech_coach::asr::{AsrError, AsrInput, Segment, Transcriber, Transcript, WindowDone, Word};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Semaphore;
@@ -12,6 +14,10 @@ pub struct FakeTranscriber {
     pub calls: AtomicUsize,
     /// When set, each call waits for one permit (tests release them).
     pub gate: Option<Arc<Semaphore>>,
+    /// When set, each window waits for one permit (tests step the transcription).
+    pub window_gate: Option<Arc<Semaphore>>,
+    /// Length of one window, seconds (Whisper's is 30).
+    pub window_sec: f64,
     clips: Vec<(f64, String, String)>,
     /// Text (and language) to "hear" in any input, spread over its speech: for long talks.
     fixed: Option<(String, String)>,
@@ -39,6 +45,8 @@ impl FakeTranscriber {
         Self {
             calls: AtomicUsize::new(0),
             gate: None,
+            window_gate: None,
+            window_sec: 30.0,
             clips,
             fixed: None,
         }
@@ -55,6 +63,15 @@ impl FakeTranscriber {
     pub fn gated(gate: Arc<Semaphore>) -> Self {
         Self {
             gate: Some(gate),
+            ..Self::new()
+        }
+    }
+
+    /// Windows of `window_sec`, each waiting for a permit of `window_gate` when given.
+    pub fn windowed(window_sec: f64, window_gate: Option<Arc<Semaphore>>) -> Self {
+        Self {
+            window_sec,
+            window_gate,
             ..Self::new()
         }
     }
@@ -79,6 +96,8 @@ impl Transcriber for FakeTranscriber {
             .filter(|c| (c.0 - duration).abs() < 0.1)
             .map(|(_, text, lang)| (text, lang));
         let Some((text, lang)) = self.fixed.as_ref().map(|(t, l)| (t, l)).or(matched) else {
+            // Not a corpus clip: nothing heard, but the windows still pass.
+            self.report_windows(&input, duration, &[]).await?;
             return Ok(Transcript::default());
         };
         // Spread the words over the speech spans in proportion to their lengths.
@@ -106,6 +125,7 @@ impl Transcriber for FakeTranscriber {
             });
             t = end;
         }
+        self.report_windows(&input, duration, &words).await?;
         let seg = Segment {
             start_sec: words.first().map_or(0.0, |w| w.start_sec),
             end_sec: words.last().map_or(0.0, |w| w.end_sec),
@@ -123,5 +143,38 @@ impl Transcriber for FakeTranscriber {
 
     fn fingerprint(&self) -> String {
         "fake-transcriber:v1".into()
+    }
+}
+
+impl FakeTranscriber {
+    /// Walks the input window by window, as Whisper does: cancelled? → (gate) → window done.
+    async fn report_windows(
+        &self,
+        input: &AsrInput,
+        duration: f64,
+        words: &[Word],
+    ) -> Result<(), AsrError> {
+        let mut start = 0.0;
+        while start < duration {
+            if input.cancelled() {
+                return Err(AsrError::Cancelled);
+            }
+            if let Some(gate) = &self.window_gate {
+                gate.acquire().await.expect("window gate open").forget();
+            }
+            let end = (start + self.window_sec).min(duration);
+            let last = end >= duration;
+            input.report_window(WindowDone {
+                audio_sec_done: end,
+                audio_sec_total: duration,
+                words: words
+                    .iter()
+                    .filter(|w| w.start_sec >= start && (w.start_sec < end || last))
+                    .cloned()
+                    .collect(),
+            });
+            start = end;
+        }
+        Ok(())
     }
 }

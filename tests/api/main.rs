@@ -8,6 +8,7 @@ mod coach_http;
 mod fakes;
 mod helpers;
 mod history;
+mod jobs;
 mod logging;
 #[path = "../support/long_talk.rs"]
 mod long_talk;

@@ -126,14 +126,26 @@ async fn openapi_document_matches_the_server() {
     let paths = doc["paths"].as_object().unwrap();
     for (path, item) in paths {
         for method in item.as_object().unwrap().keys() {
+            // A path parameter gets a well-formed value naming nothing (no such job).
+            let concrete = path.replace("{id}", "00000000000000000000000000000000");
             let req = app
                 .client
-                .request(method.to_uppercase().parse().unwrap(), app.url(path));
-            let status = req.send().await.unwrap().status();
-            // Documented routes exist: never 404 (DELETE /cache is 404 only without ADMIN_TOKEN,
-            // and 405 would mean the method is wrong).
+                .request(method.to_uppercase().parse().unwrap(), app.url(&concrete));
+            let resp = req.send().await.unwrap();
+            let status = resp.status();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            // Documented routes exist: never the router's 404 (DELETE /cache is 404 only without
+            // ADMIN_TOKEN; a templated path may 404 for its missing resource, not for the route),
+            // and 405 would mean the method is wrong.
+            let route_missing = status == 404
+                && body["message"]
+                    .as_str()
+                    .is_none_or(|m| m.starts_with("no such endpoint"));
             if path != "/cache" {
-                assert!(status != 404 && status != 405, "{method} {path} → {status}");
+                assert!(
+                    !route_missing && status != 405,
+                    "{method} {path} → {status}"
+                );
             }
         }
     }

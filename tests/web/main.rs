@@ -27,7 +27,9 @@ use fantoccini::{Client, Locator};
 use serde_json::Value;
 
 use browser::Browser;
-use standin::{TestServer, corpus, spawn_server, spawn_server_hearing, spawn_tiled_server};
+use standin::{
+    TestServer, corpus, spawn_server, spawn_server_hearing, spawn_server_with, spawn_tiled_server,
+};
 
 /// Generous: a loaded CI box may be slow to start Chromium; nothing here waits on purpose.
 const WAIT: Duration = Duration::from_secs(60);
@@ -390,6 +392,168 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
     );
 
     browser.close().await;
+}
+
+/// The page runs the analysis as a job: stage, a growing percentage and the transcript as it is
+/// transcribed (the fake recogniser is stepped window by window), the job id in the URL so a
+/// reload reattaches to the same job, Cancel cancelling it on the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_follows_a_job_window_by_window_and_reattaches_after_a_reload() {
+    let Some(browser) = Browser::start_or_skip().await else {
+        return;
+    };
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let fake = std::sync::Arc::new(fakes::FakeTranscriber::windowed(2.0, Some(gate.clone())));
+    let server = spawn_server_with(&[], fake).await;
+    let c = browser.client();
+    c.set_window_size(1280, 900).await.unwrap();
+    c.goto(&server.url("/")).await.unwrap();
+    visible(c, "#limit-text").await;
+
+    // en_talk_2.wav is 12.5 s: seven windows of 2 s.
+    let clip = "clips/en_talk_2.wav";
+    upload(c, &corpus(clip)).await;
+    let job = wait_for(
+        c,
+        "the job id in the URL",
+        |v| v.as_str().is_some_and(|s| s.len() == 32),
+        "return new URLSearchParams(location.search).get('job')",
+    )
+    .await;
+    let job = job.as_str().unwrap().to_string();
+
+    let fraction = "return parseFloat(document.getElementById('progress').dataset.fraction || '0')";
+    let partial = "return document.getElementById('partial').textContent";
+    let mut last_pct = 0.0;
+    let mut last_text = String::new();
+    for step in 0..3 {
+        gate.add_permits(1);
+        let f = wait_for(
+            c,
+            "a higher percentage",
+            |v| v.as_f64() > Some(last_pct),
+            fraction,
+        )
+        .await;
+        let pct = f.as_f64().unwrap();
+        let shown = text(c, "#progress-text").await;
+        assert!(
+            shown.contains(&format!("{} %", (pct * 100.0).round())),
+            "{shown}"
+        );
+        assert!(shown.contains("Transcribing"), "{shown}");
+        let p = js(c, partial).await.as_str().unwrap_or("").to_string();
+        assert!(
+            p.len() >= last_text.len() && p.starts_with(&last_text),
+            "{p:?} after {last_text:?}"
+        );
+        if step == 2 {
+            assert!(!p.is_empty(), "partial transcript shown");
+        }
+        let bar = js(c, "return document.getElementById('progress-bar').value").await;
+        assert_eq!(bar.as_f64(), Some((pct * 100.0).round()));
+        last_pct = pct;
+        last_text = p;
+    }
+
+    // A reload mid-way: the same job, its percentage and the transcript so far are back.
+    c.refresh().await.unwrap();
+    visible(c, "#progress").await;
+    let f = wait_for(
+        c,
+        "the percentage after the reload",
+        |v| v.as_f64() >= Some(last_pct),
+        fraction,
+    )
+    .await;
+    assert!(f.as_f64().unwrap() < 1.0);
+    let again = js(c, "return new URLSearchParams(location.search).get('job')").await;
+    assert_eq!(again.as_str(), Some(job.as_str()));
+    let p = wait_for(
+        c,
+        "the transcript so far",
+        |v| v.as_str() == Some(last_text.as_str()),
+        partial,
+    )
+    .await;
+    assert_eq!(p.as_str().unwrap(), last_text);
+    gate.add_permits(1);
+    wait_for(
+        c,
+        "progress after the reload",
+        |v| v.as_f64() > Some(last_pct),
+        fraction,
+    )
+    .await;
+
+    // The rest of the windows: the report.
+    gate.add_permits(100);
+    visible(c, "#report #timeline-svg").await;
+    assert!(
+        !c.find(Locator::Css("#progress"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap(),
+        "progress hidden once the report is shown"
+    );
+    let words = c
+        .find_all(Locator::Css("#transcript [data-t]"))
+        .await
+        .unwrap();
+    assert!(!words.is_empty());
+
+    // Cancel: another upload (not cached), cancelled on the server.
+    let gate_before = gate.available_permits();
+    gate.forget_permits(gate_before);
+    c.find(Locator::Css("#again"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    upload(c, &corpus("clips/en_talk_1.wav")).await;
+    let second = wait_for(
+        c,
+        "a new job id",
+        |v| v.as_str().is_some_and(|s| s.len() == 32 && s != job),
+        "return new URLSearchParams(location.search).get('job')",
+    )
+    .await;
+    let second = second.as_str().unwrap().to_string();
+    visible(c, "#cancel").await;
+    c.find(Locator::Css("#cancel"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    gate.add_permits(1); // the window in progress ends; the run then sees the cancel
+    visible(c, "#error").await;
+    assert_eq!(text(c, "#error-title").await, "Analysis cancelled");
+    let state: Value = reqwest::get(server.url(&format!("/jobs/{second}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["state"], "cancelled");
+    screenshot(c, "job-cancelled.png", 1280, 900).await;
+    browser.close().await;
+}
+
+/// Polls a script until its value satisfies `ok` (bounded by [`WAIT`]).
+async fn wait_for(c: &Client, what: &str, ok: impl Fn(&Value) -> bool, script: &str) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let v = js(c, script).await;
+        if ok(&v) {
+            return v;
+        }
+        assert!(start.elapsed() < WAIT, "{what}: still {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Not a check: how the page copes with a one-hour talk (288 × the 12.5 s clip: ~9000 words,

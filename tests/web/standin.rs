@@ -61,17 +61,22 @@ impl Drop for TestServer {
 /// Starts the real service (fake transcriber at the `Transcriber` seam, rule-based coach) with
 /// extra settings (`MAX_FILE_SIZE_MB`…) on 127.0.0.1:0.
 pub async fn spawn_server(extra: &[(&str, &str)]) -> TestServer {
-    spawn_server_with(extra, crate::fakes::FakeTranscriber::new()).await
+    spawn_server_with(extra, Arc::new(crate::fakes::FakeTranscriber::new())).await
 }
 
 /// The real service whose fake transcriber hears `text` in any upload (a long talk).
 pub async fn spawn_server_hearing(extra: &[(&str, &str)], text: &str, lang: &str) -> TestServer {
-    spawn_server_with(extra, crate::fakes::FakeTranscriber::speaking(text, lang)).await
+    spawn_server_with(
+        extra,
+        Arc::new(crate::fakes::FakeTranscriber::speaking(text, lang)),
+    )
+    .await
 }
 
-async fn spawn_server_with(
+/// [`spawn_server`] with a given fake transcriber (e.g. one stepped window by window).
+pub async fn spawn_server_with(
     extra: &[(&str, &str)],
-    transcriber: crate::fakes::FakeTranscriber,
+    transcriber: Arc<crate::fakes::FakeTranscriber>,
 ) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let mut pairs: Vec<(String, String)> = vec![
@@ -94,7 +99,7 @@ async fn spawn_server_with(
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_source(&Source::from_pairs(pairs)).expect("valid test config");
     let services = speech_coach::app::Services {
-        transcriber: Some(Arc::new(transcriber)),
+        transcriber: Some(transcriber),
         ..Default::default()
     };
     let app = Application::build_with(config, services)

@@ -1,0 +1,296 @@
+//! `/jobs`: long analyses without holding a request open.
+//!
+//! - `POST /jobs` (the inputs of `/analyze`) → 202, `Location: /jobs/{id}`, the job.
+//! - `GET /jobs/{id}` → state, stage, progress, ETA, queue position, partial transcript, and the
+//!   report (done) or the error `/analyze` would have answered (failed).
+//! - `GET /jobs/{id}/events` → Server-Sent Events of the job's log, resumable with
+//!   `Last-Event-ID`; while nothing happens, a `progress` snapshot (without an id) every 2 s.
+//! - `DELETE /jobs/{id}` → cancels a queued or running job.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::Stream;
+use serde_json::{Value, json};
+
+use super::analyze::{AnalyzeParams, AnalyzeQuery, parse_query, refuse_if_shutting_down};
+use super::request_id::current_request_id;
+use super::{ApiError, upload};
+use crate::app::AppState;
+use crate::jobs::runner::Submission;
+use crate::jobs::{JobError, JobEvent, JobId, JobRecord, StoreError, SubmitError, now_ms};
+use crate::pipeline::AnalysisError;
+
+/// Longest quiet spell on an event stream: then the current progress is sent again (without an
+/// event id), so a client sees it is alive and its ETA stays fresh.
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(2);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/jobs", post(create))
+        .route("/jobs/{id}", get(show).delete(cancel))
+        .route("/jobs/{id}/events", get(events))
+}
+
+/// The JSON error `/analyze` would have answered for this analysis error.
+pub fn job_error(e: &AnalysisError, request_id: Option<String>) -> JobError {
+    let api = ApiError::from(e);
+    if api.status_code().is_server_error() {
+        tracing::error!(error = %e, code = api.code(), "job failed");
+    } else {
+        tracing::info!(error = %e, code = api.code(), "job refused its upload");
+    }
+    JobError {
+        status: api.status_code().as_u16(),
+        error: api.code().to_string(),
+        message: api.message(),
+        request_id,
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "job store failed");
+        Self::Unavailable("job state is unavailable right now; retry shortly".into())
+    }
+}
+
+#[tracing::instrument(skip_all, fields(content_hash, size_bytes, job))]
+async fn create(
+    State(state): State<AppState>,
+    query: Result<Query<AnalyzeQuery>, QueryRejection>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    refuse_if_shutting_down(&state)?;
+    let AnalyzeParams {
+        language,
+        summary,
+        speaker,
+        title,
+    } = parse_query(query)?;
+    // Checked before the upload is read, as /analyze does (malformed → 400, unknown → 404).
+    let rehearsal =
+        super::speakers::rehearsal_target(&state, speaker.as_deref(), title.as_deref()).await?;
+    let cfg = &state.config.server;
+    let upload = upload::receive(req, &cfg.upload_dir, cfg.max_file_size_bytes).await?;
+    let span = tracing::Span::current();
+    span.record("content_hash", &upload.content_hash[..16]);
+    span.record("size_bytes", upload.size_bytes);
+    let submission = Submission {
+        path: upload.path().to_path_buf(),
+        content_hash: upload.content_hash.clone(),
+        language,
+        summary,
+        request_id: Some(current_request_id()),
+    };
+    let record = match state.jobs.submit(submission, upload).await {
+        Ok(r) => r,
+        Err(SubmitError::Refused(e)) => return Err(ApiError::from(e)),
+        Err(SubmitError::Store(e)) => return Err(e.into()),
+    };
+    span.record("job", record.id.as_str());
+    tracing::info!(state = record.state.as_str(), "job accepted");
+    if let Some(target) = rehearsal {
+        tokio::spawn(record_when_done(state.clone(), record.id.clone(), target));
+    }
+    let location = format!("/jobs/{}", record.id);
+    let mut resp = (StatusCode::ACCEPTED, Json(view(&state, &record))).into_response();
+    resp.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(&location).map_err(ApiError::internal)?,
+    );
+    Ok(resp)
+}
+
+/// Records a job's report as a rehearsal once the job is done (the same function `/analyze`
+/// calls). Gives up when the job fails, is cancelled or expires.
+async fn record_when_done(
+    state: AppState,
+    id: JobId,
+    target: super::speakers::RehearsalTarget,
+) {
+    let deadline = tokio::time::Instant::now() + state.config.jobs.ttl;
+    while tokio::time::Instant::now() < deadline {
+        match state.jobs.get(&id).await {
+            Ok(Some(record)) if record.state.is_terminal() => {
+                if let Some(mut report) = record.report {
+                    let info = super::speakers::record_rehearsal(&state, &target, &mut report).await;
+                    tracing::info!(job = %id, rehearsal = ?info, "job recorded as a rehearsal");
+                }
+                return;
+            }
+            Ok(Some(_)) | Err(_) => {}
+            Ok(None) => return,
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let record = state.jobs.get(&id).await?.ok_or_else(|| no_such_job(&id))?;
+    Ok(Json(view(&state, &record)))
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let record = state
+        .jobs
+        .cancel(&id)
+        .await?
+        .ok_or_else(|| no_such_job(&id))?;
+    tracing::info!(job = %id, state = record.state.as_str(), "job cancel asked");
+    Ok(Json(view(&state, &record)))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct EventsQuery {
+    /// For clients that cannot set `Last-Event-ID` (the header wins).
+    last_event_id: Option<u64>,
+}
+
+async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let id = parse_id(&id)?;
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
+    let from_header = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_parameter",
+                        "Last-Event-ID must be the id of an event of this job (a number)",
+                    )
+                })?,
+        ),
+    };
+    let after = from_header.or(query.last_event_id).unwrap_or(0);
+    // Unknown job: a plain 404, not an empty stream.
+    if state.jobs.get(&id).await?.is_none() {
+        return Err(no_such_job(&id));
+    }
+    let stream = futures::stream::unfold(
+        (state, id, after, false),
+        |(state, id, after, finished)| async move {
+            if finished {
+                return None;
+            }
+            let store = state.jobs.store().clone();
+            match store.events(&id, after, SNAPSHOT_EVERY).await {
+                Ok(Some(events)) if !events.is_empty() => {
+                    let last = events.last().map_or(after, |e| e.id);
+                    let ends = events.iter().any(|e| e.kind.is_terminal());
+                    let items: Vec<Result<Event, Infallible>> =
+                        events.iter().map(|e| Ok(sse_event(e))).collect();
+                    Some((items, (state, id, last, ends)))
+                }
+                Ok(Some(_)) => {
+                    // Quiet: the current progress again, without an id (resuming is unaffected);
+                    // a finished job whose log the client has seen: the stream is over.
+                    let snapshot = match state.jobs.get(&id).await {
+                        Ok(Some(r)) if !r.state.is_terminal() => snapshot_event(&state, &r),
+                        _ => return None,
+                    };
+                    Some((vec![Ok(snapshot)], (state, id, after, false)))
+                }
+                // Expired, or the store failed: end the stream (the client may reconnect).
+                Ok(None) | Err(_) => None,
+            }
+        },
+    );
+    let stream = futures::StreamExt::flat_map(stream, futures::stream::iter);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn sse_event(e: &JobEvent) -> Event {
+    Event::default()
+        .id(e.id.to_string())
+        .event(e.kind.as_str())
+        .data(e.data.to_string())
+}
+
+fn snapshot_event(state: &AppState, r: &JobRecord) -> Event {
+    let data = json!({
+        "state": r.state,
+        "stage": r.stage,
+        "progress": r.progress,
+        "eta_sec": eta_now(r),
+        "queue_position": state.jobs.queue_position(r),
+        "snapshot": true,
+    });
+    Event::default().event("progress").data(data.to_string())
+}
+
+fn parse_id(raw: &str) -> Result<JobId, ApiError> {
+    JobId::parse(raw).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no job {raw:?}: job ids are the 32 hex digits POST /jobs returned"
+        ))
+    })
+}
+
+fn no_such_job(id: &JobId) -> ApiError {
+    ApiError::NotFound(format!(
+        "no job {id}: it never existed or expired (JOB_TTL_SEC after it finished)"
+    ))
+}
+
+/// The ETA as of now: the stored one minus the time since it was computed.
+fn eta_now(r: &JobRecord) -> Option<f64> {
+    r.eta_sec.map(|eta| {
+        let since = now_ms().saturating_sub(r.updated_at_ms) as f64 / 1000.0;
+        ((eta - since).max(0.0) * 10.0).round() / 10.0
+    })
+}
+
+/// The job as clients see it.
+fn view(state: &AppState, r: &JobRecord) -> Value {
+    let path = format!("/jobs/{}", r.id);
+    let report = r.report.as_ref().map(|rep| {
+        if r.summary {
+            serde_json::to_value(rep.clone().summary())
+        } else {
+            serde_json::to_value(rep)
+        }
+        .unwrap_or(Value::Null)
+    });
+    let error = r.error.as_ref().map(|e| {
+        json!({"error": e.error, "message": e.message, "request_id": e.request_id, "status": e.status})
+    });
+    json!({
+        "id": r.id,
+        "state": r.state,
+        "stage": r.stage,
+        "progress": r.progress,
+        "eta_sec": eta_now(r),
+        "queue_position": state.jobs.queue_position(r),
+        "partial": r.partial,
+        "report": report,
+        "error": error,
+        "created_at_ms": r.created_at_ms,
+        "updated_at_ms": r.updated_at_ms,
+        "last_event_id": r.last_event_id,
+        "links": {"self": path, "events": format!("{path}/events")},
+    })
+}

@@ -1,0 +1,484 @@
+//! A job's record and the state machine that turns analysis progress into record changes and
+//! events: `queued → running → done | failed | cancelled` (a cached upload goes `queued → done`;
+//! a queued job can be cancelled or fail). Terminal states are final: later updates are ignored.
+//!
+//! Pure: no clock (callers pass `now_ms`), no IO, so every store applies the same rules.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::JobId;
+use crate::asr::{WindowDone, Word};
+use crate::pipeline::Stage;
+use crate::report::Report;
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Accepted, waiting for an analysis slot (or for an identical upload's analysis).
+    Queued,
+    /// Its analysis runs (decode, VAD, ASR, analysis or feedback).
+    Running,
+    /// The report is ready.
+    Done,
+    /// The analysis failed; `error` is the JSON error `/analyze` would have answered.
+    Failed,
+    /// Cancelled by `DELETE /jobs/{id}`.
+    Cancelled,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 5] = [
+        Self::Queued,
+        Self::Running,
+        Self::Done,
+        Self::Failed,
+        Self::Cancelled,
+    ];
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Done | Self::Failed | Self::Cancelled)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// How much of the audio is transcribed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobProgress {
+    /// Seconds of audio the recogniser has finished (never decreases).
+    pub audio_sec_done: f64,
+    /// Length of the recording, seconds (`None` until the recogniser reports its first window).
+    pub audio_sec_total: Option<f64>,
+    /// `audio_sec_done / audio_sec_total`, 0…1; exactly 1 when the job is done.
+    pub fraction: f64,
+}
+
+/// The transcript so far: the words of every window transcribed, in order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Partial {
+    pub text: String,
+    pub words: Vec<Word>,
+}
+
+/// The JSON error `/analyze` would have answered, with its HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobError {
+    pub status: u16,
+    pub error: String,
+    pub message: String,
+    /// The request id of the `POST /jobs` that created the job.
+    pub request_id: Option<String>,
+}
+
+/// Everything known about one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub id: JobId,
+    pub state: JobState,
+    /// The stage last entered (`queued` until the analysis starts).
+    pub stage: Stage,
+    pub progress: JobProgress,
+    /// Seconds left at the recogniser's rate so far, as of `updated_at_ms` (`None` until the
+    /// first window; 0 when done).
+    pub eta_sec: Option<f64>,
+    /// The admission queue ticket while waiting for a slot (gives the queue position).
+    pub queue_ticket: Option<u64>,
+    pub partial: Partial,
+    /// The report, when done (the full one; `summary` says whether to serve its summary).
+    pub report: Option<Report>,
+    pub error: Option<JobError>,
+    /// `detail=summary` was asked for at `POST /jobs`.
+    pub summary: bool,
+    /// BLAKE3 of the upload.
+    pub content_hash: String,
+    /// The requested language (`None`: detect).
+    pub language: Option<String>,
+    /// The `POST /jobs` request id (carried into `error`).
+    pub request_id: Option<String>,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+    /// When the recogniser started (the ETA's rate is measured from here).
+    pub asr_started_at_ms: Option<u64>,
+    /// The id of the last event appended for this job (events are numbered 1, 2, 3…).
+    pub last_event_id: u64,
+}
+
+/// Something that happened to a job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum JobUpdate {
+    /// Waiting for a slot with this queue ticket (`None`: behind an identical upload).
+    Queued {
+        ticket: Option<u64>,
+    },
+    /// A stage started.
+    Stage {
+        stage: Stage,
+    },
+    /// The recogniser finished a window.
+    Window {
+        audio_sec_done: f64,
+        audio_sec_total: f64,
+        words: Vec<Word>,
+    },
+    /// The report is ready (`cache`: `hit`, `miss`, `coalesced`: how it was obtained).
+    Done {
+        report: Box<Report>,
+        cache: String,
+    },
+    Failed {
+        error: JobError,
+    },
+    Cancelled,
+}
+
+impl From<WindowDone> for JobUpdate {
+    fn from(w: WindowDone) -> Self {
+        Self::Window {
+            audio_sec_done: w.audio_sec_done,
+            audio_sec_total: w.audio_sec_total,
+            words: w.words,
+        }
+    }
+}
+
+/// The kind of an event: the SSE `event:` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// The state changed to `queued` or `running` (data: `{state, stage}`).
+    State,
+    /// A stage started (data: `{stage, queue_ticket?}`).
+    Stage,
+    /// A window was transcribed (data: progress, `eta_sec`, the window's `words` and `text`).
+    Progress,
+    /// Terminal: the report is ready (fetch `GET /jobs/{id}`).
+    Done,
+    /// Terminal: data carries `error`.
+    Failed,
+    /// Terminal.
+    Cancelled,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::State => "state",
+            Self::Stage => "stage",
+            Self::Progress => "progress",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Done | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// One entry of a job's event log: the SSE `id:`, `event:` and `data:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobEvent {
+    /// 1, 2, 3… per job, no gaps: a client resuming with `Last-Event-ID: n` gets n+1 onwards.
+    pub id: u64,
+    pub kind: EventKind,
+    pub data: Value,
+}
+
+/// The ETA counts the stages after the recogniser (analysis, feedback) as this many seconds per
+/// minute of audio: they take well under a second per minute, next to Whisper's many.
+const POST_ASR_SEC_PER_AUDIO_MIN: f64 = 0.2;
+
+impl JobRecord {
+    /// A new queued job (its first event, `state: queued`, comes from [`Self::created_event`]).
+    pub fn new(
+        id: JobId,
+        content_hash: String,
+        language: Option<String>,
+        summary: bool,
+        request_id: Option<String>,
+        now_ms: u64,
+    ) -> Self {
+        Self {
+            id,
+            state: JobState::Queued,
+            stage: Stage::Queued,
+            progress: JobProgress::default(),
+            eta_sec: None,
+            queue_ticket: None,
+            partial: Partial::default(),
+            report: None,
+            error: None,
+            summary,
+            content_hash,
+            language,
+            request_id,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            asr_started_at_ms: None,
+            last_event_id: 0,
+        }
+    }
+
+    /// The first event of every job.
+    pub fn created_event(&mut self) -> JobEvent {
+        self.push(
+            EventKind::State,
+            json!({"state": self.state, "stage": self.stage}),
+        )
+    }
+
+    fn push(&mut self, kind: EventKind, data: Value) -> JobEvent {
+        self.last_event_id += 1;
+        JobEvent {
+            id: self.last_event_id,
+            kind,
+            data,
+        }
+    }
+
+    /// Applies an update at `now_ms`, returning the events it produced (none when it changed
+    /// nothing, e.g. anything after a terminal state).
+    pub fn apply(&mut self, update: JobUpdate, now_ms: u64) -> Vec<JobEvent> {
+        if self.state.is_terminal() {
+            return Vec::new();
+        }
+        self.updated_at_ms = now_ms;
+        let mut events = Vec::new();
+        match update {
+            JobUpdate::Queued { ticket } => {
+                self.queue_ticket = ticket;
+                if self.state == JobState::Queued {
+                    self.stage = Stage::Queued;
+                    events.push(self.push(
+                        EventKind::Stage,
+                        json!({"stage": Stage::Queued, "queue_ticket": ticket}),
+                    ));
+                }
+            }
+            JobUpdate::Stage { stage } => {
+                if stage == Stage::Queued || stage == self.stage {
+                    return events;
+                }
+                if self.state == JobState::Queued {
+                    self.state = JobState::Running;
+                    self.queue_ticket = None;
+                    events.push(self.push(
+                        EventKind::State,
+                        json!({"state": self.state, "stage": stage}),
+                    ));
+                }
+                self.stage = stage;
+                if stage == Stage::Asr {
+                    self.asr_started_at_ms = Some(now_ms);
+                }
+                if stage > Stage::Asr
+                    && let Some(total) = self.progress.audio_sec_total
+                {
+                    // Past the recogniser, all the audio is transcribed.
+                    self.progress.audio_sec_done = total;
+                    self.progress.fraction = 1.0;
+                }
+                self.eta_sec = self.eta_after_asr(stage);
+                events.push(self.push(EventKind::Stage, json!({"stage": stage})));
+            }
+            JobUpdate::Window {
+                audio_sec_done,
+                audio_sec_total,
+                words,
+            } => {
+                let total = audio_sec_total.max(0.0);
+                let done = audio_sec_done
+                    .clamp(0.0, total)
+                    .max(self.progress.audio_sec_done);
+                self.progress = JobProgress {
+                    audio_sec_done: done,
+                    audio_sec_total: Some(total),
+                    fraction: if total > 0.0 {
+                        (done / total).min(1.0)
+                    } else {
+                        1.0
+                    },
+                };
+                let elapsed_sec = self
+                    .asr_started_at_ms
+                    .map_or(0.0, |t| now_ms.saturating_sub(t) as f64 / 1000.0);
+                self.eta_sec = (done > 0.0).then(|| {
+                    elapsed_sec / done * (total - done) + total / 60.0 * POST_ASR_SEC_PER_AUDIO_MIN
+                });
+                let text = join_words(&words);
+                if !text.is_empty() {
+                    if !self.partial.text.is_empty() {
+                        self.partial.text.push(' ');
+                    }
+                    self.partial.text.push_str(&text);
+                }
+                self.partial.words.extend(words.iter().cloned());
+                let data = json!({
+                    "progress": self.progress,
+                    "eta_sec": self.eta_sec,
+                    "words": words,
+                    "text": text,
+                });
+                events.push(self.push(EventKind::Progress, data));
+            }
+            JobUpdate::Done { report, cache } => {
+                let total = report.audio.duration_sec;
+                self.state = JobState::Done;
+                self.queue_ticket = None;
+                self.eta_sec = Some(0.0);
+                self.progress = JobProgress {
+                    audio_sec_done: total,
+                    audio_sec_total: Some(total),
+                    fraction: 1.0,
+                };
+                self.partial = Partial {
+                    text: report.transcript.text.clone(),
+                    words: report.transcript.words.clone(),
+                };
+                self.report = Some(*report);
+                events.push(self.push(
+                    EventKind::Done,
+                    json!({"state": self.state, "progress": self.progress, "cache": cache}),
+                ));
+            }
+            JobUpdate::Failed { error } => {
+                self.state = JobState::Failed;
+                self.queue_ticket = None;
+                self.eta_sec = None;
+                let data = json!({"state": self.state, "error": error});
+                self.error = Some(error);
+                events.push(self.push(EventKind::Failed, data));
+            }
+            JobUpdate::Cancelled => {
+                self.state = JobState::Cancelled;
+                self.queue_ticket = None;
+                self.eta_sec = None;
+                events.push(self.push(EventKind::Cancelled, json!({"state": self.state})));
+            }
+        }
+        events
+    }
+
+    /// After the recogniser only the fast stages remain.
+    fn eta_after_asr(&self, stage: Stage) -> Option<f64> {
+        match (stage > Stage::Asr, self.progress.audio_sec_total) {
+            (true, Some(total)) => Some(total / 60.0 * POST_ASR_SEC_PER_AUDIO_MIN),
+            _ => self.eta_sec,
+        }
+    }
+}
+
+fn join_words(words: &[Word]) -> String {
+    words
+        .iter()
+        .map(|w| w.word.trim())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(w: &str, t: f64) -> Word {
+        Word {
+            word: w.into(),
+            start_sec: t,
+            end_sec: t + 0.3,
+            probability: 0.9,
+        }
+    }
+
+    fn record() -> JobRecord {
+        let mut r = JobRecord::new(JobId::random(), "h".into(), None, false, None, 0);
+        assert_eq!(r.created_event().id, 1);
+        r
+    }
+
+    #[test]
+    fn states_advance_in_order_and_events_are_numbered_without_gaps() {
+        let mut r = record();
+        let mut ids = vec![1];
+        let mut kinds = Vec::new();
+        for u in [
+            JobUpdate::Queued { ticket: Some(4) },
+            JobUpdate::Stage {
+                stage: Stage::Decode,
+            },
+            JobUpdate::Stage { stage: Stage::Vad },
+            JobUpdate::Stage { stage: Stage::Asr },
+            JobUpdate::Window {
+                audio_sec_done: 30.0,
+                audio_sec_total: 90.0,
+                words: vec![word("hello", 1.0)],
+            },
+            JobUpdate::Window {
+                audio_sec_done: 20.0, // out of order: progress never goes back
+                audio_sec_total: 90.0,
+                words: vec![word("world", 31.0)],
+            },
+            JobUpdate::Stage {
+                stage: Stage::Analysis,
+            },
+        ] {
+            for e in r.apply(u, 1000) {
+                ids.push(e.id);
+                kinds.push(e.kind);
+            }
+        }
+        assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>());
+        assert_eq!(kinds[0], EventKind::Stage);
+        assert_eq!(kinds[1], EventKind::State);
+        assert_eq!(r.state, JobState::Running);
+        assert_eq!(r.queue_ticket, None);
+        assert_eq!(r.partial.text, "hello world");
+        assert_eq!(
+            r.progress.fraction, 1.0,
+            "past ASR all audio is transcribed"
+        );
+        let cancelled = r.apply(JobUpdate::Cancelled, 2000);
+        assert_eq!(cancelled[0].kind, EventKind::Cancelled);
+        assert!(
+            r.apply(
+                JobUpdate::Stage {
+                    stage: Stage::Feedback
+                },
+                3000
+            )
+            .is_empty(),
+            "terminal states are final"
+        );
+        assert_eq!(r.state, JobState::Cancelled);
+    }
+
+    #[test]
+    fn progress_is_monotonic_and_eta_follows_the_rate() {
+        let mut r = record();
+        r.apply(JobUpdate::Stage { stage: Stage::Asr }, 10_000);
+        r.apply(
+            JobUpdate::Window {
+                audio_sec_done: 30.0,
+                audio_sec_total: 60.0,
+                words: vec![],
+            },
+            13_000,
+        );
+        // 3 s for 30 s of audio → 3 s more for the other 30, plus the fast stages.
+        let eta = r.eta_sec.unwrap();
+        assert!((eta - (3.0 + 0.2)).abs() < 1e-9, "{eta}");
+        assert_eq!(r.progress.fraction, 0.5);
+    }
+}

@@ -1,0 +1,690 @@
+//! Jobs over HTTP (issue 14): a windowed fake transcriber, stepped one window at a time through a
+//! gate, so the tests see every state, stage and window as it happens, over polling and SSE.
+//! No test asserts a duration; waits are bounded polls.
+
+use crate::analyze::post_bytes;
+use crate::fakes::FakeTranscriber;
+use crate::helpers::{TestApp, corpus, spawn_app_with};
+use futures::StreamExt;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+const CLIP: &str = "clips/en_talk_2.wav";
+/// Seconds per fake window: the 12.5 s clip is 5 windows (3, 6, 9, 12, 12.5 s).
+const WINDOW_SEC: f64 = 3.0;
+const WINDOWS: usize = 5;
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn clip() -> Vec<u8> {
+    std::fs::read(corpus(CLIP)).unwrap()
+}
+
+/// The clip with one sample changed: another upload (content hash), the same duration and words.
+fn variant(i: u8) -> Vec<u8> {
+    let mut bytes = clip();
+    let n = bytes.len();
+    bytes[n - 2] ^= i;
+    bytes
+}
+
+async fn post_job(app: &TestApp, bytes: Vec<u8>, query: &str) -> reqwest::Response {
+    let part = reqwest::multipart::Part::bytes(bytes).file_name("talk.wav");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    app.client
+        .post(app.url(&format!("/jobs{query}")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Posts a job and returns its id (asserting the 202 contract).
+async fn submit(app: &TestApp, bytes: Vec<u8>) -> (String, Value) {
+    let resp = post_job(app, bytes, "").await;
+    assert_eq!(resp.status(), 202, "POST /jobs");
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    let body: Value = resp.json().await.unwrap();
+    let id = body["id"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 32, "128-bit hex id");
+    assert_eq!(location, format!("/jobs/{id}"));
+    assert_eq!(body["links"]["self"], location);
+    assert_eq!(body["links"]["events"], format!("{location}/events"));
+    (id, body)
+}
+
+async fn get_job(app: &TestApp, id: &str) -> Value {
+    let resp = app
+        .client
+        .get(app.url(&format!("/jobs/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "GET /jobs/{id}");
+    resp.json().await.unwrap()
+}
+
+async fn delete_job(app: &TestApp, id: &str) -> Value {
+    let resp = app
+        .client
+        .delete(app.url(&format!("/jobs/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "DELETE /jobs/{id}");
+    resp.json().await.unwrap()
+}
+
+async fn stats(app: &TestApp) -> Value {
+    app.client
+        .get(app.url("/stats/pipeline"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Polls until `pred` holds for the job (bounded).
+async fn wait_job(app: &TestApp, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let j = get_job(app, id).await;
+        if pred(&j) {
+            return j;
+        }
+        assert!(start.elapsed() < LIMIT, "gave up waiting for {what}: {j}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn wait_stats(app: &TestApp, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let s = stats(app).await;
+        if pred(&s) {
+            return s;
+        }
+        assert!(start.elapsed() < LIMIT, "gave up waiting for {what}: {s}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone)]
+struct Sse {
+    id: Option<u64>,
+    event: String,
+    data: Value,
+}
+
+/// Reads an SSE response event by event.
+struct SseReader {
+    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buf: String,
+}
+
+impl SseReader {
+    async fn open(app: &TestApp, id: &str, last_event_id: Option<u64>) -> Self {
+        let mut req = app.client.get(app.url(&format!("/jobs/{id}/events")));
+        if let Some(last) = last_event_id {
+            req = req.header("Last-Event-ID", last.to_string());
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        Self {
+            stream: resp.bytes_stream().boxed(),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event (comments skipped); `None` when the server ended the stream.
+    async fn next(&mut self) -> Option<Sse> {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let (mut id, mut event, mut data) = (None, String::from("message"), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = Some(v.trim().parse().unwrap());
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                return Some(Sse {
+                    id,
+                    event,
+                    data: serde_json::from_str(&data).unwrap(),
+                });
+            }
+            let chunk = tokio::time::timeout(LIMIT, self.stream.next())
+                .await
+                .expect("an SSE event within the limit")?;
+            self.buf
+                .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+        }
+    }
+
+    /// Events with ids (the log) until and including the first whose kind is in `until`.
+    async fn until(&mut self, until: &[&str]) -> Vec<Sse> {
+        let mut out = Vec::new();
+        while let Some(e) = self.next().await {
+            let stop = until.contains(&e.event.as_str()) && e.id.is_some();
+            out.push(e);
+            if stop {
+                break;
+            }
+        }
+        out
+    }
+}
+
+fn windowed_app_gate() -> (Arc<FakeTranscriber>, Arc<Semaphore>) {
+    let gate = Arc::new(Semaphore::new(0));
+    let fake = Arc::new(FakeTranscriber::windowed(WINDOW_SEC, Some(gate.clone())));
+    (fake, gate)
+}
+
+/// Everything of a report but how it was served (`cache`), which differs between a miss and a hit.
+fn without_cache(mut report: Value) -> Value {
+    report.as_object_mut().unwrap().remove("cache");
+    report
+}
+
+#[tokio::test]
+async fn a_job_goes_through_every_state_with_monotonic_progress_and_partial_words() {
+    let (fake, gate) = windowed_app_gate();
+    let app = spawn_app_with(&[], fake.clone()).await;
+    let (id, created) = submit(&app, clip()).await;
+    assert!(
+        ["queued", "running"].contains(&created["state"].as_str().unwrap()),
+        "{created}"
+    );
+    let mut sse = SseReader::open(&app, &id, None).await;
+
+    // Step the recogniser one window at a time; poll in between.
+    let mut fractions = vec![];
+    let mut words_seen = vec![];
+    for w in 1..=WINDOWS {
+        gate.add_permits(1);
+        let j = wait_job(&app, &id, "the next window", |j| {
+            j["state"] == "done"
+                || j["progress"]["audio_sec_done"].as_f64().unwrap()
+                    >= (w as f64 * WINDOW_SEC).min(12.0)
+        })
+        .await;
+        if j["state"] != "done" {
+            assert_eq!(j["state"], "running");
+            assert!(
+                j["eta_sec"].as_f64().is_some(),
+                "an ETA once a window is done: {j}"
+            );
+            words_seen.push(j["partial"]["words"].as_array().unwrap().len());
+            assert!(j["report"].is_null());
+        }
+        fractions.push(j["progress"]["fraction"].as_f64().unwrap());
+    }
+    let done = wait_job(&app, &id, "done", |j| j["state"] == "done").await;
+    assert_eq!(done["progress"]["fraction"], 1.0);
+    assert_eq!(done["eta_sec"], 0.0);
+    assert!(
+        fractions.windows(2).all(|p| p[0] <= p[1]),
+        "polled progress monotonic: {fractions:?}"
+    );
+    assert!(
+        words_seen.iter().any(|&n| n > 0),
+        "partial words before done: {words_seen:?}"
+    );
+    assert!(words_seen.windows(2).all(|p| p[0] <= p[1]));
+
+    // The SSE log: ids 1, 2, 3… without gaps; states in order; stages in pipeline order;
+    // progress monotonic to 1; words before done.
+    let events = sse.until(&["done", "failed", "cancelled"]).await;
+    let logged: Vec<&Sse> = events.iter().filter(|e| e.id.is_some()).collect();
+    let ids: Vec<u64> = logged.iter().map(|e| e.id.unwrap()).collect();
+    assert_eq!(
+        ids,
+        (1..=ids.len() as u64).collect::<Vec<_>>(),
+        "{events:?}"
+    );
+    let states: Vec<&str> = logged
+        .iter()
+        .filter(|e| ["state", "done", "failed", "cancelled"].contains(&e.event.as_str()))
+        .map(|e| e.data["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["queued", "running", "done"]);
+    let stages: Vec<&str> = logged
+        .iter()
+        .filter(|e| e.event == "stage")
+        .map(|e| e.data["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["decode", "vad", "asr", "analysis", "feedback"]);
+    let progress: Vec<f64> = logged
+        .iter()
+        .filter(|e| e.event == "progress" || e.event == "done")
+        .map(|e| e.data["progress"]["fraction"].as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        progress.len(),
+        WINDOWS + 1,
+        "one progress event per window, then done"
+    );
+    assert!(progress.windows(2).all(|p| p[0] <= p[1]), "{progress:?}");
+    assert_eq!(*progress.last().unwrap(), 1.0);
+    let first_words = logged
+        .iter()
+        .position(|e| e.event == "progress" && !e.data["words"].as_array().unwrap().is_empty())
+        .expect("a progress event with words");
+    assert!(first_words < logged.len() - 1, "partial words before done");
+    let streamed: Vec<String> = logged
+        .iter()
+        .filter(|e| e.event == "progress")
+        .flat_map(|e| e.data["words"].as_array().unwrap().clone())
+        .map(|w| w["word"].as_str().unwrap().to_string())
+        .collect();
+    let report = done["report"].clone();
+    let final_words: Vec<String> = report["transcript"]["words"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["word"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        streamed, final_words,
+        "the partial words add up to the transcript"
+    );
+    assert!(sse.next().await.is_none(), "the stream ends after done");
+
+    // The same report /analyze gives (now a cache hit of the job's analysis).
+    let sync: Value = post_bytes(&app, clip(), "talk.wav", "")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sync["cache"]["hit"], true);
+    assert_eq!(without_cache(sync), without_cache(report));
+    assert_eq!(fake.calls(), 1);
+    let s = stats(&app).await;
+    assert_eq!(s["jobs"]["done"], 1, "{s}");
+}
+
+#[tokio::test]
+async fn a_reconnecting_client_resumes_with_last_event_id_without_gaps() {
+    let (fake, gate) = windowed_app_gate();
+    let app = spawn_app_with(&[], fake).await;
+    let (id, _) = submit(&app, clip()).await;
+    gate.add_permits(2);
+    let mut first = SseReader::open(&app, &id, None).await;
+    let mut seen: Vec<u64> = Vec::new();
+    // Read up to the second window's progress, then drop the connection.
+    let mut windows = 0;
+    while windows < 2 {
+        let e = first.next().await.expect("events before done");
+        if let Some(id) = e.id {
+            seen.push(id);
+        }
+        windows += usize::from(e.event == "progress" && e.id.is_some());
+    }
+    drop(first);
+    gate.add_permits(WINDOWS);
+    let last = *seen.last().unwrap();
+    let mut again = SseReader::open(&app, &id, Some(last)).await;
+    for e in again.until(&["done"]).await {
+        if let Some(id) = e.id {
+            seen.push(id);
+        }
+    }
+    assert_eq!(
+        seen,
+        (1..=seen.len() as u64).collect::<Vec<_>>(),
+        "no gap, no repeat"
+    );
+    let j = get_job(&app, &id).await;
+    assert_eq!(j["state"], "done");
+    assert_eq!(j["last_event_id"], *seen.last().unwrap());
+    // Resuming a finished job after its last event: the stream simply ends.
+    let mut after = SseReader::open(&app, &id, seen.last().copied()).await;
+    let extra = after.next().await;
+    assert!(
+        extra.is_none(),
+        "nothing after a finished job's last event: {extra:?}"
+    );
+
+    // A malformed Last-Event-ID is a 400, not a restart from scratch.
+    let resp = app
+        .client
+        .get(app.url(&format!("/jobs/{id}/events")))
+        .header("Last-Event-ID", "yesterday")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+}
+
+#[tokio::test]
+async fn cancel_while_queued_and_while_running_frees_the_slot_and_counts_exactly() {
+    let (fake, gate) = windowed_app_gate();
+    let app = spawn_app_with(
+        &[
+            ("MAX_CONCURRENT_ANALYSES", "1"),
+            ("MAX_QUEUED_ANALYSES", "4"),
+        ],
+        fake.clone(),
+    )
+    .await;
+    let (running, _) = submit(&app, variant(1)).await;
+    wait_job(&app, &running, "the first job at ASR", |j| {
+        j["stage"] == "asr"
+    })
+    .await;
+    let (queued, body) = submit(&app, variant(2)).await;
+    assert_eq!(body["state"], "queued");
+    let q = wait_job(&app, &queued, "a queue position", |j| {
+        j["queue_position"] == 1
+    })
+    .await;
+    assert_eq!(q["stage"], "queued");
+    wait_stats(&app, "one active, one queued", |s| {
+        s["active"] == 1 && s["queued"] == 1
+    })
+    .await;
+
+    // Cancel while queued: the place is freed at once, nothing was analysed.
+    let c = delete_job(&app, &queued).await;
+    assert_eq!(c["state"], "cancelled");
+    let s = wait_stats(&app, "the queue place freed", |s| s["queued"] == 0).await;
+    assert_eq!(s["active"], 1);
+
+    // Cancel while running: it stops at the next window and frees the slot.
+    gate.add_permits(1);
+    let r = delete_job(&app, &running).await;
+    assert_eq!(r["state"], "cancelled");
+    gate.add_permits(1); // the window in progress, if any, completes; then the run sees the cancel
+    let s = wait_stats(&app, "the slot freed", |s| {
+        s["active"] == 0 && s["cancelled"] == 1
+    })
+    .await;
+    assert_eq!(s["failed"], 0, "a cancellation is not a failure: {s}");
+    assert_eq!(s["completed"], 0);
+    assert_eq!(s["jobs"]["cancelled"], 2, "{s}");
+    assert_eq!(s["jobs"]["running"], 0);
+    assert_eq!(s["jobs"]["queued"], 0);
+    // Cancelling again changes nothing; the job keeps its state.
+    assert_eq!(delete_job(&app, &running).await["state"], "cancelled");
+    assert_eq!(
+        fake.calls(),
+        1,
+        "the queued job never reached the recogniser"
+    );
+
+    // The freed slot serves the next job to the end.
+    gate.add_permits(100);
+    let (next, _) = submit(&app, variant(3)).await;
+    wait_job(&app, &next, "done", |j| j["state"] == "done").await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("speech_coach_jobs{state=\"cancelled\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("speech_coach_jobs{state=\"done\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("speech_coach_pipeline_cancelled_total 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_one_job_keeps_the_analysis_that_others_wait_on() {
+    let (fake, gate) = windowed_app_gate();
+    let app = spawn_app_with(&[], fake.clone()).await;
+    let (a, _) = submit(&app, clip()).await;
+    let (b, _) = submit(&app, clip()).await;
+    wait_job(&app, &a, "ASR", |j| j["stage"] == "asr").await;
+    let sync = {
+        let client = app.client.clone();
+        let url = app.url("/analyze");
+        tokio::spawn(async move {
+            let part = reqwest::multipart::Part::bytes(clip()).file_name("talk.wav");
+            let form = reqwest::multipart::Form::new().part("file", part);
+            client.post(url).multipart(form).send().await.unwrap()
+        })
+    };
+    gate.add_permits(1);
+    wait_job(&app, &b, "a window", |j| {
+        j["progress"]["audio_sec_done"].as_f64() > Some(0.0)
+    })
+    .await;
+    assert_eq!(delete_job(&app, &a).await["state"], "cancelled");
+    gate.add_permits(100);
+    let done = wait_job(&app, &b, "the other job done", |j| {
+        j["state"] != "running" && j["state"] != "queued"
+    })
+    .await;
+    assert_eq!(done["state"], "done", "{done}");
+    let resp = sync.await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(fake.calls(), 1, "one analysis for all three");
+    let s = stats(&app).await;
+    assert_eq!(
+        (s["cancelled"].as_u64(), s["completed"].as_u64()),
+        (Some(0), Some(1)),
+        "{s}"
+    );
+    assert_eq!(get_job(&app, &a).await["state"], "cancelled");
+}
+
+#[tokio::test]
+async fn a_cached_upload_is_done_at_once() {
+    let app = spawn_app_with(&[], Arc::new(FakeTranscriber::new())).await;
+    let sync: Value = post_bytes(&app, clip(), "talk.wav", "")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (id, body) = submit(&app, clip()).await;
+    assert_eq!(body["state"], "done", "{body}");
+    assert_eq!(body["progress"]["fraction"], 1.0);
+    assert_eq!(body["report"]["cache"]["hit"], true);
+    assert_eq!(without_cache(body["report"].clone()), without_cache(sync));
+    let mut sse = SseReader::open(&app, &id, None).await;
+    let kinds: Vec<String> = sse
+        .until(&["done"])
+        .await
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(kinds, ["state", "done"]);
+}
+
+#[tokio::test]
+async fn sixteen_identical_jobs_run_one_analysis() {
+    let (fake, gate) = windowed_app_gate();
+    let app = spawn_app_with(&[("MAX_CONCURRENT_ANALYSES", "1")], fake.clone()).await;
+    let posts = (0..16).map(|_| submit(&app, clip()));
+    let ids: Vec<String> = futures::future::join_all(posts)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), 16, "16 jobs, 16 ids");
+    gate.add_permits(1);
+    // Every job hears the shared analysis' windows, not just the one that leads it.
+    for id in &ids {
+        wait_job(&app, id, "the first window", |j| {
+            j["progress"]["audio_sec_done"].as_f64() >= Some(WINDOW_SEC)
+        })
+        .await;
+    }
+    gate.add_permits(100);
+    let mut reports = Vec::new();
+    for id in &ids {
+        let j = wait_job(&app, id, "done", |j| j["state"] == "done").await;
+        reports.push(without_cache(j["report"].clone()));
+    }
+    assert!(reports.windows(2).all(|p| p[0] == p[1]));
+    assert_eq!(fake.calls(), 1);
+    let s = stats(&app).await;
+    assert_eq!(
+        (s["completed"].as_u64(), s["jobs"]["done"].as_u64()),
+        (Some(1), Some(16))
+    );
+}
+
+#[tokio::test]
+async fn a_job_the_queue_cannot_take_is_refused_at_post() {
+    let (fake, gate) = windowed_app_gate();
+    let app = spawn_app_with(
+        &[
+            ("MAX_CONCURRENT_ANALYSES", "1"),
+            ("MAX_QUEUED_ANALYSES", "1"),
+        ],
+        fake,
+    )
+    .await;
+    let (a, _) = submit(&app, variant(1)).await;
+    wait_job(&app, &a, "running", |j| j["state"] == "running").await;
+    let (b, body) = submit(&app, variant(2)).await;
+    assert_eq!(body["state"], "queued");
+    let resp = post_job(&app, variant(3), "").await;
+    assert_eq!(resp.status(), 503);
+    assert!(
+        resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    assert!(resp.headers().get("location").is_none());
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["error"], "overloaded");
+    assert!(err["request_id"].is_string() && err["message"].is_string());
+    let s = stats(&app).await;
+    assert_eq!(
+        s["jobs"]["queued"].as_u64().unwrap() + s["jobs"]["running"].as_u64().unwrap(),
+        2,
+        "the refused job is not kept: {s}"
+    );
+    gate.add_permits(100);
+    for id in [&a, &b] {
+        wait_job(&app, id, "done", |j| j["state"] == "done").await;
+    }
+}
+
+#[tokio::test]
+async fn finished_jobs_expire_after_the_ttl() {
+    let app = spawn_app_with(&[("JOB_TTL_SEC", "0.5")], Arc::new(FakeTranscriber::new())).await;
+    let (id, _) = submit(&app, clip()).await;
+    wait_job(&app, &id, "done", |j| j["state"] == "done").await;
+    let start = Instant::now();
+    loop {
+        let resp = app
+            .client
+            .get(app.url(&format!("/jobs/{id}")))
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == 404 {
+            let err: Value = resp.json().await.unwrap();
+            assert_eq!(err["error"], "not_found");
+            break;
+        }
+        assert!(start.elapsed() < LIMIT, "never expired");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        start.elapsed() >= Duration::from_millis(300),
+        "not before its TTL"
+    );
+    let s = stats(&app).await;
+    assert_eq!(s["jobs"]["done"], 0, "{s}");
+    let resp = app
+        .client
+        .get(app.url(&format!("/jobs/{id}/events")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test]
+async fn a_failing_upload_fails_the_job_with_the_error_analyze_gives() {
+    let app = spawn_app_with(&[], Arc::new(FakeTranscriber::new())).await;
+    let bad = std::fs::read(corpus("bad/random_1k.wav")).unwrap();
+    let sync = post_bytes(&app, bad.clone(), "x.wav", "").await;
+    let sync_status = sync.status().as_u16();
+    let sync: Value = sync.json().await.unwrap();
+    let (id, _) = submit(&app, bad).await;
+    let j = wait_job(&app, &id, "failed", |j| j["state"] == "failed").await;
+    assert_eq!(j["error"]["status"], sync_status);
+    assert_eq!(j["error"]["error"], sync["error"]);
+    assert_eq!(j["error"]["message"], sync["message"]);
+    assert!(j["error"]["request_id"].is_string());
+    assert!(j["report"].is_null());
+}
+
+#[tokio::test]
+async fn bad_ids_and_parameters_are_json_errors() {
+    let app = spawn_app_with(&[], Arc::new(FakeTranscriber::new())).await;
+    for path in [
+        "/jobs/nope",
+        "/jobs/00000000000000000000000000000000",
+        "/jobs/00000000000000000000000000000000/events",
+    ] {
+        let resp = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{path}");
+        let err: Value = resp.json().await.unwrap();
+        assert_eq!(err["error"], "not_found");
+    }
+    let resp = app
+        .client
+        .delete(app.url("/jobs/00000000000000000000000000000000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = post_job(&app, clip(), "?detail=everything").await;
+    assert_eq!(resp.status(), 400);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["error"], "invalid_parameter");
+    // detail=summary is honoured like /analyze's.
+    let (id, _) = {
+        let resp = post_job(&app, clip(), "?detail=summary&language=en").await;
+        assert_eq!(resp.status(), 202);
+        let body: Value = resp.json().await.unwrap();
+        (body["id"].as_str().unwrap().to_string(), body)
+    };
+    let j = wait_job(&app, &id, "done", |j| j["state"] == "done").await;
+    assert!(
+        j["report"]["transcript"]["words"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(j["report"]["language"], "en");
+}
