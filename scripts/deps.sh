@@ -2,7 +2,8 @@
 # Installs the system packages speech-coach needs to build and test, if missing (Debian/Ubuntu).
 #   build: cmake, g++, pkg-config (CTranslate2 is compiled from source by the ct2rs crate)
 #   run:   ffmpeg (fallback decoder for containers the built-in decoder cannot read, e.g. Opus)
-#   tests: redis-server (the harness starts its own on a free port), chromium + chromium-driver
+#   tests: redis-server (the harness starts its own on a free port), chromium + chromium-driver,
+#          espeak-ng (speech clips synthesised at test time by tests/words_e2e.rs)
 # Usage: scripts/deps.sh [run|test]
 set -euo pipefail
 mode="${1:-test}"
@@ -17,6 +18,7 @@ if [ "$mode" = test ]; then
   have redis-server || need+=(redis-server)
   have chromium || need+=(chromium)
   have chromedriver || need+=(chromium-driver)
+  have espeak-ng || need+=(espeak-ng)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
   echo "deps: installing ${need[*]}" >&2

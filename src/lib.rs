@@ -12,7 +12,8 @@
 //! - [`pipeline`]: admission control and the decode → VAD → ASR → analysis → feedback run.
 //! - [`audio`]: decoding any input to 16 kHz mono, voice activity detection.
 //! - [`asr`]: the `Transcriber` trait; in-process Whisper and a remote OpenAI-compatible backend.
-//! - [`domain`]: pure analysis (words, pace, fillers, pauses, phrases, voice, advice).
+//! - [`domain`]: pure analysis (words, pace, fillers, pauses, phrases, voice, hedges,
+//!   repetitions, vocabulary, sentences, advice).
 //! - [`coach`]: the `Coach` trait; GigaChat behind a circuit breaker, rule-based fallback.
 //! - [`cache`]: the `Tier` trait; memory, Redis and disk tiers behind `TieredCache`.
 //! - [`report`]: the report JSON contract.

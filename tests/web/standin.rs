@@ -404,6 +404,7 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
             .collect(),
         events: filler_events.clone(),
         bursts: vec![],
+        ..Default::default()
     };
 
     let class_of = |d: f64| match d {
@@ -576,6 +577,7 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
                 ..Default::default()
             },
             voice: Default::default(),
+            ..Default::default()
         },
         advice,
         timeline,
