@@ -212,6 +212,37 @@ fn score(
     }
 }
 
+/// The new metrics blocks carry every field `docs/openapi.json` lists as required.
+fn documented_fields_present(m: &Metrics) {
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let schema = &doc["components"]["schemas"]["Report"]["properties"]["metrics"];
+    let value = serde_json::to_value(m).unwrap();
+    for key in ["hedges", "repetitions", "vocabulary", "sentences"] {
+        assert!(
+            schema["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k == key),
+            "metrics.{key} is documented as required"
+        );
+        for field in schema["properties"][key]["required"].as_array().unwrap() {
+            let field = field.as_str().unwrap();
+            assert!(
+                value[key].get(field).is_some(),
+                "metrics.{key}.{field} documented but missing"
+            );
+        }
+    }
+    for field in ["disfluencies", "disfluencies_per_100_words"] {
+        assert!(value["fillers"].get(field).is_some(), "fillers.{field}");
+    }
+}
+
 fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 1.0 } else { a as f64 / b as f64 }
 }
@@ -283,6 +314,7 @@ fn word_detectors_meet_the_bar_on_the_labelled_set() {
                 ));
             }
         }
+        documented_fields_present(&a.metrics);
         let v = &a.metrics.vocabulary;
         println!(
             "| {language} | | vocabulary | MATTR {:.3} (band {:?}, {}) | sentences avg {:.1} max {} | | |",

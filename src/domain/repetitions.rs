@@ -430,6 +430,14 @@ mod tests {
     }
 
     #[test]
+    fn phrase_repeat_across_a_comma() {
+        assert_eq!(
+            found("the best project we did. The results, the results were good."),
+            [(KIND_REPEAT, "The results, the results".into())]
+        );
+    }
+
+    #[test]
     fn restarts() {
         assert_eq!(
             found("we went… we decided to stay"),

@@ -222,4 +222,3 @@ impl From<&crate::pipeline::AnalysisError> for ApiError {
         }
     }
 }
-
