@@ -232,6 +232,9 @@ fn restart_at(
     None
 }
 
+/// An n-gram: its length, its stems joined, its occurrences as (first token, last token).
+type Gram = (usize, String, Vec<(usize, usize)>);
+
 /// Over-used phrases: stem n-grams (2–4 content words) occurring at least `min_count` times.
 pub fn overused(
     tokens: &[Token],
@@ -286,7 +289,7 @@ pub fn overused(
         }
     }
     let min_count = min_count.max(2);
-    let mut kept: Vec<(usize, String, Vec<(usize, usize)>)> = grams
+    let mut kept: Vec<Gram> = grams
         .into_iter()
         .filter(|(_, occ)| occ.len() >= min_count)
         .map(|((n, key), occ)| (n, key, occ))

@@ -50,6 +50,9 @@ pub fn mattr(items: &[String], window: usize) -> f64 {
     sum / ((items.len() - window + 1) as f64 * window as f64)
 }
 
+/// Per stem: count, first position, and each written form's (count, first position).
+type StemCount<'a> = (usize, usize, BTreeMap<&'a str, (usize, usize)>);
+
 /// Vocabulary metrics of the words not counted as fillers (`taken`).
 pub fn vocabulary_metrics(
     tokens: &[Token],
@@ -77,8 +80,7 @@ pub fn vocabulary_metrics(
         FLAG_OK
     };
     // Content words by stem: count, and the most frequent written form (first among equals).
-    let mut by_stem: BTreeMap<&str, (usize, usize, BTreeMap<&str, (usize, usize)>)> =
-        BTreeMap::new();
+    let mut by_stem: BTreeMap<&str, StemCount> = BTreeMap::new();
     for (order, (t, s)) in words.iter().zip(&stems).enumerate() {
         if lexicon.is_stopword(&t.norm) {
             continue;
