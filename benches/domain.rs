@@ -1,6 +1,7 @@
 //! Cost of `domain::analyze` on a synthetic talk of a given length (default 60 s and 600 s):
 //! a harmonic "voice" gliding in pitch, speech segments of 4 s with 0.6 s pauses, three words
-//! a second with a filler every 25 words. The pitch track dominates; everything else is linear
+//! a second from a Russian text with hedges, repeats, a false start and sentence ends (so the
+//! word detectors have work), a filler every 25 words. The pitch track dominates; everything else is linear
 //! in the number of words.
 //!
 //! Run: `cargo bench --no-default-features --bench domain` (optionally `-- 60 600 1800`).
@@ -13,6 +14,80 @@ use speech_coach::domain::transcript::{Segment, Transcript, Word};
 use speech_coach::domain::{AnalysisConfig, AnalysisInput, analyze};
 
 const SR: u32 = 16_000;
+
+/// Words of a talk for the word detectors to chew on: a Russian text cycled with a stride so the
+/// sequence does not repeat exactly, with hedges, repeats, a false start and sentence ends in it;
+/// every 7th word is made unique so the vocabulary is not a 60-word loop.
+fn talk_word(k: usize) -> String {
+    const TEXT: &[&str] = &[
+        "наверное,",
+        "мы",
+        "мы",
+        "запустили",
+        "новый",
+        "проект",
+        "в",
+        "этом",
+        "году.",
+        "мне",
+        "кажется,",
+        "команда",
+        "нового",
+        "проекта",
+        "работала",
+        "очень",
+        "быстро.",
+        "мы",
+        "хотели…",
+        "мы",
+        "решили",
+        "начать",
+        "с",
+        "поиска",
+        "и",
+        "просто",
+        "идеи",
+        "клиентов.",
+        "я",
+        "думаю,",
+        "что",
+        "обратная",
+        "связь",
+        "помогла",
+        "нам",
+        "понять",
+        "задачу",
+        "и",
+        "сделать",
+        "поиск",
+        "лучше.",
+        "может",
+        "быть,",
+        "стоило",
+        "начать",
+        "с",
+        "оплаты,",
+        "но",
+        "поиск",
+        "был",
+        "важнее",
+        "для",
+        "нашей",
+        "службы",
+        "поддержки",
+        "и",
+        "для",
+        "клиентов",
+        "этого",
+        "проекта.",
+    ];
+    let w = TEXT[(k * 7) % TEXT.len()];
+    if k.is_multiple_of(7) {
+        format!("{}{k}", w.trim_end_matches([',', '.', '…']))
+    } else {
+        w.to_string()
+    }
+}
 
 fn synth(seconds: f64) -> (Vec<f32>, SpeechMap, Transcript) {
     let n = (seconds * SR as f64) as usize;
@@ -51,7 +126,7 @@ fn synth(seconds: f64) -> (Vec<f32>, SpeechMap, Transcript) {
                     word: if k.is_multiple_of(25) {
                         "ну,".into()
                     } else {
-                        format!("слово{k}")
+                        talk_word(k)
                     },
                     start_sec: start,
                     end_sec: start + 0.3,

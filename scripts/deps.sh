@@ -3,8 +3,8 @@
 #   build: cmake, g++, pkg-config (CTranslate2 is compiled from source by the ct2rs crate)
 #   run:   ffmpeg (fallback decoder for containers the built-in decoder cannot read, e.g. Opus)
 #   tests: redis-server and postgresql (the harness starts its own servers on free ports),
-#          chromium + chromium-driver, espeak-ng (the long-talk ASR test and bench/asr.sh
-#          synthesise a held-out talk)
+#          chromium + chromium-driver, espeak-ng (talks synthesised at test time by
+#          tests/asr_long_talk.rs, tests/words_e2e.rs and bench/asr.sh)
 # Usage: scripts/deps.sh [run|test]
 set -euo pipefail
 mode="${1:-test}"

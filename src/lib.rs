@@ -13,7 +13,8 @@
 //! - [`jobs`]: long analyses as jobs: records, event logs, the `JobStore` trait, the runner.
 //! - [`audio`]: decoding any input to 16 kHz mono, voice activity detection.
 //! - [`asr`]: the `Transcriber` trait; in-process Whisper and a remote OpenAI-compatible backend.
-//! - [`domain`]: pure analysis (words, pace, fillers, pauses, phrases, voice, advice).
+//! - [`domain`]: pure analysis (words, pace, fillers, pauses, phrases, voice, hedges,
+//!   repetitions, vocabulary, sentences, advice).
 //! - [`coach`]: the `Coach` trait; GigaChat behind a circuit breaker, rule-based fallback.
 //! - [`cache`]: the `Tier` trait; memory, Redis and disk tiers behind `TieredCache`.
 //! - [`history`]: speakers, rehearsals and goals on SQLite/PostgreSQL (sqlx), with a retry outbox.

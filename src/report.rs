@@ -11,8 +11,9 @@ use crate::domain::feedback::Feedback;
 use crate::domain::metrics::{Advice, Metrics, TimelineEvent};
 use crate::domain::transcript::{Segment, Word};
 
-/// Version of the analysis (algorithms + report schema).
-pub const ANALYSIS_VERSION: u32 = 1;
+/// Version of the analysis (algorithms + report schema). 2: hedges, repetitions, vocabulary,
+/// sentences; filler context rules that use word gaps and VAD pauses.
+pub const ANALYSIS_VERSION: u32 = 2;
 
 /// The full report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

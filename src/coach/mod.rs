@@ -273,6 +273,7 @@ pub(crate) mod test_support {
                     end_sec: 84.0,
                     count: 4,
                 }],
+                ..Default::default()
             },
             pauses: PauseMetrics {
                 count: 9,

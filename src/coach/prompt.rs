@@ -295,6 +295,8 @@ fn facts(report: &Report, lang: Lang) -> String {
         let _ = writeln!(s, "  {}: {}", l.monotone, st.join(", "));
     }
 
+    words_facts(m, lang, &mut s);
+
     if !report.advice.is_empty() {
         let _ = writeln!(s, "{}:", l.advice);
         for a in report.advice.iter().take(8) {
@@ -388,6 +390,136 @@ pub fn chat_request_with_history(
     req
 }
 
+/// What the words say: hedges (with the worst sentence), repeats and false starts, over-used
+/// phrases, vocabulary range and long sentences, each with its times.
+fn words_facts(m: &crate::domain::metrics::Metrics, lang: Lang, s: &mut String) {
+    let ru = matches!(lang, Lang::Ru);
+    let pick = |a: &'static str, b: &'static str| if ru { a } else { b };
+    let h = &m.hedges;
+    let _ = write!(
+        s,
+        "- {}: {} ({} / {}); {:.1} {}, {:.1} {}",
+        pick(
+            "Оговорки и пустые слова (всего; оговорки / усилители)",
+            "Hedges and weak words (total; hedges / weak)"
+        ),
+        h.total,
+        h.hedges,
+        h.weak_words,
+        h.per_100_words,
+        pick("на 100 слов", "per 100 words"),
+        h.per_minute,
+        pick("в минуту", "per minute")
+    );
+    if !h.items.is_empty() {
+        let top: Vec<String> = h
+            .items
+            .iter()
+            .take(MAX_EVENTS)
+            .map(|i| format!("«{}» ×{}", i.text, i.count))
+            .collect();
+        let _ = write!(s, "; {}", top.join(", "));
+    }
+    s.push('\n');
+    if let Some(w) = &h.worst_sentence {
+        let text: String = w.text.chars().take(MAX_QUOTE_CHARS).collect();
+        let _ = writeln!(
+            s,
+            "  {}: [{}] «{}» (×{})",
+            pick("Больше всего оговорок", "Most hedged sentence"),
+            mmss(w.start_sec),
+            text,
+            h.worst_sentence_count
+        );
+    }
+    let r = &m.repetitions;
+    let _ = write!(
+        s,
+        "- {}: {} / {}; {:.1} {}; {}: {} ({:.1} {})",
+        pick("Повторы / фальстарты", "Repeats / false starts"),
+        r.repeats,
+        r.restarts,
+        r.per_100_words,
+        pick("на 100 слов", "per 100 words"),
+        pick("все запинки с паразитами", "all disfluencies with fillers"),
+        m.fillers.disfluencies,
+        m.fillers.disfluencies_per_100_words,
+        pick("на 100 слов", "per 100 words")
+    );
+    if !r.events.is_empty() {
+        let ev: Vec<String> = r
+            .events
+            .iter()
+            .take(MAX_EVENTS)
+            .map(|e| format!("{} «{}»", mmss(e.start_sec), e.text))
+            .collect();
+        let _ = write!(s, "; {}", ev.join(", "));
+    }
+    s.push('\n');
+    if !r.overused_phrases.is_empty() {
+        let ph: Vec<String> = r
+            .overused_phrases
+            .iter()
+            .take(MAX_EVENTS)
+            .map(|p| {
+                let times: Vec<String> = p
+                    .occurrences
+                    .iter()
+                    .take(3)
+                    .map(|o| mmss(o.start_sec))
+                    .collect();
+                format!("«{}» ×{} ({})", p.text, p.count, times.join(", "))
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "- {}: {}",
+            pick("Заезженные фразы", "Over-used phrases"),
+            ph.join("; ")
+        );
+    }
+    let v = &m.vocabulary;
+    let top: Vec<String> = v
+        .top_words
+        .iter()
+        .take(MAX_EVENTS)
+        .map(|w| format!("«{}» ×{}", w.word, w.count))
+        .collect();
+    let _ = writeln!(
+        s,
+        "- {}: {:.2} ({} {:.2}–{:.2}; {}); {}: {}",
+        pick("Разнообразие слов, MATTR", "Vocabulary variety, MATTR"),
+        v.mattr,
+        pick("обычно", "usual"),
+        v.reference_band[0],
+        v.reference_band[1],
+        v.flag,
+        pick("частые слова", "most used words"),
+        top.join(", ")
+    );
+    let st = &m.sentences;
+    if st.count > 0 {
+        let _ = write!(
+            s,
+            "- {}: {}; {:.1}; {}; {} > {}",
+            pick(
+                "Предложения (количество; слов в среднем; макс.; длинных)",
+                "Sentences (count; mean words; max; long)"
+            ),
+            st.count,
+            st.avg_words,
+            st.max_words,
+            st.long_count,
+            st.long_words
+        );
+        if let Some(q) = st.longest.first().filter(|q| q.words > st.long_words) {
+            let text: String = q.text.chars().take(MAX_QUOTE_CHARS).collect();
+            let _ = write!(s, "; [{}] «{}»", mmss(q.start_sec), text);
+        }
+        s.push('\n');
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::sample_report;
@@ -418,6 +550,53 @@ mod tests {
         assert!(text.contains("1:05 3.2 с (awkward) «итак … ну»"), "{text}");
         assert!(text.contains("[0:00] «Добрый день"), "{text}");
         assert!(text.contains("[fillers/warning]"), "{text}");
+    }
+
+    #[test]
+    fn facts_carry_what_the_words_say_with_times() {
+        use crate::domain::metrics::{HedgeCount, OverusedPhrase, Quote, RepetitionEvent, TimeRef};
+        let mut r = sample_report("ru");
+        let m = &mut r.metrics;
+        m.hedges.total = 6;
+        m.hedges.hedges = 5;
+        m.hedges.weak_words = 1;
+        m.hedges.items = vec![HedgeCount {
+            text: "наверное".into(),
+            kind: "hedge".into(),
+            count: 4,
+        }];
+        m.hedges.worst_sentence = Some(Quote {
+            text: "Наверное, это, может быть, сработает.".into(),
+            start_sec: 75.0,
+            end_sec: 78.0,
+            words: 5,
+        });
+        m.hedges.worst_sentence_count = 2;
+        m.repetitions.repeats = 1;
+        m.repetitions.events = vec![RepetitionEvent {
+            kind: "repeat".into(),
+            text: "мы мы".into(),
+            start_sec: 12.0,
+            end_sec: 12.6,
+        }];
+        m.repetitions.overused_phrases = vec![OverusedPhrase {
+            text: "нового проекта".into(),
+            count: 4,
+            occurrences: vec![TimeRef {
+                start_sec: 61.0,
+                end_sec: 62.0,
+                label: None,
+            }],
+        }];
+        let text = &chat_request(&r, "m", 0.3, 900).messages[1].content;
+        assert!(text.contains("«наверное» ×4"), "{text}");
+        assert!(
+            text.contains("[1:15] «Наверное, это, может быть, сработает.» (×2)"),
+            "{text}"
+        );
+        assert!(text.contains("0:12 «мы мы»"), "{text}");
+        assert!(text.contains("«нового проекта» ×4 (1:01)"), "{text}");
+        assert!(text.contains("Разнообразие слов, MATTR"), "{text}");
     }
 
     #[test]

@@ -234,6 +234,13 @@ pub fn analysis(r: &mut Reader) -> AnalysisConfig {
         pitch_min_hz: r.number("PITCH_MIN_HZ", d.pitch_min_hz, 20.0..=2000.0),
         pitch_max_hz: r.number("PITCH_MAX_HZ", d.pitch_max_hz, 20.0..=4000.0),
         lexicon,
+        overused_phrase_min_count: r.number(
+            "OVERUSED_PHRASE_MIN_COUNT",
+            d.overused_phrase_min_count,
+            2..=10_000,
+        ),
+        long_sentence_words: r.number("LONG_SENTENCE_WORDS", d.long_sentence_words, 1..=10_000),
+        mattr_window_words: r.number("MATTR_WINDOW_WORDS", d.mattr_window_words, 2..=10_000),
         ..d
     };
     if let Err(e) = cfg.validate() {

@@ -23,8 +23,11 @@ impl Source {
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            // fillers.toml is the filler lexicon, not settings.
-            .filter(|p| p.file_name().is_some_and(|n| n != "fillers.toml"))
+            // fillers.toml and words.toml are lexicons, not settings.
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n != "fillers.toml" && n != "words.toml")
+            })
             .collect();
         toml_files.sort();
         for path in toml_files {

@@ -25,6 +25,20 @@ const FLAT_RHYTHM_CV: f64 = 0.2;
 const FLAT_RHYTHM_MIN_PHRASES: usize = 5;
 /// Evidence items listed per advice (the timeline has all of them).
 const MAX_EVIDENCE: usize = 5;
+/// Hedge and weak-word rates (per 100 words) at which the advice turns from info to suggestion
+/// to warning: one "I think" a paragraph passes; two or three a sentence undercut every claim.
+pub const HEDGES_SUGGESTION_PER_100: f64 = 1.5;
+pub const HEDGES_WARNING_PER_100: f64 = 4.0;
+/// Fewest hedges for any hedge advice: a single "maybe" in a short clip says nothing.
+const HEDGES_MIN_COUNT: usize = 3;
+/// Repeats and false starts per 100 words at which they are worth a suggestion (and at least
+/// this many of them): fluent speakers make about one per 100 words.
+const REPEATS_SUGGESTION_PER_100: f64 = 1.0;
+const REPEATS_MIN_COUNT: usize = 2;
+/// Share of long sentences above which the advice asks to split them.
+const LONG_SENTENCES_SHARE: f64 = 0.15;
+/// Longest quote in an advice text, characters.
+const MAX_QUOTE_CHARS: usize = 140;
 
 /// Text in the recording's language.
 struct Lang {
@@ -731,6 +745,268 @@ fn voice_advice(m: &Metrics, l: &Lang, cfg: &AnalysisConfig) -> Vec<Advice> {
     out
 }
 
+/// A quote cut to [`MAX_QUOTE_CHARS`] with an ellipsis.
+fn short(text: &str) -> String {
+    if text.chars().count() <= MAX_QUOTE_CHARS {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(MAX_QUOTE_CHARS).collect();
+    format!("{}…", cut.trim_end())
+}
+
+fn hedge_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
+    let h = &m.hedges;
+    if h.total < HEDGES_MIN_COUNT || h.per_100_words < HEDGES_SUGGESTION_PER_100 {
+        return Vec::new();
+    }
+    let severity = if h.per_100_words >= HEDGES_WARNING_PER_100 {
+        "warning"
+    } else {
+        "suggestion"
+    };
+    let top: Vec<String> = h
+        .items
+        .iter()
+        .take(3)
+        .map(|i| format!("{} ×{}", l.quote(&i.text), i.count))
+        .collect();
+    let mut observation = l.pick(
+        format!(
+            "Оговорки и пустые усилители: {} — {} на 100 слов, {} в минуту. Чаще всего: {}.",
+            h.total,
+            l.num(h.per_100_words, 1),
+            l.num(h.per_minute, 1),
+            top.join(", ")
+        ),
+        format!(
+            "{} hedges and weak words: {} per 100 words, {} per minute. Most frequent: {}.",
+            h.total,
+            l.num(h.per_100_words, 1),
+            l.num(h.per_minute, 1),
+            top.join(", ")
+        ),
+    );
+    let mut evidence = Vec::new();
+    if let Some(w) = &h.worst_sentence {
+        observation.push_str(&l.pick(
+            format!(
+                " Больше всего — {} в одном предложении на {}: {}.",
+                h.worst_sentence_count,
+                l.time(w.start_sec),
+                l.quote(&short(&w.text))
+            ),
+            format!(
+                " The most, {}, in one sentence at {}: {}.",
+                h.worst_sentence_count,
+                l.time(w.start_sec),
+                l.quote(&short(&w.text))
+            ),
+        ));
+        evidence.push(tref(w.start_sec, w.end_sec, Some(short(&w.text))));
+    }
+    evidence.extend(
+        h.events
+            .iter()
+            .take(MAX_EVIDENCE - evidence.len())
+            .map(|e| tref(e.start_sec, e.end_sec, Some(e.text.clone()))),
+    );
+    vec![item(
+        "words",
+        severity,
+        l.pick("Оговорки и пустые слова", "Hedges and weak words"),
+        observation,
+        l.pick(
+            "Говорите утверждениями: вместо «мне кажется, это, наверное, сработает» — «это сработает, потому что…». Оставьте оговорку только там, где вы действительно не уверены, и назовите причину.",
+            "State claims plainly: instead of \"I think this could maybe work\" say \"this works because…\". Keep a hedge only where you really are unsure, and say why.",
+        ),
+        evidence,
+    )]
+}
+
+fn repetition_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
+    let r = &m.repetitions;
+    let n = r.repeats + r.restarts;
+    if n < REPEATS_MIN_COUNT || r.per_100_words < REPEATS_SUGGESTION_PER_100 {
+        return Vec::new();
+    }
+    let first = &r.events[0];
+    vec![item(
+        "fillers",
+        "suggestion",
+        l.pick("Повторы и фальстарты", "Repeats and false starts"),
+        l.pick(
+            format!(
+                "{} и {} ({} на 100 слов); первый — {} на {}. Вместе со словами-паразитами — {}, {} на 100 слов.",
+                l.count(r.repeats, ["повтор", "повтора", "повторов"], ["", ""]),
+                l.count(r.restarts, ["фальстарт", "фальстарта", "фальстартов"], ["", ""]),
+                l.num(r.per_100_words, 1),
+                l.quote(&first.text),
+                l.time(first.start_sec),
+                l.count(m.fillers.disfluencies, ["запинка", "запинки", "запинок"], ["", ""]),
+                l.num(m.fillers.disfluencies_per_100_words, 1)
+            ),
+            format!(
+                "{} repeats and {} false starts ({} per 100 words); the first is {} at {}. With the fillers that is {} disfluencies, {} per 100 words.",
+                r.repeats,
+                r.restarts,
+                l.num(r.per_100_words, 1),
+                l.quote(&first.text),
+                l.time(first.start_sec),
+                m.fillers.disfluencies,
+                l.num(m.fillers.disfluencies_per_100_words, 1)
+            ),
+        ),
+        l.pick(
+            "Повтор и фальстарт — это мысль, которая ещё не готова. Перед фразой сделайте паузу и начните её сразу с главного слова; эти места стоит отрепетировать вслух.",
+            "A repeat or false start is a thought that is not ready yet. Pause before the sentence and start it with its key word; rehearse these spots aloud.",
+        ),
+        r.events
+            .iter()
+            .take(MAX_EVIDENCE)
+            .map(|e| tref(e.start_sec, e.end_sec, Some(e.text.clone())))
+            .collect(),
+    )]
+}
+
+fn overused_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
+    let Some(top) = m.repetitions.overused_phrases.first() else {
+        return Vec::new();
+    };
+    let times: Vec<String> = top
+        .occurrences
+        .iter()
+        .take(MAX_EVIDENCE)
+        .map(|o| l.time(o.start_sec))
+        .collect();
+    let others: Vec<String> = m
+        .repetitions
+        .overused_phrases
+        .iter()
+        .skip(1)
+        .take(2)
+        .map(|p| format!("{} ×{}", l.quote(&p.text), p.count))
+        .collect();
+    let mut observation = l.pick(
+        format!(
+            "Фраза {} звучит {} раз (на {}).",
+            l.quote(&top.text),
+            top.count,
+            times.join(", ")
+        ),
+        format!(
+            "The phrase {} comes up {} times (at {}).",
+            l.quote(&top.text),
+            top.count,
+            times.join(", ")
+        ),
+    );
+    if !others.is_empty() {
+        observation.push_str(&l.pick(
+            format!(" Также: {}.", others.join(", ")),
+            format!(" Also: {}.", others.join(", ")),
+        ));
+    }
+    vec![item(
+        "words",
+        "suggestion",
+        l.pick("Заезженные фразы", "Over-used phrases"),
+        observation,
+        l.pick(
+            "Назовите это один раз полностью, а дальше используйте местоимение, короткое имя или синоним; повтор оставьте только для главной мысли, которую хотите закрепить.",
+            "Name it in full once, then use a pronoun, a short name or a synonym; repeat a phrase on purpose only for the one idea you want people to remember.",
+        ),
+        top.occurrences
+            .iter()
+            .take(MAX_EVIDENCE)
+            .map(|o| tref(o.start_sec, o.end_sec, Some(top.text.clone())))
+            .collect(),
+    )]
+}
+
+fn vocabulary_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
+    let v = &m.vocabulary;
+    if v.flag != super::vocabulary::FLAG_LOW {
+        return Vec::new();
+    }
+    let top: Vec<String> = v
+        .top_words
+        .iter()
+        .take(5)
+        .map(|w| format!("{} ×{}", l.quote(&w.word), w.count))
+        .collect();
+    vec![item(
+        "words",
+        "suggestion",
+        l.pick("Бедный словарь", "Narrow vocabulary"),
+        l.pick(
+            format!(
+                "Разнообразие слов (MATTR по окну в {} слов) — {} при обычных {}–{}. Чаще всего: {}.",
+                v.mattr_window,
+                l.num(v.mattr, 2),
+                l.num(v.reference_band[0], 2),
+                l.num(v.reference_band[1], 2),
+                top.join(", ")
+            ),
+            format!(
+                "Word variety (MATTR over {}-word windows) is {}, below the usual {}–{}. Most used: {}.",
+                v.mattr_window,
+                l.num(v.mattr, 2),
+                l.num(v.reference_band[0], 2),
+                l.num(v.reference_band[1], 2),
+                top.join(", ")
+            ),
+        ),
+        l.pick(
+            "Выпишите самые частые слова и подберите к каждому 2–3 замены или конкретный пример; на репетиции заменяйте ими повторы.",
+            "List your most used words and find two or three alternatives or a concrete example for each; swap them in when you rehearse.",
+        ),
+        Vec::new(),
+    )]
+}
+
+fn sentence_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
+    let s = &m.sentences;
+    if s.long_count == 0 || (s.long_share < LONG_SENTENCES_SHARE && s.long_count < 2) {
+        return Vec::new();
+    }
+    let longest = &s.longest[0];
+    vec![item(
+        "phrasing",
+        "suggestion",
+        l.pick("Слишком длинные предложения", "Sentences that never end"),
+        l.pick(
+            format!(
+                "{} из {} длиннее {} слов; самое длинное — {} слов на {}: {}.",
+                s.long_count,
+                l.count(s.count, ["предложения", "предложений", "предложений"], ["", ""]),
+                s.long_words,
+                longest.words,
+                l.time(longest.start_sec),
+                l.quote(&short(&longest.text))
+            ),
+            format!(
+                "{} of {} sentences run over {} words; the longest has {} words at {}: {}.",
+                s.long_count,
+                s.count,
+                s.long_words,
+                longest.words,
+                l.time(longest.start_sec),
+                l.quote(&short(&longest.text))
+            ),
+        ),
+        l.pick(
+            "Слушатель держит в голове 12–20 слов. Разбейте эти предложения там, где начинается новая мысль, и поставьте после каждой точку и паузу.",
+            "Listeners hold about 12–20 words at a time. Split these sentences where a new idea starts, and end each with a full stop and a pause.",
+        ),
+        s.longest
+            .iter()
+            .filter(|q| q.words > s.long_words)
+            .take(MAX_EVIDENCE)
+            .map(|q| tref(q.start_sec, q.end_sec, Some(format!("{}", q.words))))
+            .collect(),
+    )]
+}
+
 fn severity_rank(s: &str) -> u8 {
     match s {
         "warning" => 0,
@@ -760,6 +1036,11 @@ pub fn advise(
     out.extend(pause_advice(m, &l, cfg));
     out.extend(phrase_advice(m, spans, tokens, &l, cfg));
     out.extend(voice_advice(m, &l, cfg));
+    out.extend(hedge_advice(m, &l));
+    out.extend(repetition_advice(m, &l));
+    out.extend(overused_advice(m, &l));
+    out.extend(vocabulary_advice(m, &l));
+    out.extend(sentence_advice(m, &l));
     out.sort_by_key(|a| severity_rank(&a.severity));
     out
 }

@@ -9,7 +9,11 @@ use super::signal::{Span, SpeechMap};
 use super::stats::{ms, ratio, round};
 use super::tokens::{syllables, tokenize};
 use super::transcript::Transcript;
-use super::{advice, fillers, pace, pauses, prosody, timeline};
+use super::word_lexicon::WordLexicon;
+use super::{
+    advice, boundaries, fillers, hedges, pace, pauses, prosody, repetitions, sentences, timeline,
+    vocabulary,
+};
 
 /// Settings of the analysis. Every field has a default ([`Default`]); the env var the service
 /// maps to it is named in its doc.
@@ -69,6 +73,17 @@ pub struct AnalysisConfig {
     /// Filler lexicon. Default: the embedded `config/fillers.toml`. Env: `FILLERS_LEXICON_PATH`
     /// (a file in the same format).
     pub lexicon: Lexicon,
+    /// Hedges, weak words, stop-words and the vocabulary band. Default: the embedded
+    /// `config/words.toml`.
+    pub word_lexicon: WordLexicon,
+    /// A phrase of 2–4 content words said at least this many times is over-used. Default 3.
+    /// Env: `OVERUSED_PHRASE_MIN_COUNT`.
+    pub overused_phrase_min_count: usize,
+    /// Sentences of more than this many words are long. Default 30. Env: `LONG_SENTENCE_WORDS`.
+    pub long_sentence_words: usize,
+    /// Window of the moving-average type-token ratio, words. Default 50. Env:
+    /// `MATTR_WINDOW_WORDS`.
+    pub mattr_window_words: usize,
 }
 
 impl Default for AnalysisConfig {
@@ -98,6 +113,10 @@ impl Default for AnalysisConfig {
             pitch_min_hz: 60.0,
             pitch_max_hz: 400.0,
             lexicon: Lexicon::builtin(),
+            word_lexicon: WordLexicon::builtin(),
+            overused_phrase_min_count: 3,
+            long_sentence_words: 30,
+            mattr_window_words: 50,
         }
     }
 }
@@ -116,7 +135,7 @@ impl AnalysisConfig {
     pub fn fingerprint(&self) -> String {
         // Debug formatting of f64 is exact (shortest round-trip), so equal settings hash equal.
         let mut text = format!(
-            "{:?}|{:?}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+            "{:?}|{:?}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
             self.pace_bands,
             self.default_pace_band,
             self.pace_window_sec,
@@ -137,6 +156,10 @@ impl AnalysisConfig {
             self.pitch_min_hz,
             self.pitch_max_hz,
             self.lexicon.version(),
+            self.word_lexicon.version(),
+            self.overused_phrase_min_count,
+            self.long_sentence_words,
+            self.mattr_window_words,
         );
         text = blake3::hash(text.as_bytes()).to_hex()[..16].to_string();
         format!("analysis-{text}")
@@ -172,6 +195,15 @@ impl AnalysisConfig {
         }
         if !self.pitch_max_hz.is_finite() || self.pitch_max_hz <= self.pitch_min_hz {
             return Err("PITCH_MAX_HZ must be greater than PITCH_MIN_HZ".into());
+        }
+        if self.overused_phrase_min_count < 2 {
+            return Err("OVERUSED_PHRASE_MIN_COUNT must be at least 2".into());
+        }
+        if self.long_sentence_words < 1 {
+            return Err("LONG_SENTENCE_WORDS must be at least 1".into());
+        }
+        if self.mattr_window_words < 2 {
+            return Err("MATTR_WINDOW_WORDS must be at least 2".into());
         }
         if self.filler_burst_min_count < 2 {
             return Err("FILLER_BURST_MIN_COUNT must be at least 2".into());
@@ -234,6 +266,64 @@ fn speech_spans(map: &SpeechMap, words: &[super::tokens::Token]) -> Vec<Span> {
     spans
 }
 
+/// What the words say: hedges, repetitions, vocabulary, sentences.
+struct WordsMetrics {
+    hedges: super::metrics::HedgeMetrics,
+    repetitions: super::metrics::RepetitionMetrics,
+    vocabulary: super::metrics::VocabularyMetrics,
+    sentences: super::metrics::SentenceMetrics,
+}
+
+fn words_metrics(
+    tokens: &[super::tokens::Token],
+    map: &SpeechMap,
+    fillers: &super::metrics::FillerMetrics,
+    speaking_time_sec: f64,
+    language: &str,
+    cfg: &AnalysisConfig,
+) -> WordsMetrics {
+    let tol = cfg.word_timing_tolerance_sec;
+    let pauses = pauses::clean_pauses(map);
+    // Words the filler detector counted: never a hedge, a repeat or a content word too.
+    let taken = fillers::filler_token_mask(tokens, &fillers.events);
+    let sentence_ranges = boundaries::sentences(tokens, &pauses, cfg.min_phrase_pause_sec, tol);
+    let sentence_of = boundaries::sentence_of(&sentence_ranges, tokens.len());
+    let lex = &cfg.word_lexicon;
+    let found_hedges = hedges::find(
+        tokens,
+        &taken,
+        lex,
+        &pauses,
+        boundaries::CUE_SILENCE_SEC,
+        tol,
+    );
+    let found_repeats = repetitions::find(tokens, &taken, lex, &pauses, tol);
+    let overused = repetitions::overused(
+        tokens,
+        &taken,
+        &sentence_of,
+        lex,
+        cfg.overused_phrase_min_count,
+    );
+    WordsMetrics {
+        hedges: hedges::hedge_metrics(tokens, &found_hedges, &sentence_ranges, speaking_time_sec),
+        repetitions: repetitions::repetition_metrics(
+            tokens,
+            &found_repeats,
+            overused,
+            cfg.overused_phrase_min_count,
+        ),
+        vocabulary: vocabulary::vocabulary_metrics(
+            tokens,
+            &taken,
+            lex,
+            language,
+            cfg.mattr_window_words,
+        ),
+        sentences: sentences::sentence_metrics(tokens, &sentence_ranges, cfg.long_sentence_words),
+    }
+}
+
 /// Analyse one recording. Deterministic, no IO, never panics, never returns NaN.
 pub fn analyze(input: &AnalysisInput, cfg: &AnalysisConfig) -> Analysis {
     let tokens = tokenize(input.transcript);
@@ -268,13 +358,26 @@ pub fn analyze(input: &AnalysisInput, cfg: &AnalysisConfig) -> Analysis {
     let pitch = prosody::pitch_track(input.samples, input.sample_rate, &spans, cfg);
     let pauses = pauses::pause_metrics(input.speech, &tokens, cfg);
     let phrases = pauses::phrase_metrics(&spans, &tokens, cfg);
-    let fillers = fillers::filler_metrics(
+    let mut fillers = fillers::filler_metrics(
         &tokens,
         input.speech,
         &spans,
         &pitch,
         speaking_time_sec,
         cfg,
+    );
+    let words = words_metrics(
+        &tokens,
+        input.speech,
+        &fillers,
+        speaking_time_sec,
+        input.language,
+        cfg,
+    );
+    fillers.disfluencies = fillers.total + words.repetitions.repeats + words.repetitions.restarts;
+    fillers.disfluencies_per_100_words = round(
+        ratio(fillers.disfluencies as f64 * 100.0, words_total as f64),
+        2,
     );
     let pace_windows = pace::pace_windows(&tokens, &spans, band, cfg);
     let voice = prosody::voice_metrics(&pitch, input.samples, input.sample_rate, &spans, cfg);
@@ -296,6 +399,10 @@ pub fn analyze(input: &AnalysisInput, cfg: &AnalysisConfig) -> Analysis {
         pauses,
         phrases,
         voice,
+        hedges: words.hedges,
+        repetitions: words.repetitions,
+        vocabulary: words.vocabulary,
+        sentences: words.sentences,
     };
     let advice = advice::advise(&metrics, &spans, &tokens, duration_sec, input.language, cfg);
     let timeline = timeline::build(&metrics, &spans);

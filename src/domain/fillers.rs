@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::analysis::AnalysisConfig;
+use super::boundaries::{CUE_SILENCE_SEC, silence_after};
 use super::lexicon::{FillerEntry, Lexicon};
 use super::metrics::{FillerBurst, FillerCount, FillerEvent, FillerMetrics};
 use super::prosody::PitchFrame;
@@ -14,6 +15,13 @@ use super::tokens::{Token, ends_sentence, is_break};
 
 /// Source label of a filler found in the transcript.
 pub const SOURCE_TRANSCRIPT: &str = "transcript";
+/// Silence before a word that makes it the start of an utterance when nothing is written,
+/// seconds: a breath between utterances (the corpus's shortest inserted pause), longer than
+/// most hitches inside a phrase.
+const UTTERANCE_SILENCE_SEC: f64 = 0.3;
+/// Confidence of an ambiguous filler known only from opening an utterance: the weakest cue.
+const AT_START_CONFIDENCE: f64 = 0.55;
+
 /// Source label of a voiced span without words.
 pub const SOURCE_ACOUSTIC: &str = "acoustic";
 
@@ -39,10 +47,15 @@ fn transcript_fillers(
     tol: f64,
 ) -> Vec<FillerEvent> {
     let mut events = Vec::new();
+    // The run of fillers said back to back that ends right before `i` ("ну вот", "um so"):
+    // (its first token, the token after its last).
+    let mut cluster: Option<(usize, usize)> = None;
     let mut i = 0;
     while i < tokens.len() {
         let token = &tokens[i];
+        let cluster_before = cluster.filter(|c| c.1 == i).map(|c| c.0);
         if let Some(h) = lexicon.hesitation(&token.norm) {
+            cluster = Some((cluster_before.unwrap_or(i), i + 1));
             events.push(FillerEvent {
                 text: Some(h.text.clone()),
                 start_sec: ms(token.start_sec),
@@ -53,13 +66,13 @@ fn transcript_fillers(
             i += 1;
             continue;
         }
-        let found = lexicon
-            .fillers
-            .iter()
-            .find_map(|entry| match_entry(tokens, i, entry, pauses, tol).map(|c| (entry, c)));
+        let found = lexicon.fillers.iter().find_map(|entry| {
+            match_entry(tokens, i, entry, lexicon, cluster_before, pauses, tol).map(|c| (entry, c))
+        });
         match found {
             Some((entry, confidence)) => {
                 let last = &tokens[i + entry.words.len() - 1];
+                cluster = Some((cluster_before.unwrap_or(i), i + entry.words.len()));
                 events.push(FillerEvent {
                     text: Some(entry.text()),
                     start_sec: ms(token.start_sec),
@@ -80,11 +93,36 @@ fn separated(a: &Token, b: &Token) -> bool {
     is_break(&a.punct_after) || is_break(&b.punct_before)
 }
 
+/// Whether `tokens[k]` opens an utterance: the transcript's first word, a sentence start, a
+/// recogniser segment start, or a word after a silence of [`UTTERANCE_SILENCE_SEC`].
+fn opens_utterance(tokens: &[Token], k: usize, pauses: &[Span], tol: f64) -> bool {
+    k == 0
+        || ends_sentence(&tokens[k - 1].punct_after)
+        || tokens[k].segment_start
+        || silence_after(tokens, k - 1, pauses, tol) >= UTTERANCE_SILENCE_SEC
+}
+
+/// Whether a filler that is never ordinary speech starts at `tokens[k]`: a hesitation sound or
+/// an unambiguous lexicon entry (a filler neighbour sets a word apart like a comma would).
+fn filler_starts_at(tokens: &[Token], k: usize, lexicon: &Lexicon) -> bool {
+    let Some(t) = tokens.get(k) else { return false };
+    lexicon.hesitation(&t.norm).is_some()
+        || lexicon.fillers.iter().any(|e| {
+            !e.ambiguous
+                && tokens
+                    .get(k..k + e.words.len())
+                    .is_some_and(|s| s.iter().zip(&e.words).all(|(t, w)| t.norm == *w))
+        })
+}
+
 /// The confidence of `entry` occurring as a filler at `tokens[i..]`, or `None`.
+/// `cluster_before` is the first token of a run of fillers ending right before `i`.
 fn match_entry(
     tokens: &[Token],
     i: usize,
     entry: &FillerEntry,
+    lexicon: &Lexicon,
+    cluster_before: Option<usize>,
     pauses: &[Span],
     tol: f64,
 ) -> Option<f64> {
@@ -126,18 +164,36 @@ fn match_entry(
     };
     let punct_before = sentence_start || prev.is_some_and(|p| separated(p, first));
     let punct_after = next.is_none_or(|nx| separated(last, nx)) || is_break(&last.punct_after);
+    // Silence as a cue: a VAD pause ending right before / starting right after, or (when the
+    // recogniser wrote no punctuation) a gap between the word timestamps that long.
     let pause_before = pauses.iter().any(|p| {
         let prev_end = prev.map_or(f64::NEG_INFINITY, |t| t.end_sec);
         p.end_sec >= prev_end - tol && p.end_sec <= first.start_sec + tol && p.duration_sec() > 0.0
-    });
+    }) || i
+        .checked_sub(1)
+        .is_some_and(|p| silence_after(tokens, p, pauses, tol) >= CUE_SILENCE_SEC);
     let pause_after = pauses.iter().any(|p| {
         let next_start = next.map_or(f64::INFINITY, |t| t.start_sec);
         p.start_sec >= last.end_sec - tol
             && p.start_sec <= next_start + tol
             && p.duration_sec() > 0.0
-    });
-    if !((punct_before || pause_before) && (punct_after || pause_after)) {
+    }) || silence_after(tokens, i + n - 1, pauses, tol) >= CUE_SILENCE_SEC;
+    // A filler neighbour is a boundary too ("ну вот", "um, so").
+    let filler_before = cluster_before.is_some();
+    let filler_after = filler_starts_at(tokens, i + n, lexicon);
+    let set_apart = (punct_before || pause_before || filler_before)
+        && (punct_after || pause_after || filler_after);
+    // Entries that open an utterance as a discourse marker ("So today…", "Вот мы…") need only
+    // that boundary: without punctuation the comma after them is often not heard.
+    let at_start = entry.at_start
+        && opens_utterance(tokens, cluster_before.unwrap_or(i), pauses, tol)
+        && (entry.at_start_before.is_empty()
+            || next.is_some_and(|nx| entry.at_start_before.contains(&nx.norm)));
+    if !set_apart && !at_start {
         return None;
+    }
+    if !set_apart {
+        return Some(AT_START_CONFIDENCE);
     }
     // Punctuation is the recogniser's reading of the prosody: the stronger cue. A pause alone on
     // both sides is the weakest (it can be a list item said slowly).
@@ -283,6 +339,26 @@ fn make_burst(events: &[FillerEvent]) -> FillerBurst {
     }
 }
 
+/// Which tokens a transcript filler covers (its time span holds the token's middle).
+pub fn filler_token_mask(tokens: &[Token], events: &[FillerEvent]) -> Vec<bool> {
+    let mut found: Vec<&FillerEvent> = events
+        .iter()
+        .filter(|e| e.source == SOURCE_TRANSCRIPT)
+        .collect();
+    found.sort_by(|a, b| a.start_sec.total_cmp(&b.start_sec));
+    tokens
+        .iter()
+        .map(|t| {
+            let mid = ms(t.mid_sec());
+            let k = found.partition_point(|e| e.end_sec < mid);
+            found[k..]
+                .iter()
+                .take_while(|e| e.start_sec <= mid)
+                .any(|e| e.start_sec <= mid && mid <= e.end_sec)
+        })
+        .collect()
+}
+
 /// All filler metrics.
 pub fn filler_metrics(
     tokens: &[Token],
@@ -333,6 +409,9 @@ pub fn filler_metrics(
             cfg.filler_burst_min_count,
         ),
         events,
+        // Repeats and false starts are found later (`analysis`), which completes these.
+        disfluencies: total,
+        disfluencies_per_100_words: round(ratio(total as f64 * 100.0, tokens.len() as f64), 2),
     }
 }
 

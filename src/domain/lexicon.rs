@@ -38,6 +38,10 @@ pub struct FillerEntry {
     /// Vetoing neighbours (normalised), see the lexicon file.
     pub not_after: Vec<String>,
     pub not_before: Vec<String>,
+    /// Ambiguous entry that counts at the start of an utterance with no boundary after it.
+    pub at_start: bool,
+    /// When not empty, `at_start` holds only before one of these words.
+    pub at_start_before: Vec<String>,
     /// Language table the entry came from.
     pub language: String,
 }
@@ -111,6 +115,10 @@ struct RawEntry {
     not_after: Vec<String>,
     #[serde(default)]
     not_before: Vec<String>,
+    #[serde(default)]
+    at_start: bool,
+    #[serde(default)]
+    at_start_before: Vec<String>,
 }
 
 impl Lexicon {
@@ -169,6 +177,8 @@ impl Lexicon {
                     confidence,
                     not_after: norm_all(raw.not_after),
                     not_before: norm_all(raw.not_before),
+                    at_start: raw.at_start,
+                    at_start_before: norm_all(raw.at_start_before),
                     language: language.clone(),
                 });
             }

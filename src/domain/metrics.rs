@@ -33,6 +33,18 @@ pub struct Metrics {
     pub pauses: PauseMetrics,
     pub phrases: PhraseMetrics,
     pub voice: VoiceMetrics,
+    /// Hedges ("I think", "наверное") and weak words ("very", "очень").
+    #[serde(default)]
+    pub hedges: HedgeMetrics,
+    /// Immediate repeats, false starts and over-used phrases.
+    #[serde(default)]
+    pub repetitions: RepetitionMetrics,
+    /// Vocabulary range (MATTR) and the most used content words.
+    #[serde(default)]
+    pub vocabulary: VocabularyMetrics,
+    /// Sentence lengths.
+    #[serde(default)]
+    pub sentences: SentenceMetrics,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -63,6 +75,13 @@ pub struct FillerMetrics {
     pub items: Vec<FillerCount>,
     pub events: Vec<FillerEvent>,
     pub bursts: Vec<FillerBurst>,
+    /// Disfluencies: fillers (`total`) plus immediate repeats and false starts
+    /// (`repetitions.repeats + repetitions.restarts`).
+    #[serde(default)]
+    pub disfluencies: usize,
+    /// `disfluencies` per 100 words.
+    #[serde(default)]
+    pub disfluencies_per_100_words: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,7 +188,7 @@ pub struct MonotoneStretch {
 /// One piece of advice, grounded in a measured number or moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Advice {
-    /// `pace` | `fillers` | `pauses` | `phrasing` | `voice` | `general`.
+    /// `pace` | `fillers` | `pauses` | `phrasing` | `voice` | `words` | `general`.
     pub category: String,
     /// `info` | `suggestion` | `warning`.
     pub severity: String,
@@ -201,4 +220,123 @@ pub struct TimelineEvent {
     /// Type-specific details (filler text and source, pause class, wpm…).
     #[serde(flatten)]
     pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A quoted stretch of the transcript with its time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quote {
+    /// The words as the recogniser wrote them.
+    pub text: String,
+    pub start_sec: f64,
+    pub end_sec: f64,
+    /// Words in the quote.
+    pub words: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HedgeMetrics {
+    /// Hedges and weak words together.
+    pub total: usize,
+    pub hedges: usize,
+    pub weak_words: usize,
+    /// `total` per minute of speaking time.
+    pub per_minute: f64,
+    pub per_100_words: f64,
+    /// Per-entry counts, most frequent first.
+    pub items: Vec<HedgeCount>,
+    pub events: Vec<HedgeEvent>,
+    /// The sentence with the most hedges and weak words (at least two), null when none has.
+    pub worst_sentence: Option<Quote>,
+    /// How many hedges and weak words `worst_sentence` holds.
+    pub worst_sentence_count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HedgeCount {
+    /// Lexicon form, e.g. `i think`, `наверное`.
+    pub text: String,
+    /// `hedge` | `weak`.
+    pub kind: String,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HedgeEvent {
+    pub text: String,
+    /// `hedge` | `weak`.
+    pub kind: String,
+    pub start_sec: f64,
+    pub end_sec: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RepetitionMetrics {
+    /// Immediate repeats of a word or phrase ("the the", "we decided we decided").
+    pub repeats: usize,
+    /// False starts: an abandoned beginning started again ("we went… we decided", "pro- project").
+    pub restarts: usize,
+    /// `repeats + restarts` per 100 words.
+    pub per_100_words: f64,
+    pub events: Vec<RepetitionEvent>,
+    /// Phrases of 2–4 content words (stop-words left out, stems compared) said at least
+    /// `min_count` times, most frequent first.
+    pub overused_phrases: Vec<OverusedPhrase>,
+    /// The repeat threshold used for `overused_phrases`.
+    pub overused_min_count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepetitionEvent {
+    /// `repeat` | `restart`.
+    pub kind: String,
+    /// The words said twice or abandoned and what followed, as written.
+    pub text: String,
+    pub start_sec: f64,
+    pub end_sec: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverusedPhrase {
+    /// The most frequent written form (lower case).
+    pub text: String,
+    pub count: usize,
+    /// Each occurrence.
+    pub occurrences: Vec<TimeRef>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VocabularyMetrics {
+    /// Moving-average type-token ratio over stems, window `mattr_window` (the plain type-token
+    /// ratio when the talk is shorter than one window); 0..=1.
+    pub mattr: f64,
+    pub mattr_window: usize,
+    /// Usual MATTR of speech in this language, from the word lexicon.
+    pub reference_band: [f64; 2],
+    /// `low` | `ok` | `high` against the band; `too_short` under one window of words.
+    pub flag: String,
+    /// Distinct stems.
+    pub distinct_stems: usize,
+    /// Most used content words (stop-words and fillers left out), most frequent first.
+    pub top_words: Vec<WordCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WordCount {
+    /// The most frequent written form of the stem.
+    pub word: String,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SentenceMetrics {
+    pub count: usize,
+    pub avg_words: f64,
+    pub max_words: usize,
+    /// Sentences of more than this many words are `long`.
+    pub long_words: usize,
+    pub long_count: usize,
+    /// `long_count / count`, 0..=1.
+    pub long_share: f64,
+    /// The longest sentences, longest first (at most five).
+    pub longest: Vec<Quote>,
 }

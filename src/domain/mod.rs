@@ -8,6 +8,13 @@
 //! - `tokens`: Unicode-aware words (ё→е, hyphens, apostrophes, numbers) and syllable counts.
 //! - `lexicon`: the filler lexicon (`config/fillers.toml`).
 //! - `fillers`: transcript and acoustic fillers, bursts.
+//! - `boundaries`: where words part: punctuation, word gaps and VAD pauses; sentences.
+//! - `word_lexicon`: hedges, weak words, stop-words, doubles (`config/words.toml`).
+//! - `stems`: a small Russian/English suffix stemmer.
+//! - `hedges`: hedges and weak words, the worst sentence.
+//! - `repetitions`: immediate repeats, false starts, over-used phrases.
+//! - `vocabulary`: MATTR on stems against the language's band, most used content words.
+//! - `sentences`: sentence lengths, the longest ones.
 //! - `pace`: sliding pace windows against the comfortable band.
 //! - `pauses`: VAD pauses, their classes, and the phrases between them.
 //! - `prosody`: YIN pitch track, monotone stretches, loudness.
@@ -17,19 +24,26 @@
 //! - `stats`: NaN-free numeric helpers.
 pub mod advice;
 pub mod analysis;
+pub mod boundaries;
 pub mod feedback;
 pub mod fillers;
+pub mod hedges;
 pub mod lexicon;
 pub mod metrics;
 pub mod pace;
 pub mod pauses;
 pub mod progress;
 pub mod prosody;
+pub mod repetitions;
+pub mod sentences;
 pub mod signal;
 pub mod stats;
+pub mod stems;
 pub mod timeline;
 pub mod tokens;
 pub mod transcript;
+pub mod vocabulary;
+pub mod word_lexicon;
 
 pub use analysis::{Analysis, AnalysisConfig, AnalysisInput, analyze};
 pub use lexicon::{Lexicon, LexiconError};

@@ -1,5 +1,6 @@
 //! One list of typed events for a UI to draw: speech, fillers, pauses, pace windows, monotone
-//! stretches and filler bursts, in time order.
+//! stretches, filler bursts, hedges, repeats and false starts, over-used phrases and long
+//! sentences, in time order.
 
 use serde_json::{Map, Value, json};
 
@@ -27,9 +28,57 @@ fn type_rank(kind: &str) -> u8 {
         "speech" => 1,
         "monotone" => 2,
         "filler_burst" => 3,
-        "pause" => 4,
-        _ => 5,
+        "long_sentence" => 4,
+        "pause" => 5,
+        _ => 6,
     }
+}
+
+/// Events of what the words say: `hedge` {text, kind}, `repetition` {kind: repeat|restart,
+/// text}, `overused_phrase` {text, count} per occurrence, `long_sentence` {words, text}.
+fn words_events(m: &Metrics) -> Vec<TimelineEvent> {
+    let mut out = Vec::new();
+    out.extend(m.hedges.events.iter().map(|h| {
+        event(
+            "hedge",
+            h.start_sec,
+            h.end_sec,
+            json!({"text": h.text, "kind": h.kind}),
+        )
+    }));
+    out.extend(m.repetitions.events.iter().map(|r| {
+        event(
+            "repetition",
+            r.start_sec,
+            r.end_sec,
+            json!({"kind": r.kind, "text": r.text}),
+        )
+    }));
+    for p in &m.repetitions.overused_phrases {
+        out.extend(p.occurrences.iter().map(|o| {
+            event(
+                "overused_phrase",
+                o.start_sec,
+                o.end_sec,
+                json!({"text": p.text, "count": p.count}),
+            )
+        }));
+    }
+    let s = &m.sentences;
+    out.extend(
+        s.longest
+            .iter()
+            .filter(|q| q.words > s.long_words)
+            .map(|q| {
+                event(
+                    "long_sentence",
+                    q.start_sec,
+                    q.end_sec,
+                    json!({"words": q.words, "text": q.text}),
+                )
+            }),
+    );
+    out
 }
 
 /// Build the timeline from the metrics and the speech spans.
@@ -82,6 +131,7 @@ pub fn build(m: &Metrics, spans: &[Span]) -> Vec<TimelineEvent> {
             json!({"count": b.count}),
         )
     }));
+    out.extend(words_events(m));
     out.sort_by(|a, b| {
         a.start_sec
             .total_cmp(&b.start_sec)

@@ -429,6 +429,7 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
             .collect(),
         events: filler_events.clone(),
         bursts: vec![],
+        ..Default::default()
     };
 
     let class_of = |d: f64| match d {
@@ -602,6 +603,7 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
                 ..Default::default()
             },
             voice: Default::default(),
+            ..Default::default()
         },
         advice,
         timeline,
