@@ -111,17 +111,14 @@ async fn create(
 
 /// Records a job's report as a rehearsal once the job is done (the same function `/analyze`
 /// calls). Gives up when the job fails, is cancelled or expires.
-async fn record_when_done(
-    state: AppState,
-    id: JobId,
-    target: super::speakers::RehearsalTarget,
-) {
+async fn record_when_done(state: AppState, id: JobId, target: super::speakers::RehearsalTarget) {
     let deadline = tokio::time::Instant::now() + state.config.jobs.ttl;
     while tokio::time::Instant::now() < deadline {
         match state.jobs.get(&id).await {
             Ok(Some(record)) if record.state.is_terminal() => {
                 if let Some(mut report) = record.report {
-                    let info = super::speakers::record_rehearsal(&state, &target, &mut report).await;
+                    let info =
+                        super::speakers::record_rehearsal(&state, &target, &mut report).await;
                     tracing::info!(job = %id, rehearsal = ?info, "job recorded as a rehearsal");
                 }
                 return;
