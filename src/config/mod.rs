@@ -81,7 +81,7 @@ pub struct PipelineConfig {
     pub max_queued: usize,
     /// `QUEUE_TIMEOUT_SEC`: longest wait for a slot before 503. Default 30.
     pub queue_timeout: Duration,
-    /// `ANALYSIS_TIMEOUT_SEC`: overall deadline of one request's analysis → 504. Default 600.
+    /// `ANALYSIS_TIMEOUT_SEC`: overall deadline of one analysis (request or job) → 504. Default 3600.
     pub analysis_timeout: Duration,
 }
 
@@ -173,7 +173,9 @@ impl Config {
             )),
             analysis_timeout: Duration::from_secs_f64(r.number(
                 "ANALYSIS_TIMEOUT_SEC",
-                600.0,
+                // As long as the longest accepted recording (MAX_AUDIO_DURATION_SEC): a 60-minute
+                // talk as a job takes well over 600 s of Whisper on two cores.
+                3600.0,
                 0.001..=86_400.0,
             )),
         };
