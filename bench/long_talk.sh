@@ -11,7 +11,7 @@ cargo build --release --bin speech-coach --example long_talk 2>/dev/null
 bin="$CARGO_TARGET_DIR/release/speech-coach"
 gen="$CARGO_TARGET_DIR/release/examples/long_talk"
 work="$(mktemp -d)"
-trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 kib() { awk -v f="$2" '$1==f {print $2}' "/proc/$1/status"; }
 echo "| talk | file | size MB | wall s | RTF | server RSS before MiB | peak MiB | after MiB | words |"
