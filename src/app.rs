@@ -1,22 +1,21 @@
-//! Application wiring: shared state, binding the listener, serving, graceful shutdown.
+//! The HTTP application: shared state, binding the listener, serving, graceful shutdown. The
+//! services it serves are built by [`crate::startup`], which the CLI uses too.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing_appender::non_blocking::ErrorCounter;
 
 use crate::asr::Transcriber;
-use crate::cache::TieredCache;
 use crate::coach::Coach;
-use crate::config::{AsrBackend, Config};
+use crate::config::Config;
 use crate::history::History;
 use crate::http::metrics::Metrics;
 use crate::jobs::{Jobs, MemoryJobStore};
-use crate::pipeline::{Admission, AnalysisService, Stages};
+use crate::pipeline::AnalysisService;
 
 /// Everything a handler needs, cheap to clone (all `Arc`s).
 #[derive(Clone)]
@@ -49,28 +48,6 @@ pub struct Services {
     pub log_dropped: Option<ErrorCounter>,
 }
 
-impl AppState {
-    /// Per-component health for `/health`.
-    pub async fn components_health(&self) -> Value {
-        json!({
-            "asr": self.analysis.transcriber_health(),
-            "cache": self.analysis.cache.health(),
-            "coach": coach_health(self.analysis.coach().stats()),
-            "history": self.history.health(),
-            "pipeline": {
-                "status": "ok",
-                "active": self.analysis.admission.active(),
-                "queued": self.analysis.admission.queued(),
-            },
-            "logs": {
-                "status": "ok",
-                "file": self.config.log.file.as_ref().map(|p| p.display().to_string()),
-                "dropped_lines": self.log_dropped.as_ref().map_or(0, |c| c.dropped_lines()),
-            },
-        })
-    }
-}
-
 /// A bound, not yet serving, application. Bind port 0 in tests and read [`Application::port`].
 pub struct Application {
     listener: TcpListener,
@@ -85,8 +62,9 @@ impl Application {
 
     /// Like [`Application::build`], with some services supplied (fakes in tests).
     pub async fn build_with(config: Config, services: Services) -> anyhow::Result<Self> {
-        let analysis =
-            Arc::new(build_analysis(&config, services.transcriber, services.coach).await?);
+        let analysis = Arc::new(
+            crate::startup::build_analysis(&config, services.transcriber, services.coach).await?,
+        );
         let jobs = Arc::new(Jobs::new(
             memory_job_store(config.jobs.ttl),
             analysis.clone(),
@@ -208,85 +186,6 @@ fn memory_job_store(ttl: std::time::Duration) -> Arc<MemoryJobStore> {
         }
     });
     store
-}
-
-/// The breaker state as a health component.
-fn coach_health(stats: Value) -> Value {
-    let state = stats.get("breaker_state").and_then(Value::as_str);
-    let enabled = stats
-        .get("enabled")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let status = match (enabled, state) {
-        (false, _) => "disabled",
-        (true, Some("open")) => "degraded",
-        _ => "ok",
-    };
-    // A disabled coach has no breaker in play: don't report one as "closed".
-    let breaker_state = if enabled { state } else { None };
-    json!({"status": status, "breaker_state": breaker_state, "enabled": enabled})
-}
-
-/// The transcriber the config asks for.
-pub fn build_transcriber(config: &Config) -> anyhow::Result<Arc<dyn Transcriber>> {
-    match config.asr.backend {
-        AsrBackend::OpenAi => Ok(Arc::new(crate::asr::OpenAiTranscriber::new(
-            config.asr.openai.clone(),
-        )?)),
-        AsrBackend::Whisper => build_whisper(config),
-    }
-}
-
-#[cfg(feature = "whisper")]
-fn build_whisper(config: &Config) -> anyhow::Result<Arc<dyn Transcriber>> {
-    let cfg = config.asr.whisper.clone();
-    let decoding = cfg.decoding_fingerprint();
-    let dir = cfg.model_dir.clone();
-    let loader: crate::asr::lazy::Loader = Arc::new(move || {
-        crate::asr::WhisperTranscriber::load(cfg.clone())
-            .map(|t| Arc::new(t) as Arc<dyn Transcriber>)
-    });
-    let lazy = Arc::new(crate::asr::LazyTranscriber::new(dir, decoding, loader));
-    let preload = lazy.clone();
-    tokio::spawn(async move { preload.preload().await });
-    Ok(lazy)
-}
-
-#[cfg(not(feature = "whisper"))]
-fn build_whisper(_config: &Config) -> anyhow::Result<Arc<dyn Transcriber>> {
-    anyhow::bail!(
-        "ASR_BACKEND=whisper needs a build with the `whisper` feature; \
-         set ASR_BACKEND=openai with ASR_URL, or rebuild with default features"
-    )
-}
-
-async fn build_analysis(
-    config: &Config,
-    transcriber: Option<Arc<dyn Transcriber>>,
-    coach: Option<Arc<dyn Coach>>,
-) -> anyhow::Result<AnalysisService> {
-    let transcriber = match transcriber {
-        Some(t) => t,
-        None => build_transcriber(config)?,
-    };
-    let coach = match coach {
-        Some(c) => c,
-        None => crate::coach::build_coach(&config.coach)?,
-    };
-    let cache = TieredCache::new(config.cache.clone())
-        .await?
-        .with_validator(Arc::new(|bytes: &[u8]| {
-            crate::pipeline::service::decode(bytes).is_some()
-        }));
-    let stages = Stages::from_config(config, transcriber, coach);
-    let p = &config.pipeline;
-    Ok(AnalysisService::new(
-        stages,
-        Admission::new(p.max_concurrent, p.max_queued, p.queue_timeout),
-        cache,
-        p.analysis_timeout,
-        config.upgrade_fallback_feedback,
-    ))
 }
 
 async fn wait_for_signal() {

@@ -6,11 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::app::build_transcriber;
 use crate::coach::mmss;
 use crate::config::Config;
-use crate::http::ApiError;
-use crate::pipeline::{Job, Stages};
+use crate::pipeline::Job;
 use crate::report::Report;
 
 /// What went wrong, with the exit code to use: 2 for a bad input file, 1 for anything else.
@@ -42,9 +40,9 @@ pub async fn analyze(
 async fn run(config: Config, file: &Path, language: Option<String>) -> Result<Report, CliError> {
     let fail = |exit_code: u8, message: String| CliError { exit_code, message };
     let bytes_hash = hash_file(file).map_err(|e| fail(2, format!("{}: {e}", file.display())))?;
-    let transcriber = build_transcriber(&config).map_err(|e| fail(1, format!("{e:#}")))?;
-    let coach = crate::coach::build_coach(&config.coach).map_err(|e| fail(1, e.to_string()))?;
-    let stages = Arc::new(Stages::from_config(&config, transcriber, coach));
+    let stages =
+        crate::startup::build_stages(&config, None, None).map_err(|e| fail(1, format!("{e:#}")))?;
+    let stages = Arc::new(stages);
     let bar = progress_bar();
     let job = Job {
         path: PathBuf::from(file),
@@ -62,15 +60,12 @@ async fn run(config: Config, file: &Path, language: Option<String>) -> Result<Re
     match result {
         Ok((report, _)) => Ok(report),
         Err(e) => {
-            let api = ApiError::from(e);
-            let code = if api.status_code().is_client_error() {
-                2
-            } else {
-                1
-            };
+            let f = e.failure();
+            // 2: the input is at fault (the same file fails again); 1: this machine is.
+            let code = if f.is_client_error() { 2 } else { 1 };
             Err(fail(
                 code,
-                format!("{}: {} ({})", file.display(), api.message(), api.code()),
+                format!("{}: {} ({})", file.display(), f.message, f.code),
             ))
         }
     }
@@ -263,7 +258,11 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(
         o,
         "  {} phrases, {:.1} words on average ({})",
-        m.phrases.count, m.phrases.avg_words, m.phrases.length_class
+        m.phrases.count,
+        m.phrases.avg_words,
+        m.phrases
+            .length_class
+            .map_or("no phrases", crate::domain::labels::PhraseLength::as_str)
     );
     if let Some(hz) = m.voice.pitch_median_hz {
         let _ = writeln!(o, "\nVoice");

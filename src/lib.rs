@@ -8,6 +8,8 @@
 //! - [`config`]: typed settings from the environment, validated at startup.
 //! - [`telemetry`]: tracing subscriber (console + size-rotated JSON file).
 //! - [`http`]: router, middleware (request id), extractors, one `ApiError`, endpoint modules.
+//! - [`startup`]: the recogniser, coach, stages and analysis service built from the config
+//!   (used by `serve` and by the CLI).
 //! - [`app`]: `AppState` and `Application::build`, serving and graceful shutdown.
 //! - [`pipeline`]: admission control and the decode → VAD → ASR → analysis → feedback run.
 //! - [`jobs`]: long analyses as jobs: records, event logs, the `JobStore` trait, the runner.
@@ -34,4 +36,5 @@ pub mod http;
 pub mod jobs;
 pub mod pipeline;
 pub mod report;
+pub mod startup;
 pub mod telemetry;

@@ -4,8 +4,8 @@
 use bytes::Bytes;
 use speech_coach::cache::disk::envelope;
 use speech_coach::cache::{
-    CacheConfig, ComputeError, DiskTier, MemoryTier, Outcome, Tier, TierName, TierStatus,
-    TieredCache,
+    CacheConfig, CacheStatus, ComputeError, DiskTier, MemoryTier, Outcome, Tier, TierName,
+    TierStatus, TieredCache,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -209,8 +209,8 @@ async fn unwritable_cache_dir_degrades_the_disk_tier_but_the_cache_serves() {
     };
     let cache = TieredCache::new(cfg).await.unwrap();
     assert_eq!(cache.statuses().disk, TierStatus::Degraded);
-    assert_eq!(cache.health()["status"], "degraded");
-    assert_eq!(cache.health()["tiers"]["disk"], "degraded");
+    assert_eq!(cache.health().status, CacheStatus::Degraded);
+    assert_eq!(cache.health().tiers.disk, TierStatus::Degraded);
 
     let runs = Arc::new(AtomicUsize::new(0));
     let (v, o) = cache

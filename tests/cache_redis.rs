@@ -8,8 +8,8 @@ use bytes::Bytes;
 use redis_server::RedisServer;
 use secrecy::SecretString;
 use speech_coach::cache::{
-    CacheConfig, MemoryTier, Outcome, RedisTier, Tier, TierName, TierStatus, TieredCache,
-    redis::RedisOptions,
+    CacheConfig, CacheStatus, MemoryTier, Outcome, RedisTier, Tier, TierName, TierStatus,
+    TieredCache, redis::RedisOptions,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -196,7 +196,7 @@ async fn redis_killed_mid_run_then_restarted() {
     assert!(!st.redis_available);
     assert_eq!(st.tiers.redis, TierStatus::Unavailable);
     assert!(st.errors.redis >= 1, "{st:?}");
-    assert_eq!(a.health()["tiers"]["redis"], "unavailable");
+    assert_eq!(a.health().tiers.redis, TierStatus::Unavailable);
 
     redis.start_again();
     wait_until("redis_available again", async || {
@@ -214,7 +214,7 @@ async fn redis_killed_mid_run_then_restarted() {
         Some((report(2), TierName::Redis)),
         "L2 hits resume without restarting the service"
     );
-    assert_eq!(a.health()["status"], "ok");
+    assert_eq!(a.health().status, CacheStatus::Ok);
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use speech_coach::coach::{
     Coach, CoachConfig, FallbackReason, Feedback, FeedbackSource, GigaChatCoach, build_coach,
     should_upgrade,
 };
+use speech_coach::domain::labels::PauseClass;
 use speech_coach::domain::metrics::{
     Advice, FillerCount, FillerMetrics, Metrics, PaceBand, PauseClasses, PauseEvent, PauseMetrics,
 };
@@ -89,7 +90,7 @@ fn report(language: &str) -> Report {
                     start_sec: 51.0,
                     end_sec: 55.1,
                     duration_sec: 4.1,
-                    class: "long".into(),
+                    class: PauseClass::Long,
                     word_before: Some("результаты".into()),
                     word_after: Some("итак".into()),
                 }],
@@ -122,6 +123,11 @@ fn config(fake: &FakeGigaChat) -> CoachConfig {
         max_concurrency: 4,
         ..CoachConfig::default()
     }
+}
+
+/// `/stats/coach` as served: the JSON of the coach's typed stats.
+fn stats_json(coach: &GigaChatCoach) -> serde_json::Value {
+    serde_json::to_value(coach.stats()).expect("stats serialise")
 }
 
 fn coach(cfg: &CoachConfig) -> Arc<GigaChatCoach> {
@@ -291,7 +297,7 @@ async fn token_is_reused_until_the_margin_before_its_ms_expiry() {
         2,
         "refreshed inside the margin"
     );
-    assert_eq!(coach.stats()["token_requests"], 2);
+    assert_eq!(stats_json(&coach)["token_requests"], 2);
 }
 
 #[tokio::test]
@@ -349,7 +355,7 @@ async fn expired_token_401_refreshes_once_and_retries_once() {
         Some(format!("Bearer {}", tokens[1]).as_str()),
         "the retry uses the new token"
     );
-    assert_eq!(coach.stats()["token_retries_after_401"], 1);
+    assert_eq!(stats_json(&coach)["token_retries_after_401"], 1);
 }
 
 #[tokio::test]
@@ -361,7 +367,7 @@ async fn a_401_that_persists_is_retried_exactly_once_and_does_not_trip_the_break
     assert_rules(&f, FallbackReason::UpstreamError);
     assert_eq!(fake.token_requests().len(), 2, "one refresh");
     assert_eq!(fake.chat_calls().len(), 2, "one retry");
-    let s = coach.stats();
+    let s = stats_json(&coach);
     assert_eq!(s["failures"], 0, "a 4xx is our problem, not an outage");
     assert_eq!(s["client_errors"], 1);
 }
@@ -394,7 +400,7 @@ async fn every_failure_mode_falls_back_with_its_reason() {
         let coach = coach(&cfg);
         let f = coach.feedback(&report("ru")).await;
         assert_rules(&f, reason);
-        let s = coach.stats();
+        let s = stats_json(&coach);
         assert_eq!(s["fallbacks"], 1, "{mode:?}");
         assert_eq!(s["requests"], 1, "{mode:?}");
         assert!(
@@ -433,7 +439,7 @@ async fn connection_refused_is_an_upstream_error() {
             .starts_with("Automatic rule-based summary")
     );
     assert_eq!(
-        coach.stats()["failures"],
+        stats_json(&coach)["failures"],
         1,
         "connection errors trip the breaker"
     );
@@ -449,7 +455,7 @@ async fn oauth_outage_is_an_upstream_error_and_counts_as_a_failure() {
         FallbackReason::UpstreamError,
     );
     assert_eq!(fake.chat_calls().len(), 0);
-    assert_eq!(coach.stats()["failures"], 1);
+    assert_eq!(stats_json(&coach)["failures"], 1);
 }
 
 #[tokio::test]
@@ -509,7 +515,7 @@ async fn breaker_opens_after_exactly_five_failures_then_rejects_without_calling(
         );
         assert_eq!(fake.chat_calls().len(), i);
     }
-    assert_eq!(coach.stats()["breaker_state"], "open");
+    assert_eq!(stats_json(&coach)["breaker_state"], "open");
     assert!(!coach.is_healthy());
     for _ in 0..20 {
         assert_rules(
@@ -522,7 +528,7 @@ async fn breaker_opens_after_exactly_five_failures_then_rejects_without_calling(
         5,
         "no call reaches the server while open"
     );
-    let s = coach.stats();
+    let s = stats_json(&coach);
     assert_eq!(s["failures"], 5);
     assert_eq!(s["rejections"], 20);
     assert_eq!(s["fallbacks"], 25);
@@ -539,7 +545,7 @@ async fn breaker_half_opens_after_the_reset_timeout_with_exactly_one_probe() {
     for _ in 0..5 {
         coach.feedback(&report("ru")).await;
     }
-    assert_eq!(coach.stats()["breaker_state"], "open");
+    assert_eq!(stats_json(&coach)["breaker_state"], "open");
 
     // Jump a minute ahead on the tokio clock, then run the network on real time again.
     tokio::time::pause();
@@ -550,7 +556,7 @@ async fn breaker_half_opens_after_the_reset_timeout_with_exactly_one_probe() {
     );
     tokio::time::advance(Duration::from_secs(1)).await;
     tokio::time::resume();
-    assert_eq!(coach.stats()["breaker_state"], "half_open");
+    assert_eq!(stats_json(&coach)["breaker_state"], "half_open");
     assert!(
         coach.is_healthy(),
         "a probe may go: cached fallbacks may be upgraded"
@@ -582,7 +588,7 @@ async fn breaker_half_opens_after_the_reset_timeout_with_exactly_one_probe() {
         7
     );
     assert_eq!(fake.chat_calls().len(), 6, "5 failures + 1 probe");
-    let s = coach.stats();
+    let s = stats_json(&coach);
     assert_eq!(
         s["breaker_state"], "closed",
         "the probe's success closed it"
@@ -617,7 +623,7 @@ async fn a_failed_probe_reopens_the_breaker() {
         FallbackReason::RateLimited,
     );
     assert_eq!(fake.chat_calls().len(), 6);
-    assert_eq!(coach.stats()["breaker_state"], "open");
+    assert_eq!(stats_json(&coach)["breaker_state"], "open");
     assert_rules(
         &coach.feedback(&report("ru")).await,
         FallbackReason::BreakerOpen,
@@ -651,8 +657,8 @@ async fn a_probe_dropped_mid_call_does_not_leave_the_breaker_stuck() {
         FeedbackSource::Gigachat,
         "the next call may probe: {f:?}"
     );
-    assert_eq!(coach.stats()["breaker_state"], "closed");
-    assert_eq!(coach.stats()["breaker"]["abandoned"], 1);
+    assert_eq!(stats_json(&coach)["breaker_state"], "closed");
+    assert_eq!(stats_json(&coach)["breaker"]["abandoned"], 1);
 }
 
 #[tokio::test]
@@ -668,7 +674,7 @@ async fn timeouts_trip_the_breaker_and_other_4xx_do_not() {
             FallbackReason::UpstreamError,
         );
     }
-    assert_eq!(coach.stats()["breaker_state"], "closed");
+    assert_eq!(stats_json(&coach)["breaker_state"], "closed");
     assert_eq!(fake.chat_calls().len(), 8);
 
     fake.set_chat_mode(ChatMode::Slow(Duration::from_secs(2)));
@@ -678,7 +684,7 @@ async fn timeouts_trip_the_breaker_and_other_4xx_do_not() {
             FallbackReason::Timeout,
         );
     }
-    assert_eq!(coach.stats()["breaker_state"], "open");
+    assert_eq!(stats_json(&coach)["breaker_state"], "open");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -708,7 +714,7 @@ async fn no_secret_in_any_log_line_error_or_stat() {
     for _ in 0..6 {
         outputs.push(coach.feedback(&r).await); // 5 failures, breaker opens, 1 rejection
     }
-    let stats = coach.stats().to_string();
+    let stats = stats_json(&coach).to_string();
 
     let text = logs.text();
     assert!(

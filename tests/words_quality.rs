@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use speech_coach::domain::labels::{FillerSource, RepetitionKind};
 use speech_coach::domain::metrics::Metrics;
 use speech_coach::domain::signal::{Span, SpeechMap};
 use speech_coach::domain::transcript::{Segment, Transcript, Word};
@@ -137,7 +138,11 @@ fn detections(m: &Metrics, starts: &[f64]) -> Vec<(char, usize, usize)> {
         out.push(('h', index(e.start_sec), last(e.end_sec)));
     }
     for e in &m.repetitions.events {
-        let kind = if e.kind == "repeat" { 'r' } else { 's' };
+        let kind = if e.kind == RepetitionKind::Repeat {
+            'r'
+        } else {
+            's'
+        };
         out.push((kind, index(e.start_sec), last(e.end_sec)));
     }
     for p in &m.repetitions.overused_phrases {
@@ -146,7 +151,7 @@ fn detections(m: &Metrics, starts: &[f64]) -> Vec<(char, usize, usize)> {
         }
     }
     for e in &m.fillers.events {
-        if e.source == "transcript" {
+        if e.source == FillerSource::Transcript {
             out.push(('f', index(e.start_sec), last(e.end_sec)));
         }
     }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
-use super::{AsrError, AsrInput, Transcriber, Transcript};
+use super::{AsrError, AsrHealth, AsrInput, AsrStatus, Transcriber, Transcript};
 
 /// Loads the real transcriber (blocking) when first needed.
 pub type Loader = Arc<dyn Fn() -> Result<Arc<dyn Transcriber>, AsrError> + Send + Sync>;
@@ -79,18 +79,14 @@ impl Transcriber for LazyTranscriber {
         format!("whisper:{dir}:{}:{}", self.model_stamp(), self.identity)
     }
 
-    fn health(&self) -> serde_json::Value {
+    fn health(&self) -> AsrHealth {
+        let dir = || self.model_dir.display().to_string();
         match self.cell.get() {
             Some(t) => t.health(),
-            None if self.model_dir.join("model.bin").is_file() => serde_json::json!({
-                "status": "loading",
-                "model_dir": self.model_dir.display().to_string(),
-            }),
-            None => serde_json::json!({
-                "status": "unavailable",
-                "model_dir": self.model_dir.display().to_string(),
-                "hint": "run scripts/fetch-model.sh",
-            }),
+            None if self.model_dir.join("model.bin").is_file() => {
+                AsrHealth::not_ready(AsrStatus::Loading, dir())
+            }
+            None => AsrHealth::not_ready(AsrStatus::Unavailable, dir()),
         }
     }
 }

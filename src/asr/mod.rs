@@ -119,7 +119,68 @@ pub trait Transcriber: Send + Sync + 'static {
     fn fingerprint(&self) -> String;
 
     /// Whether the backend is ready (model loaded / remote configured), for `/health`.
-    fn health(&self) -> serde_json::Value {
-        serde_json::json!({"status": "ok", "backend": self.fingerprint()})
+    fn health(&self) -> AsrHealth {
+        AsrHealth::ok(self.fingerprint())
+    }
+}
+
+/// Whether a recogniser can take work now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AsrStatus {
+    /// Ready.
+    Ok,
+    /// The model files are there and being loaded.
+    Loading,
+    /// No usable model: analyses fail with 503 until it is fetched.
+    Unavailable,
+}
+
+/// The recogniser's part of `/health`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AsrHealth {
+    pub status: AsrStatus,
+    /// The backend's fingerprint (model and decoding settings) once it is loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// A remote (OpenAI-compatible) server does the work.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub remote: bool,
+    /// In-process decoders and how many of them are busy now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy: Option<usize>,
+    /// Where the model is expected (while loading or missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_dir: Option<String>,
+    /// What an operator can do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<&'static str>,
+}
+
+impl AsrHealth {
+    /// A ready backend described by its fingerprint.
+    pub fn ok(backend: String) -> Self {
+        Self {
+            status: AsrStatus::Ok,
+            backend: Some(backend),
+            remote: false,
+            workers: None,
+            busy: None,
+            model_dir: None,
+            hint: None,
+        }
+    }
+
+    /// No backend yet: `status` says whether it is loading or missing from `model_dir`.
+    pub fn not_ready(status: AsrStatus, model_dir: String) -> Self {
+        Self {
+            status,
+            backend: None,
+            model_dir: Some(model_dir),
+            hint: (status == AsrStatus::Unavailable).then_some("run scripts/fetch-model.sh"),
+            ..Self::ok(String::new())
+        }
     }
 }

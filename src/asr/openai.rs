@@ -14,7 +14,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::settings::normalise_language;
-use super::{ASR_SAMPLE_RATE, AsrError, AsrInput, Segment, Transcriber, Transcript, Word};
+use super::{
+    ASR_SAMPLE_RATE, AsrError, AsrHealth, AsrInput, Segment, Transcriber, Transcript, Word,
+};
 use crate::domain::signal::Span;
 
 /// Words further than this from any VAD speech span are treated as invented, seconds.
@@ -158,8 +160,11 @@ impl Transcriber for OpenAiTranscriber {
         format!("openai:{}:{}", self.endpoint, self.cfg.model)
     }
 
-    fn health(&self) -> serde_json::Value {
-        serde_json::json!({"status": "ok", "backend": self.fingerprint(), "remote": true})
+    fn health(&self) -> AsrHealth {
+        AsrHealth {
+            remote: true,
+            ..AsrHealth::ok(self.fingerprint())
+        }
     }
 }
 

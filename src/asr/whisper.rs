@@ -21,7 +21,9 @@ use super::features::{HOP_LENGTH, MelExtractor, N_FRAMES};
 use super::loop_guard::{compression_ratio, dedupe_loops, has_loop};
 use super::packing::{PackedAudio, PackingConfig};
 use super::settings::{ComputeType, WhisperConfig, normalise_language};
-use super::{ASR_SAMPLE_RATE, AsrError, AsrInput, Segment, Transcriber, Transcript, Word};
+use super::{
+    ASR_SAMPLE_RATE, AsrError, AsrHealth, AsrInput, Segment, Transcriber, Transcript, Word,
+};
 
 /// Encoder output frames per second (one per 20 ms).
 const FRAMES_PER_SEC: f64 = 50.0;
@@ -243,13 +245,13 @@ impl Transcriber for WhisperTranscriber {
         self.fingerprint.clone()
     }
 
-    fn health(&self) -> serde_json::Value {
-        serde_json::json!({
-            "status": "ok",
-            "backend": self.fingerprint,
-            "workers": self.engine.cfg.workers.max(1),
-            "busy": self.engine.cfg.workers.max(1) - self.permits.available_permits(),
-        })
+    fn health(&self) -> AsrHealth {
+        let workers = self.engine.cfg.workers.max(1);
+        AsrHealth {
+            workers: Some(workers),
+            busy: Some(workers - self.permits.available_permits()),
+            ..AsrHealth::ok(self.fingerprint.clone())
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{Tier, TierError, TierName, TierStatus, TierUsage};
+use super::{Tier, TierError, TierName, TierStats, TierStatus, TierUsage};
 
 /// Extension of entry files; anything else in the directory is left alone (except our temps).
 const ENTRY_EXT: &str = "entry";
@@ -575,17 +575,14 @@ impl Tier for DiskTier {
         self.blocking(|i| i.clear_blocking()).await?
     }
 
-    async fn stats(&self) -> serde_json::Value {
-        let u = self.usage().await;
-        serde_json::json!({
-            "entries": u.entries,
-            "bytes": u.bytes,
-            "max_bytes": u.max_bytes,
-            "status": self.status(),
-            "corrupt_removed": self.inner.corrupt_removed.load(Ordering::Relaxed),
-            "expired_removed": self.inner.expired_removed.load(Ordering::Relaxed),
-            "evicted": self.inner.evicted.load(Ordering::Relaxed),
-        })
+    async fn stats(&self) -> TierStats {
+        let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        TierStats {
+            corrupt_removed: n(&self.inner.corrupt_removed),
+            expired_removed: n(&self.inner.expired_removed),
+            evicted: n(&self.inner.evicted),
+            ..TierStats::new(TierName::Disk, self.status(), self.usage().await)
+        }
     }
 
     async fn usage(&self) -> TierUsage {

@@ -1,25 +1,31 @@
-//! Cache keys: what was uploaded (content hash) + how it is analysed (settings fingerprint).
+//! The cache key of a report: what was uploaded and how it is analysed.
 
-/// A cache key: `<64 hex of the upload's BLAKE3>.<16 hex of the settings fingerprint>`.
+/// `v<analysis version>:<16 hex of the settings fingerprint>:<language or auto>:<64 hex BLAKE3
+/// of the upload>`.
 ///
-/// Same bytes + same analysis settings → same key; changing the model, language choice,
-/// lexicon or analysis version changes the fingerprint, so a stale report is never served.
-/// Short, ASCII, safe as a file name and inside a Redis key.
+/// Same bytes + same analysis settings + same requested language → same key. Changing the model,
+/// decoding, VAD or analysis settings changes the fingerprint, and a new analysis version the
+/// prefix, so a stale report is never served. Short, ASCII, safe as a file name and inside a
+/// Redis key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey(String);
 
 impl CacheKey {
-    /// Builds the key from the upload's content hash and the analysis settings.
-    ///
-    /// `settings` are `(name, value)` pairs (e.g. `("model", "whisper-base")`,
-    /// `("language", "auto")`, `("lexicon", "3")`, `("analysis", "1")`); their order does not
-    /// matter. Names and values are length-prefixed before hashing so `("a","bc")` and
-    /// `("ab","c")` differ.
-    pub fn new(content_hash: &blake3::Hash, settings: &[(&str, &str)]) -> Self {
+    /// The key of the upload with hex BLAKE3 `content_hash`, analysed by settings whose
+    /// fingerprint is `settings_fingerprint` (hex, at least 16 characters), in `language`
+    /// (`None`: detected).
+    pub fn new(
+        analysis_version: u32,
+        settings_fingerprint: &str,
+        language: Option<&str>,
+        content_hash: &str,
+    ) -> Self {
+        let fingerprint = settings_fingerprint
+            .get(..16)
+            .unwrap_or(settings_fingerprint);
         Self(format!(
-            "{}.{}",
-            content_hash.to_hex(),
-            settings_fingerprint(settings)
+            "v{analysis_version}:{fingerprint}:{}:{content_hash}",
+            language.unwrap_or("auto")
         ))
     }
 
@@ -29,8 +35,8 @@ impl CacheKey {
     }
 
     /// The hex content hash part (the report `id`).
-    pub fn content_hash_hex(&self) -> &str {
-        self.0.split('.').next().unwrap_or(&self.0)
+    pub fn content_hash(&self) -> &str {
+        self.0.rsplit(':').next().unwrap_or(&self.0)
     }
 }
 
@@ -40,69 +46,32 @@ impl std::fmt::Display for CacheKey {
     }
 }
 
-impl AsRef<str> for CacheKey {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-/// 16 hex chars (64 bits) of BLAKE3 over the sorted, length-prefixed settings.
-///
-/// 64 bits is plenty: the fingerprint only has to tell apart the handful of settings
-/// combinations a deployment ever uses; the content hash carries the collision resistance.
-pub fn settings_fingerprint(settings: &[(&str, &str)]) -> String {
-    let mut sorted: Vec<_> = settings.to_vec();
-    sorted.sort_unstable();
-    let mut h = blake3::Hasher::new();
-    for (name, value) in sorted {
-        for part in [name, value] {
-            h.update(&(part.len() as u64).to_le_bytes());
-            h.update(part.as_bytes());
-        }
-    }
-    hex::encode(&h.finalize().as_bytes()[..8])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn same_upload_and_settings_give_the_same_key_in_any_settings_order() {
-        let h = blake3::hash(b"talk");
-        let a = CacheKey::new(&h, &[("model", "base"), ("language", "ru")]);
-        let b = CacheKey::new(&h, &[("language", "ru"), ("model", "base")]);
-        assert_eq!(a, b);
-        assert_eq!(a.content_hash_hex(), h.to_hex().as_str());
-        assert_eq!(a.as_str().len(), 64 + 1 + 16);
-    }
+    const FP: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]
-    fn any_setting_change_changes_the_key() {
-        let h = blake3::hash(b"talk");
-        let base = CacheKey::new(&h, &[("model", "base"), ("analysis", "1")]);
-        assert_ne!(
-            base,
-            CacheKey::new(&h, &[("model", "small"), ("analysis", "1")])
-        );
-        assert_ne!(
-            base,
-            CacheKey::new(&h, &[("model", "base"), ("analysis", "2")])
-        );
-        assert_ne!(
-            base,
-            CacheKey::new(
-                &blake3::hash(b"other"),
-                &[("model", "base"), ("analysis", "1")]
-            )
+    fn the_key_names_version_settings_language_and_content() {
+        let h = blake3::hash(b"talk").to_hex().to_string();
+        let k = CacheKey::new(2, FP, Some("ru"), &h);
+        assert_eq!(k.as_str(), format!("v2:0123456789abcdef:ru:{h}"));
+        assert_eq!(k.content_hash(), h);
+        assert_eq!(
+            CacheKey::new(2, FP, None, &h).as_str(),
+            format!("v2:0123456789abcdef:auto:{h}")
         );
     }
 
     #[test]
-    fn length_prefixing_keeps_boundaries() {
-        assert_ne!(
-            settings_fingerprint(&[("a", "bc")]),
-            settings_fingerprint(&[("ab", "c")])
-        );
+    fn any_part_changing_changes_the_key() {
+        let h = blake3::hash(b"talk").to_hex().to_string();
+        let base = CacheKey::new(2, FP, Some("en"), &h);
+        assert_ne!(base, CacheKey::new(3, FP, Some("en"), &h));
+        assert_ne!(base, CacheKey::new(2, "fedcba9876543210", Some("en"), &h));
+        assert_ne!(base, CacheKey::new(2, FP, None, &h));
+        let other = blake3::hash(b"other").to_hex().to_string();
+        assert_ne!(base, CacheKey::new(2, FP, Some("en"), &other));
     }
 }

@@ -105,10 +105,6 @@ impl Tier for MemoryTier {
         Ok(())
     }
 
-    async fn stats(&self) -> serde_json::Value {
-        serde_json::to_value(self.usage().await).unwrap_or_default()
-    }
-
     async fn usage(&self) -> TierUsage {
         // moka's counters lag behind until its housekeeping runs; stats are not hot.
         self.cache.run_pending_tasks().await;

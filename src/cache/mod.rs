@@ -32,7 +32,7 @@ pub use key::CacheKey;
 pub use memory::MemoryTier;
 pub use redis::RedisTier;
 pub use singleflight::ComputeError;
-pub use stats::{CacheStats, TierErrors, TierStatuses};
+pub use stats::{CacheHealth, CacheStats, CacheStatus, TierErrors, TierStatuses};
 pub use tiered::{ClearOutcome, Outcome, TieredCache, Validator};
 
 /// Which tier answered.
@@ -104,6 +104,40 @@ pub struct TierUsage {
     pub max_bytes: u64,
 }
 
+/// One tier in `/stats/cache`'s `tier_details`: what it holds and what it has done since start.
+/// Counters a tier does not keep stay 0 (only the disk tier removes corrupt or expired files;
+/// only Redis has outages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct TierStats {
+    pub name: TierName,
+    pub status: TierStatus,
+    #[serde(flatten)]
+    pub usage: TierUsage,
+    /// Entries found unreadable, truncated or of another format, and removed.
+    pub corrupt_removed: u64,
+    /// Entries found past their TTL, and removed.
+    pub expired_removed: u64,
+    /// Entries removed to stay within the byte budget.
+    pub evicted: u64,
+    /// Times the tier went from reachable to unreachable.
+    pub outages: u64,
+}
+
+impl TierStats {
+    /// Stats with every housekeeping counter at 0.
+    pub fn new(name: TierName, status: TierStatus, usage: TierUsage) -> Self {
+        Self {
+            name,
+            status,
+            usage,
+            corrupt_removed: 0,
+            expired_removed: 0,
+            evicted: 0,
+            outages: 0,
+        }
+    }
+}
+
 /// One cache tier. Values are opaque bytes; keys are short ASCII strings.
 #[async_trait]
 pub trait Tier: Send + Sync + 'static {
@@ -114,11 +148,13 @@ pub trait Tier: Send + Sync + 'static {
     /// Removes one entry (absent is fine). Used when the caller rejects a stored value.
     async fn remove(&self, key: &str) -> Result<(), TierError>;
     async fn clear(&self) -> Result<(), TierError>;
-    /// Tier-specific stats for `/stats/cache` (entries, bytes, availability).
-    async fn stats(&self) -> serde_json::Value;
     /// Entries and bytes held, for the fixed fields of `/stats/cache`.
     async fn usage(&self) -> TierUsage {
         TierUsage::default()
+    }
+    /// Usage, status and housekeeping counters, for `tier_details` in `/stats/cache`.
+    async fn stats(&self) -> TierStats {
+        TierStats::new(self.name(), self.status(), self.usage().await)
     }
     /// Current health; cheap (no IO), safe to call per request.
     fn status(&self) -> TierStatus {

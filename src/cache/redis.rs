@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::{Tier, TierError, TierName, TierStatus, TierUsage};
+use super::{Tier, TierError, TierName, TierStats, TierStatus, TierUsage};
 
 /// Keys per `SCAN` round in `clear`: large enough to finish quickly, small enough not to stall
 /// a shared Redis on one call.
@@ -278,13 +278,11 @@ impl Tier for RedisTier {
         }
     }
 
-    async fn stats(&self) -> serde_json::Value {
-        serde_json::json!({
-            "available": self.is_available(),
-            "status": self.status(),
-            "outages": self.inner.outages.load(Ordering::Relaxed),
-            "key_prefix": self.inner.key_prefix,
-        })
+    async fn stats(&self) -> TierStats {
+        TierStats {
+            outages: self.inner.outages.load(Ordering::Relaxed),
+            ..TierStats::new(TierName::Redis, self.status(), self.usage().await)
+        }
     }
 
     async fn usage(&self) -> TierUsage {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{TierName, TierStatus, TierUsage};
+use super::{TierName, TierStats, TierStatus, TierUsage};
 
 /// Live counters, updated lock-free on the request path.
 #[derive(Debug, Default)]
@@ -65,6 +65,22 @@ pub struct TierStatuses {
     pub disk: TierStatus,
 }
 
+/// Whether every configured tier works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheStatus {
+    Ok,
+    /// A configured tier is degraded or unreachable: lookups skip it.
+    Degraded,
+}
+
+/// The cache component of `/health`: each tier `ok`, `degraded`, `unavailable` or `disabled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CacheHealth {
+    pub status: CacheStatus,
+    pub tiers: TierStatuses,
+}
+
 /// The body of `GET /stats/cache`. Counters are since start of this process.
 ///
 /// Every lookup lands in exactly one of `l1_memory_hits`, `l2_redis_hits`, `l3_disk_hits`,
@@ -106,6 +122,8 @@ pub struct CacheStats {
     /// Computations running now.
     pub in_flight: u64,
     pub tiers: TierStatuses,
+    /// Each configured tier in detail, fastest first.
+    pub tier_details: Vec<TierStats>,
 }
 
 /// Inputs to [`CacheStats`] that don't live in [`Counters`].
@@ -116,6 +134,7 @@ pub(crate) struct Snapshot {
     pub ttl_sec: u64,
     pub pending_writes: u64,
     pub in_flight: u64,
+    pub details: Vec<TierStats>,
 }
 
 impl CacheStats {
@@ -157,6 +176,7 @@ impl CacheStats {
             pending_writes: s.pending_writes,
             in_flight: s.in_flight,
             tiers: s.tiers,
+            tier_details: s.details,
         }
     }
 }
@@ -177,6 +197,7 @@ mod tests {
             ttl_sec: 60,
             pending_writes: 0,
             in_flight: 0,
+            details: Vec::new(),
         }
     }
 

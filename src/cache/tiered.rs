@@ -14,8 +14,8 @@ use super::redis::{RedisOptions, RedisTier};
 use super::singleflight::{
     ComputeError, FlightError, FlightResult, Flights, Produced, Role, spawn_flight,
 };
-use super::stats::{CacheStats, Counters, Snapshot, TierStatuses};
-use super::{Tier, TierError, TierName, TierStatus, TierUsage};
+use super::stats::{CacheHealth, CacheStats, CacheStatus, Counters, Snapshot, TierStatuses};
+use super::{Tier, TierError, TierName, TierStats, TierStatus, TierUsage};
 
 /// Decides whether stored bytes are still usable (e.g. they deserialize as the current report
 /// version). A rejected value is removed from every tier and the lookup is a miss.
@@ -274,6 +274,7 @@ impl TieredCache {
             ttl_sec: self.inner.ttl.as_secs(),
             pending_writes: self.inner.pending_writes.load(Ordering::Acquire),
             in_flight: self.inner.flights.in_flight() as u64,
+            details: self.tier_details().await,
         };
         CacheStats::build(&self.inner.counters, snapshot)
     }
@@ -292,27 +293,30 @@ impl TieredCache {
         }
     }
 
-    /// For `/health`: `{"status": "ok"|"degraded", "tiers": {"memory": .., "redis": ..,
-    /// "disk": ..}}` with each tier `ok`, `degraded`, `unavailable` or `disabled`. A degraded
-    /// cache never makes the service unhealthy: it still answers, only slower.
-    pub fn health(&self) -> serde_json::Value {
+    /// For `/health`: degraded when a configured tier is not ok. A degraded cache never makes
+    /// the service unhealthy: it still answers, only slower.
+    pub fn health(&self) -> CacheHealth {
         let tiers = self.statuses();
         let all_ok = [tiers.memory, tiers.redis, tiers.disk]
             .iter()
             .all(|s| matches!(s, TierStatus::Ok | TierStatus::Disabled));
-        serde_json::json!({
-            "status": if all_ok { "ok" } else { "degraded" },
-            "tiers": tiers,
-        })
+        CacheHealth {
+            status: if all_ok {
+                CacheStatus::Ok
+            } else {
+                CacheStatus::Degraded
+            },
+            tiers,
+        }
     }
 
-    /// Tier-specific details (`Tier::stats` of each configured tier), keyed by tier name.
-    pub async fn tier_details(&self) -> serde_json::Value {
-        let mut map = serde_json::Map::new();
+    /// [`Tier::stats`] of each configured tier, fastest first.
+    pub async fn tier_details(&self) -> Vec<TierStats> {
+        let mut details = Vec::with_capacity(self.inner.tiers.len());
         for tier in &self.inner.tiers {
-            map.insert(tier.name().as_str().to_owned(), tier.stats().await);
+            details.push(tier.stats().await);
         }
-        serde_json::Value::Object(map)
+        details
     }
 }
 

@@ -52,9 +52,37 @@ enum State {
 
 struct Inner {
     state: State,
+    /// Failure accrual and backoff: failsafe decides when to open and for how long.
     policy: ConsecutiveFailures<Constant>,
-    /// Mirror of the policy's private counter, for stats only.
-    consecutive_failures: u32,
+}
+
+/// The breaker in `/stats/coach`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BreakerStats {
+    pub state: BreakerState,
+    /// Consecutive failures that open it (`BREAKER_FAIL_MAX`).
+    pub fail_max: u32,
+    /// How long it stays open (`BREAKER_RESET_TIMEOUT_SEC`).
+    pub reset_timeout_sec: f64,
+    /// Seconds until the next probe is let through, while open.
+    pub open_remaining_sec: Option<f64>,
+    pub calls_permitted: u64,
+    pub rejections: u64,
+    pub successes: u64,
+    pub failures: u64,
+    /// Calls that ended saying nothing about GigaChat's health (e.g. a client error).
+    pub neutral: u64,
+    /// Calls dropped before they ended (the caller went away).
+    pub abandoned: u64,
+    pub transitions: BreakerTransitions,
+}
+
+/// State changes since start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BreakerTransitions {
+    pub opened: u64,
+    pub half_opened: u64,
+    pub closed: u64,
 }
 
 /// Counters since start, all monotonic.
@@ -104,7 +132,6 @@ impl Breaker {
                     fail_max,
                     backoff::constant(reset_timeout),
                 ),
-                consecutive_failures: 0,
             }),
             counters: Counters::default(),
             fail_max,
@@ -174,7 +201,6 @@ impl Breaker {
         self.counters.successes.fetch_add(1, Ordering::Relaxed);
         let mut inner = self.lock();
         inner.policy.record_success();
-        inner.consecutive_failures = 0;
         if let State::HalfOpen { .. } = inner.state {
             inner.state = State::Closed;
             inner.policy.revived();
@@ -192,7 +218,6 @@ impl Breaker {
         let mut inner = self.lock();
         match inner.state {
             State::Closed => {
-                inner.consecutive_failures += 1;
                 if let Some(delay) = inner.policy.mark_dead_on_failure() {
                     inner.state = State::Open {
                         until: Instant::now() + delay,
@@ -201,14 +226,15 @@ impl Breaker {
                     tracing::warn!(
                         breaker.from = "closed",
                         breaker.to = "open",
-                        consecutive_failures = inner.consecutive_failures,
+                        fail_max = self.fail_max,
                         open_for_sec = delay.as_secs_f64(),
                         "circuit breaker opened: GigaChat keeps failing, answering with rule-based feedback"
                     );
                 }
             }
             State::HalfOpen { .. } => {
-                inner.consecutive_failures += 1;
+                // Still dead in the policy's count (it was not revived): it gives the next
+                // backoff; the fallback only guards a policy that would say "not dead".
                 let delay = inner
                     .policy
                     .mark_dead_on_failure()
@@ -258,40 +284,38 @@ impl Breaker {
     }
 
     /// State and counters for `/health` and `/stats/coach`.
-    pub fn stats(&self) -> serde_json::Value {
-        let (state, consecutive, retry_after) = {
+    pub fn stats(&self) -> BreakerStats {
+        let (state, open_remaining_sec) = {
             let inner = self.lock();
             let now = Instant::now();
-            let (state, retry_after) = match inner.state {
+            match inner.state {
                 State::Closed => (BreakerState::Closed, None),
                 State::Open { until } if now >= until => (BreakerState::HalfOpen, None),
                 State::Open { until } => {
                     (BreakerState::Open, Some((until - now).as_secs_f64().ceil()))
                 }
                 State::HalfOpen { .. } => (BreakerState::HalfOpen, None),
-            };
-            (state, inner.consecutive_failures, retry_after)
+            }
         };
         let c = &self.counters;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        serde_json::json!({
-            "state": state,
-            "fail_max": self.fail_max,
-            "reset_timeout_sec": self.reset_timeout.as_secs_f64(),
-            "consecutive_failures": consecutive,
-            "open_remaining_sec": retry_after,
-            "calls_permitted": get(&c.permitted),
-            "rejections": get(&c.rejected),
-            "successes": get(&c.successes),
-            "failures": get(&c.failures),
-            "neutral": get(&c.neutral),
-            "abandoned": get(&c.abandoned),
-            "transitions": {
-                "opened": get(&c.opened),
-                "half_opened": get(&c.half_opened),
-                "closed": get(&c.closed),
+        BreakerStats {
+            state,
+            fail_max: self.fail_max,
+            reset_timeout_sec: self.reset_timeout.as_secs_f64(),
+            open_remaining_sec,
+            calls_permitted: get(&c.permitted),
+            rejections: get(&c.rejected),
+            successes: get(&c.successes),
+            failures: get(&c.failures),
+            neutral: get(&c.neutral),
+            abandoned: get(&c.abandoned),
+            transitions: BreakerTransitions {
+                opened: get(&c.opened),
+                half_opened: get(&c.half_opened),
+                closed: get(&c.closed),
             },
-        })
+        }
     }
 
     /// Calls rejected without reaching GigaChat.
@@ -442,7 +466,7 @@ mod tests {
         assert!(probe.is_probe());
         probe.success();
         assert_eq!(b.state(), BreakerState::Closed);
-        assert_eq!(b.stats()["abandoned"], 1);
+        assert_eq!(b.stats().abandoned, 1);
     }
 
     #[tokio::test(start_paused = true)]
@@ -480,16 +504,16 @@ mod tests {
         fail_n(&b, 2);
         let _ = b.try_acquire();
         let s = b.stats();
-        assert_eq!(s["state"], "open");
-        assert_eq!(s["open_remaining_sec"], 60.0);
-        assert_eq!(s["failures"], 2);
-        assert_eq!(s["rejections"], 1);
-        assert_eq!(s["transitions"]["opened"], 1);
+        assert_eq!(s.state, BreakerState::Open);
+        assert_eq!(s.open_remaining_sec, Some(60.0));
+        assert_eq!(s.failures, 2);
+        assert_eq!(s.rejections, 1);
+        assert_eq!(s.transitions.opened, 1);
         tokio::time::advance(RESET).await;
         b.try_acquire().unwrap().success();
         let s = b.stats();
-        assert_eq!(s["state"], "closed");
-        assert_eq!(s["transitions"]["half_opened"], 1);
-        assert_eq!(s["transitions"]["closed"], 1);
+        assert_eq!(s.state, BreakerState::Closed);
+        assert_eq!(s.transitions.half_opened, 1);
+        assert_eq!(s.transitions.closed, 1);
     }
 }

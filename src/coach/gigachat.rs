@@ -19,8 +19,8 @@ use super::breaker::Breaker;
 use super::prompt::{self, ChatRequest};
 use super::token::{CachedToken, TokenCache, TokenResponse};
 use super::{
-    Coach, CoachBuildError, CoachConfig, CoachCounters, FallbackReason, Feedback, Report, reply,
-    rule_based_feedback,
+    Coach, CoachBuildError, CoachConfig, CoachCounters, CoachStats, FallbackReason, Feedback,
+    GigaChatStats, Report, reply, rule_based_feedback,
 };
 
 /// Longest piece of an error body kept for the log, characters.
@@ -522,36 +522,26 @@ impl Coach for GigaChatCoach {
         self.ask(report, request).await
     }
 
-    fn stats(&self) -> serde_json::Value {
+    fn stats(&self) -> CoachStats {
         let breaker = self.breaker.stats();
-        let mut v = self.counters.to_json();
-        let obj = v.as_object_mut().expect("counters serialise to an object");
-        obj.insert("enabled".into(), true.into());
-        obj.insert("model".into(), self.model.clone().into());
-        obj.insert("breaker_state".into(), breaker["state"].clone());
-        obj.insert("failures".into(), breaker["failures"].clone());
-        obj.insert("rejections".into(), breaker["rejections"].clone());
-        obj.insert("breaker".into(), breaker);
-        obj.insert(
-            "upstream_calls".into(),
-            self.upstream_calls.load(Ordering::Relaxed).into(),
-        );
-        obj.insert(
-            "client_errors".into(),
-            self.client_errors.load(Ordering::Relaxed).into(),
-        );
-        obj.insert("token_requests".into(), self.client.tokens.fetches().into());
-        obj.insert("token_cached".into(), self.client.tokens.has_fresh().into());
-        obj.insert(
-            "token_retries_after_401".into(),
-            self.client.retries_after_401.load(Ordering::Relaxed).into(),
-        );
-        obj.insert("max_concurrency".into(), self.max_concurrency.into());
-        obj.insert(
-            "slots_available".into(),
-            self.slots.available_permits().into(),
-        );
-        v
+        CoachStats {
+            enabled: true,
+            model: Some(self.model.clone()),
+            answers: self.counters.snapshot(),
+            breaker_state: Some(breaker.state),
+            failures: breaker.failures,
+            rejections: breaker.rejections,
+            breaker: Some(breaker),
+            gigachat: Some(GigaChatStats {
+                upstream_calls: self.upstream_calls.load(Ordering::Relaxed),
+                client_errors: self.client_errors.load(Ordering::Relaxed),
+                token_requests: self.client.tokens.fetches(),
+                token_cached: self.client.tokens.has_fresh(),
+                token_retries_after_401: self.client.retries_after_401.load(Ordering::Relaxed),
+                max_concurrency: self.max_concurrency,
+                slots_available: self.slots.available_permits(),
+            }),
+        }
     }
 
     fn is_healthy(&self) -> bool {

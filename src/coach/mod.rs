@@ -10,12 +10,13 @@
 //! - `prompt`: the chat request built from the report's measured facts.
 //! - `reply`: lenient parsing and clamping of the model's JSON.
 //! - `rules`: [`rule_based_feedback`], the fallback.
+//! - `stats`: [`CoachStats`], what a coach reports about itself (`/stats/coach`, `/health`).
 //!
 //! Entry point for the application: [`build_coach`].
 
 use async_trait::async_trait;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 mod breaker;
 mod config;
@@ -23,12 +24,17 @@ mod gigachat;
 mod prompt;
 mod reply;
 mod rules;
+mod stats;
 mod token;
 
-pub use breaker::{Breaker, BreakerState, Permit, Rejected};
+pub use breaker::{Breaker, BreakerState, BreakerStats, Permit, Rejected};
 pub use config::{CoachConfig, DEFAULT_API_URL, DEFAULT_AUTH_URL};
 pub use gigachat::GigaChatCoach;
 pub use rules::rule_based_feedback;
+pub(crate) use stats::CoachCounters;
+pub use stats::{
+    AnswerCounts, CoachHealth, CoachStats, CoachStatus, FallbacksByReason, GigaChatStats,
+};
 
 pub use crate::domain::feedback::{FallbackReason, Feedback, FeedbackSource};
 
@@ -53,7 +59,7 @@ pub trait Coach: Send + Sync + 'static {
     }
 
     /// State for `/health` and `/stats/coach` (breaker state, counters).
-    fn stats(&self) -> serde_json::Value;
+    fn stats(&self) -> CoachStats;
 
     /// Whether an LLM answer could be had now (enabled and breaker not open): the cache uses it
     /// to upgrade reports stored with fallback feedback.
@@ -120,80 +126,12 @@ impl Coach for DisabledCoach {
         rule_based_feedback(report, FallbackReason::Disabled)
     }
 
-    fn stats(&self) -> serde_json::Value {
-        let mut v = self.counters.to_json();
-        let obj = v.as_object_mut().expect("counters serialise to an object");
-        obj.insert("enabled".into(), false.into());
-        obj.insert("model".into(), serde_json::Value::Null);
-        // No breaker exists: report it closed with zero counts so dashboards keep one shape.
-        obj.insert("breaker_state".into(), "closed".into());
-        obj.insert("failures".into(), 0.into());
-        obj.insert("rejections".into(), 0.into());
-        obj.insert("breaker".into(), serde_json::Value::Null);
-        v
+    fn stats(&self) -> CoachStats {
+        CoachStats::disabled(self.counters.snapshot())
     }
 
     fn is_healthy(&self) -> bool {
         false
-    }
-}
-
-/// Counters common to every coach.
-#[derive(Debug, Default)]
-pub(crate) struct CoachCounters {
-    /// `feedback` calls.
-    pub requests: AtomicU64,
-    /// Answers written by the LLM.
-    pub llm_answers: AtomicU64,
-    /// Fallbacks per reason, indexed by [`reason_index`].
-    fallbacks: [AtomicU64; 6],
-}
-
-const REASONS: [FallbackReason; 6] = [
-    FallbackReason::Disabled,
-    FallbackReason::BreakerOpen,
-    FallbackReason::Timeout,
-    FallbackReason::UpstreamError,
-    FallbackReason::RateLimited,
-    FallbackReason::InvalidReply,
-];
-
-fn reason_index(r: FallbackReason) -> usize {
-    match r {
-        FallbackReason::Disabled => 0,
-        FallbackReason::BreakerOpen => 1,
-        FallbackReason::Timeout => 2,
-        FallbackReason::UpstreamError => 3,
-        FallbackReason::RateLimited => 4,
-        FallbackReason::InvalidReply => 5,
-    }
-}
-
-impl CoachCounters {
-    pub(crate) fn fallback(&self, reason: FallbackReason) {
-        self.fallbacks[reason_index(reason)].fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn to_json(&self) -> serde_json::Value {
-        let mut by_reason = serde_json::Map::new();
-        let mut total = 0;
-        for r in REASONS {
-            let n = self.fallbacks[reason_index(r)].load(Ordering::Relaxed);
-            total += n;
-            by_reason.insert(
-                serde_json::to_value(r)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                n.into(),
-            );
-        }
-        serde_json::json!({
-            "requests": self.requests.load(Ordering::Relaxed),
-            "gigachat_answers": self.llm_answers.load(Ordering::Relaxed),
-            "fallbacks": total,
-            "fallbacks_by_reason": by_reason,
-        })
     }
 }
 
@@ -234,6 +172,7 @@ pub(crate) mod test_support {
     //! A hand-built report with known numbers for the coach's unit tests.
     use super::Feedback;
     use crate::audio::AudioInfo;
+    use crate::domain::labels::{PaceFlag, PauseClass, PhraseLength};
     use crate::domain::metrics::*;
     use crate::domain::transcript::Segment;
     use crate::report::{CacheInfo, Report, TranscriptView};
@@ -255,7 +194,7 @@ pub(crate) mod test_support {
                 start_sec: 20.0,
                 end_sec: 40.0,
                 wpm: 190.0,
-                flag: "too_fast".into(),
+                flag: PaceFlag::TooFast,
             }],
             fillers: FillerMetrics {
                 total: 12,
@@ -291,7 +230,7 @@ pub(crate) mod test_support {
                     start_sec: 65.0,
                     end_sec: 68.2,
                     duration_sec: 3.2,
-                    class: "awkward".into(),
+                    class: PauseClass::Awkward,
                     word_before: Some("итак".into()),
                     word_after: Some("ну".into()),
                 }],
@@ -299,7 +238,7 @@ pub(crate) mod test_support {
             phrases: PhraseMetrics {
                 count: 14,
                 avg_words: 9.5,
-                length_class: "balanced".into(),
+                length_class: Some(PhraseLength::Balanced),
                 ..Default::default()
             },
             voice: VoiceMetrics {
@@ -396,10 +335,10 @@ mod tests {
             assert_eq!(f.reason, Some(FallbackReason::Disabled));
             assert!(!coach.is_healthy());
             let s = coach.stats();
-            assert_eq!(s["enabled"], false);
-            assert_eq!(s["requests"], 1);
-            assert_eq!(s["fallbacks"], 1);
-            assert_eq!(s["fallbacks_by_reason"]["disabled"], 1);
+            assert!(!s.enabled);
+            assert_eq!(s.answers.requests, 1);
+            assert_eq!(s.answers.fallbacks, 1);
+            assert_eq!(s.answers.fallbacks_by_reason.disabled, 1);
             assert!(!should_upgrade(&f, coach.as_ref()));
         }
     }
@@ -412,10 +351,11 @@ mod tests {
         };
         let coach = build_coach(&cfg).unwrap();
         let s = coach.stats();
-        assert_eq!(s["enabled"], true);
-        assert_eq!(s["breaker_state"], "closed");
-        assert_eq!(s["upstream_calls"], 0);
-        assert_eq!(s["token_requests"], 0);
+        assert!(s.enabled);
+        assert_eq!(s.breaker_state, Some(BreakerState::Closed));
+        let g = s.gigachat.expect("GigaChat counters");
+        assert_eq!(g.upstream_calls, 0);
+        assert_eq!(g.token_requests, 0);
         assert!(coach.is_healthy());
     }
 }

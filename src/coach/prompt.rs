@@ -8,6 +8,7 @@ use serde::Serialize;
 use std::fmt::Write as _;
 
 use super::{Lang, Report, mmss};
+use crate::domain::labels::{PaceFlag, PauseClass, PhraseLength};
 use crate::domain::progress::MetricProgress;
 
 /// Most segments quoted from the transcript: enough to hear the speaker's voice, little enough
@@ -187,7 +188,10 @@ fn facts(report: &Report, lang: Lang) -> String {
         );
     }
     s.push('\n');
-    for (flag, label) in [("too_fast", l.fast_windows), ("too_slow", l.slow_windows)] {
+    for (flag, label) in [
+        (PaceFlag::TooFast, l.fast_windows),
+        (PaceFlag::TooSlow, l.slow_windows),
+    ] {
         let windows: Vec<String> = m
             .pace_windows
             .iter()
@@ -242,7 +246,7 @@ fn facts(report: &Report, lang: Lang) -> String {
     let notable: Vec<String> = p
         .events
         .iter()
-        .filter(|e| e.class == "long" || e.class == "awkward")
+        .filter(|e| matches!(e.class, PauseClass::Long | PauseClass::Awkward))
         .take(MAX_EVENTS)
         .map(|e| {
             let mut d = format!(
@@ -272,7 +276,11 @@ fn facts(report: &Report, lang: Lang) -> String {
         let _ = writeln!(
             s,
             "- {}: {}; {:.1}; {}; {:.2}",
-            l.phrases, ph.count, ph.avg_words, ph.length_class, ph.rhythm_variation
+            l.phrases,
+            ph.count,
+            ph.avg_words,
+            ph.length_class.map_or("", PhraseLength::as_str),
+            ph.rhythm_variation
         );
     }
     let v = &m.voice;
@@ -524,6 +532,7 @@ fn words_facts(m: &crate::domain::metrics::Metrics, lang: Lang, s: &mut String) 
 mod tests {
     use super::super::test_support::sample_report;
     use super::*;
+    use crate::domain::labels::{RepetitionKind, WordKind};
 
     #[test]
     fn one_leading_system_message_then_the_facts() {
@@ -562,7 +571,7 @@ mod tests {
         m.hedges.weak_words = 1;
         m.hedges.items = vec![HedgeCount {
             text: "наверное".into(),
-            kind: "hedge".into(),
+            kind: WordKind::Hedge,
             count: 4,
         }];
         m.hedges.worst_sentence = Some(Quote {
@@ -574,7 +583,7 @@ mod tests {
         m.hedges.worst_sentence_count = 2;
         m.repetitions.repeats = 1;
         m.repetitions.events = vec![RepetitionEvent {
-            kind: "repeat".into(),
+            kind: RepetitionKind::Repeat,
             text: "мы мы".into(),
             start_sec: 12.0,
             end_sec: 12.6,

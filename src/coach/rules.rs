@@ -6,6 +6,7 @@
 //! the recommendations.
 
 use super::{FallbackReason, Feedback, FeedbackSource, Lang, Report, mmss};
+use crate::domain::labels::{PaceFlag, PauseClass, PhraseLength};
 
 /// The judgement thresholds are the advice's own (one source of truth): filler use at or below
 /// the advice's "suggestion" rate is called a strength, above its "warning" rate it is the first
@@ -69,7 +70,7 @@ pub fn rule_based_feedback(report: &Report, reason: FallbackReason) -> Feedback 
     let fast: Vec<_> = m
         .pace_windows
         .iter()
-        .filter(|w| w.flag == "too_fast")
+        .filter(|w| w.flag == PaceFlag::TooFast)
         .collect();
     if let Some(first) = fast.first() {
         insights.push(t.fast_windows(fast.len(), m.pace_windows.len(), first.start_sec, first.wpm));
@@ -109,7 +110,7 @@ pub fn rule_based_feedback(report: &Report, reason: FallbackReason) -> Feedback 
         if let Some(e) = p
             .events
             .iter()
-            .filter(|e| e.class == "long" || e.class == "awkward")
+            .filter(|e| matches!(e.class, PauseClass::Long | PauseClass::Awkward))
             .max_by(|a, b| a.duration_sec.total_cmp(&b.duration_sec))
         {
             insights.push(t.longest_pause(e.duration_sec, e.start_sec, e.word_before.as_deref()));
@@ -120,11 +121,13 @@ pub fn rule_based_feedback(report: &Report, reason: FallbackReason) -> Feedback 
     }
 
     // Phrasing.
-    match m.phrases.length_class.as_str() {
-        "balanced" => strengths.push(t.phrases_balanced(m.phrases.avg_words)),
-        "long" => areas.push(t.phrases_long(m.phrases.avg_words, m.phrases.max_words)),
-        "short" => areas.push(t.phrases_short(m.phrases.avg_words)),
-        _ => {}
+    match m.phrases.length_class {
+        Some(PhraseLength::Balanced) => strengths.push(t.phrases_balanced(m.phrases.avg_words)),
+        Some(PhraseLength::Long) => {
+            areas.push(t.phrases_long(m.phrases.avg_words, m.phrases.max_words))
+        }
+        Some(PhraseLength::Short) => areas.push(t.phrases_short(m.phrases.avg_words)),
+        None => {}
     }
 
     // Voice.

@@ -2,9 +2,10 @@
 //! recording's language (Russian for `ru`, English otherwise).
 
 use super::analysis::AnalysisConfig;
+use super::labels::{PaceFlag, PauseClass, PhraseLength, VocabularyFlag};
 use super::metrics::{Advice, Metrics, TimeRef};
-use super::pace::{FLAG_TOO_FAST, FLAG_TOO_SLOW, flagged_stretches};
-use super::pauses::{CLASS_AWKWARD, CLASS_LONG, phrases_with_words};
+use super::pace::flagged_stretches;
+use super::pauses::phrases_with_words;
 use super::progress::MetricProgress;
 use super::signal::Span;
 use super::stats::ms;
@@ -172,7 +173,7 @@ fn pace_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
     let band = m.pace_band_wpm;
     let wpm = m.words_per_minute;
     let stretches = flagged_stretches(&m.pace_windows);
-    let refs = |flag: &str| -> Vec<TimeRef> {
+    let refs = |flag: PaceFlag| -> Vec<TimeRef> {
         stretches
             .iter()
             .filter(|s| s.2 == flag)
@@ -205,7 +206,7 @@ fn pace_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
                     l.num(band.max_wpm, 0)
                 ),
             ),
-            refs(FLAG_TOO_FAST),
+            refs(PaceFlag::TooFast),
         ));
     } else if wpm < band.min_wpm && wpm > 0.0 {
         let severity = if wpm < band.min_wpm * (1.0 - PACE_WARNING_MARGIN) {
@@ -241,7 +242,7 @@ fn pace_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
                     l.num(band.min_wpm, 0)
                 ),
             ),
-            refs(FLAG_TOO_SLOW),
+            refs(PaceFlag::TooSlow),
         ));
     } else if wpm > 0.0 {
         out.push(item(
@@ -263,7 +264,7 @@ fn pace_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
         ));
         // The average is fine, but parts of the talk are not.
         if let Some(s) = stretches.first() {
-            let fast = s.2 == FLAG_TOO_FAST;
+            let fast = s.2 == PaceFlag::TooFast;
             let all: Vec<TimeRef> = stretches
                 .iter()
                 .take(MAX_EVIDENCE)
@@ -456,9 +457,13 @@ fn pause_advice(m: &Metrics, l: &Lang, cfg: &AnalysisConfig) -> Vec<Advice> {
     let awkward: Vec<_> = p
         .events
         .iter()
-        .filter(|e| e.class == CLASS_AWKWARD)
+        .filter(|e| e.class == PauseClass::Awkward)
         .collect();
-    let long: Vec<_> = p.events.iter().filter(|e| e.class == CLASS_LONG).collect();
+    let long: Vec<_> = p
+        .events
+        .iter()
+        .filter(|e| e.class == PauseClass::Long)
+        .collect();
     if let Some(worst) = awkward
         .iter()
         .max_by(|a, b| a.duration_sec.total_cmp(&b.duration_sec))
@@ -573,7 +578,7 @@ fn phrase_advice(
         return out;
     }
     let phrases = phrases_with_words(spans, tokens, cfg);
-    if ph.length_class == "long" {
+    if ph.length_class == Some(PhraseLength::Long) {
         let longest: Vec<TimeRef> = {
             let mut v: Vec<&(Span, usize)> = phrases
                 .iter()
@@ -609,7 +614,7 @@ fn phrase_advice(
             ),
             longest,
         ));
-    } else if ph.length_class == "short" && ph.count >= 3 {
+    } else if ph.length_class == Some(PhraseLength::Short) && ph.count >= 3 {
         out.push(item(
             "phrasing",
             "suggestion",
@@ -925,7 +930,7 @@ fn overused_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
 
 fn vocabulary_advice(m: &Metrics, l: &Lang) -> Vec<Advice> {
     let v = &m.vocabulary;
-    if v.flag != super::vocabulary::FLAG_LOW {
+    if v.flag != VocabularyFlag::Low {
         return Vec::new();
     }
     let top: Vec<String> = v

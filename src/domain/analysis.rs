@@ -416,6 +416,7 @@ pub fn analyze(input: &AnalysisInput, cfg: &AnalysisConfig) -> Analysis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::labels::TimelineKind;
     use crate::domain::transcript::{Segment, Word};
 
     /// A transcript of `text` whose words are `word_sec` long, back to back from `start`.
@@ -566,7 +567,13 @@ mod tests {
             advice.observation
         );
         assert!(advice.recommendation.contains("«ну»"));
-        assert_eq!(a.timeline.iter().filter(|e| e.kind == "filler").count(), 6);
+        assert_eq!(
+            a.timeline
+                .iter()
+                .filter(|e| e.kind == TimelineKind::Filler)
+                .count(),
+            6
+        );
         assert_no_nan(&a);
     }
 
@@ -650,7 +657,11 @@ mod tests {
         );
         let starts: Vec<f64> = a.timeline.iter().map(|e| e.start_sec).collect();
         assert!(starts.windows(2).all(|p| p[0] <= p[1]));
-        let pause = a.timeline.iter().find(|e| e.kind == "pause").unwrap();
+        let pause = a
+            .timeline
+            .iter()
+            .find(|e| e.kind == TimelineKind::Pause)
+            .unwrap();
         assert_eq!(pause.details["class"], "awkward");
         assert_no_nan(&a);
     }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::analysis::AnalysisConfig;
 use super::boundaries::{CUE_SILENCE_SEC, silence_after};
+use super::labels::FillerSource;
 use super::lexicon::{FillerEntry, Lexicon};
 use super::metrics::{FillerBurst, FillerCount, FillerEvent, FillerMetrics};
 use super::prosody::PitchFrame;
@@ -13,17 +14,12 @@ use super::signal::{Span, SpeechMap};
 use super::stats::{ms, ratio, round, std_dev};
 use super::tokens::{Token, ends_sentence, is_break};
 
-/// Source label of a filler found in the transcript.
-pub const SOURCE_TRANSCRIPT: &str = "transcript";
 /// Silence before a word that makes it the start of an utterance when nothing is written,
 /// seconds: a breath between utterances (the corpus's shortest inserted pause), longer than
 /// most hitches inside a phrase.
 const UTTERANCE_SILENCE_SEC: f64 = 0.3;
 /// Confidence of an ambiguous filler known only from opening an utterance: the weakest cue.
 const AT_START_CONFIDENCE: f64 = 0.55;
-
-/// Source label of a voiced span without words.
-pub const SOURCE_ACOUSTIC: &str = "acoustic";
 
 /// Confidence of a hesitation sound: it is a filler whatever the context; only the recogniser
 /// could be wrong about it.
@@ -60,7 +56,7 @@ fn transcript_fillers(
                 text: Some(h.text.clone()),
                 start_sec: ms(token.start_sec),
                 end_sec: ms(token.end_sec),
-                source: SOURCE_TRANSCRIPT.into(),
+                source: FillerSource::Transcript,
                 confidence: HESITATION_CONFIDENCE,
             });
             i += 1;
@@ -77,7 +73,7 @@ fn transcript_fillers(
                     text: Some(entry.text()),
                     start_sec: ms(token.start_sec),
                     end_sec: ms(last.end_sec),
-                    source: SOURCE_TRANSCRIPT.into(),
+                    source: FillerSource::Transcript,
                     confidence: round(confidence, 2),
                 });
                 i += entry.words.len();
@@ -265,7 +261,7 @@ fn acoustic_fillers(
                 text: None,
                 start_sec: ms(gap.start_sec),
                 end_sec: ms(gap.end_sec),
-                source: SOURCE_ACOUSTIC.into(),
+                source: FillerSource::Acoustic,
                 confidence,
             });
         }
@@ -343,7 +339,7 @@ fn make_burst(events: &[FillerEvent]) -> FillerBurst {
 pub fn filler_token_mask(tokens: &[Token], events: &[FillerEvent]) -> Vec<bool> {
     let mut found: Vec<&FillerEvent> = events
         .iter()
-        .filter(|e| e.source == SOURCE_TRANSCRIPT)
+        .filter(|e| e.source == FillerSource::Transcript)
         .collect();
     found.sort_by(|a, b| a.start_sec.total_cmp(&b.start_sec));
     tokens
@@ -418,33 +414,11 @@ pub fn filler_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::tokens::tokenize;
-    use crate::domain::transcript::{Segment, Transcript, Word};
+    use crate::domain::tokens::test_tokens;
 
-    /// A transcript of `text` with each word 0.4 s long, back to back from 0.
+    /// Words of `text`, each 0.4 s long, back to back from 0.
     fn tokens(text: &str) -> Vec<Token> {
-        let words = text
-            .split_whitespace()
-            .enumerate()
-            .map(|(i, w)| Word {
-                word: w.into(),
-                start_sec: i as f64 * 0.4,
-                end_sec: i as f64 * 0.4 + 0.4,
-                probability: 1.0,
-            })
-            .collect();
-        tokenize(&Transcript {
-            language: "ru".into(),
-            language_probability: 1.0,
-            segments: vec![Segment {
-                start_sec: 0.0,
-                end_sec: 100.0,
-                text: text.into(),
-                avg_logprob: 0.0,
-                no_speech_prob: 0.0,
-                words,
-            }],
-        })
+        test_tokens(text, "ru", 0.4)
     }
 
     fn found(text: &str) -> Vec<String> {
@@ -556,7 +530,7 @@ mod tests {
             text: Some("ну".into()),
             start_sec: start,
             end_sec: start + 0.3,
-            source: SOURCE_TRANSCRIPT.into(),
+            source: FillerSource::Transcript,
             confidence: 1.0,
         }
     }

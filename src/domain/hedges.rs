@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use super::boundaries::{punct_between, quote, silence_after};
+use super::labels::WordKind;
 use super::metrics::{HedgeCount, HedgeEvent, HedgeMetrics, Quote};
 use super::signal::Span;
 use super::stats::{ms, ratio, round};
 use super::tokens::{Token, ends_sentence};
-use super::word_lexicon::{HedgeEntry, KIND_WEAK, WordLexicon};
+use super::word_lexicon::{HedgeEntry, WordLexicon};
 
 /// Fewest hedges in one sentence for it to be quoted as the worst one.
 const WORST_SENTENCE_MIN: usize = 2;
@@ -117,24 +118,20 @@ pub fn hedge_metrics(
     sentences: &[Range<usize>],
     speaking_time_sec: f64,
 ) -> HedgeMetrics {
-    let mut counts: BTreeMap<(String, &str), usize> = BTreeMap::new();
+    let mut counts: BTreeMap<(String, WordKind), usize> = BTreeMap::new();
     let mut events = Vec::with_capacity(matches.len());
     for m in matches {
         *counts.entry((m.entry.text(), m.entry.kind)).or_default() += 1;
         events.push(HedgeEvent {
             text: m.entry.text(),
-            kind: m.entry.kind.into(),
+            kind: m.entry.kind,
             start_sec: ms(tokens[m.range.start].start_sec),
             end_sec: ms(tokens[m.range.end - 1].end_sec),
         });
     }
     let mut items: Vec<HedgeCount> = counts
         .into_iter()
-        .map(|((text, kind), count)| HedgeCount {
-            text,
-            kind: kind.into(),
-            count,
-        })
+        .map(|((text, kind), count)| HedgeCount { text, kind, count })
         .collect();
     items.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.text.cmp(&b.text)));
 
@@ -153,7 +150,10 @@ pub fn hedge_metrics(
             worst = Some((c, s));
         }
     }
-    let weak = matches.iter().filter(|m| m.entry.kind == KIND_WEAK).count();
+    let weak = matches
+        .iter()
+        .filter(|m| m.entry.kind == WordKind::Weak)
+        .count();
     let total = matches.len();
     HedgeMetrics {
         total,
@@ -176,32 +176,10 @@ pub fn hedge_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::tokens::tokenize;
-    use crate::domain::transcript::{Segment, Transcript, Word};
+    use crate::domain::tokens::test_tokens;
 
     fn tokens(text: &str) -> Vec<Token> {
-        let words = text
-            .split_whitespace()
-            .enumerate()
-            .map(|(i, w)| Word {
-                word: w.into(),
-                start_sec: i as f64 * 0.4,
-                end_sec: i as f64 * 0.4 + 0.35,
-                probability: 1.0,
-            })
-            .collect();
-        tokenize(&Transcript {
-            language: "en".into(),
-            language_probability: 1.0,
-            segments: vec![Segment {
-                start_sec: 0.0,
-                end_sec: 100.0,
-                text: text.into(),
-                avg_logprob: 0.0,
-                no_speech_prob: 0.0,
-                words,
-            }],
-        })
+        test_tokens(text, "en", 0.35)
     }
 
     fn found(text: &str) -> Vec<String> {

@@ -3,6 +3,10 @@
 //! Field names are a public contract (clients, the web page and tests rely on them): add freely,
 //! rename nothing without bumping `ANALYSIS_VERSION`.
 
+use super::labels::{
+    FillerSource, PaceFlag, PauseClass, PhraseLength, RepetitionKind, TimelineKind, VocabularyFlag,
+    WordKind,
+};
 use serde::{Deserialize, Serialize};
 
 /// All metrics of one recording.
@@ -59,8 +63,8 @@ pub struct PaceWindow {
     pub start_sec: f64,
     pub end_sec: f64,
     pub wpm: f64,
-    /// `too_fast`, `too_slow` or `ok` against the band.
-    pub flag: String,
+    /// Against the band.
+    pub flag: PaceFlag,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -97,8 +101,7 @@ pub struct FillerEvent {
     pub text: Option<String>,
     pub start_sec: f64,
     pub end_sec: f64,
-    /// `transcript` or `acoustic`.
-    pub source: String,
+    pub source: FillerSource,
     /// 0..=1: certain for hesitation sounds, lower for ambiguous discourse words.
     pub confidence: f64,
 }
@@ -136,8 +139,7 @@ pub struct PauseEvent {
     pub start_sec: f64,
     pub end_sec: f64,
     pub duration_sec: f64,
-    /// `natural` | `deliberate` | `long` | `awkward`.
-    pub class: String,
+    pub class: PauseClass,
     /// Up to a few words before and after (long and awkward pauses only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub word_before: Option<String>,
@@ -158,8 +160,9 @@ pub struct PhraseMetrics {
     /// `MIN_PHRASE_PAUSE_SEC` (what a corpus manifest calls `expected_speaking_time_s`).
     #[serde(default)]
     pub total_duration_sec: f64,
-    /// `short` | `balanced` | `long` on average.
-    pub length_class: String,
+    /// Phrases on average; `None` when there are no phrases.
+    #[serde(default)]
+    pub length_class: Option<PhraseLength>,
     /// Coefficient of variation of phrase durations (0 = metronomic).
     pub rhythm_variation: f64,
 }
@@ -214,7 +217,7 @@ pub struct TimeRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEvent {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: TimelineKind,
     pub start_sec: f64,
     pub end_sec: f64,
     /// Type-specific details (filler text and source, pause class, wpm…).
@@ -255,16 +258,14 @@ pub struct HedgeMetrics {
 pub struct HedgeCount {
     /// Lexicon form, e.g. `i think`, `наверное`.
     pub text: String,
-    /// `hedge` | `weak`.
-    pub kind: String,
+    pub kind: WordKind,
     pub count: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HedgeEvent {
     pub text: String,
-    /// `hedge` | `weak`.
-    pub kind: String,
+    pub kind: WordKind,
     pub start_sec: f64,
     pub end_sec: f64,
 }
@@ -287,8 +288,7 @@ pub struct RepetitionMetrics {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RepetitionEvent {
-    /// `repeat` | `restart`.
-    pub kind: String,
+    pub kind: RepetitionKind,
     /// The words said twice or abandoned and what followed, as written.
     pub text: String,
     pub start_sec: f64,
@@ -312,8 +312,8 @@ pub struct VocabularyMetrics {
     pub mattr_window: usize,
     /// Usual MATTR of speech in this language, from the word lexicon.
     pub reference_band: [f64; 2],
-    /// `low` | `ok` | `high` against the band; `too_short` under one window of words.
-    pub flag: String,
+    /// Against the band; `too_short` under one window of words.
+    pub flag: VocabularyFlag,
     /// Distinct stems.
     pub distinct_stems: usize,
     /// Most used content words (stop-words and fillers left out), most frequent first.

@@ -5,6 +5,7 @@
 //! - `metrics`: the output types (the report's `metrics`, `advice`, `timeline`).
 //! - `feedback`: the coach's feedback schema.
 //! - `analysis`: [`analyze`], its [`AnalysisConfig`] and [`AnalysisInput`]: the entry point.
+//! - `labels`: the closed label sets of the report (pace flags, pause classes…) as enums.
 //! - `tokens`: Unicode-aware words (ё→е, hyphens, apostrophes, numbers) and syllable counts.
 //! - `lexicon`: the filler lexicon (`config/fillers.toml`).
 //! - `fillers`: transcript and acoustic fillers, bursts.
@@ -28,6 +29,7 @@ pub mod boundaries;
 pub mod feedback;
 pub mod fillers;
 pub mod hedges;
+pub mod labels;
 pub mod lexicon;
 pub mod metrics;
 pub mod pace;

@@ -1,14 +1,11 @@
 //! Pace over time: sliding windows of words per minute, each judged against the comfortable band.
 
 use super::analysis::AnalysisConfig;
+use super::labels::PaceFlag;
 use super::metrics::{PaceBand, PaceWindow};
 use super::signal::Span;
 use super::stats::{is_positive, ms, ratio, round};
 use super::tokens::Token;
-
-pub const FLAG_OK: &str = "ok";
-pub const FLAG_TOO_FAST: &str = "too_fast";
-pub const FLAG_TOO_SLOW: &str = "too_slow";
 
 /// Window bounds over `[start, end]`: full windows every `step` from `start`, plus a last window
 /// aligned to `end` so the tail is covered by a full-length window too. A talk shorter than one
@@ -67,17 +64,17 @@ pub fn pace_windows(
             .count();
         let wpm = round(ratio(words as f64, (e - s) / 60.0), 1);
         let flag = if wpm > band.max_wpm {
-            FLAG_TOO_FAST
+            PaceFlag::TooFast
         } else if wpm < band.min_wpm {
-            FLAG_TOO_SLOW
+            PaceFlag::TooSlow
         } else {
-            FLAG_OK
+            PaceFlag::Ok
         };
         PaceWindow {
             start_sec: ms(s),
             end_sec: ms(e),
             wpm,
-            flag: flag.into(),
+            flag,
         }
     })
     .collect()
@@ -85,15 +82,15 @@ pub fn pace_windows(
 
 /// Runs of consecutive windows with the same non-`ok` flag, merged into stretches
 /// `(start, end, flag, mean wpm)`: what the advice points at.
-pub fn flagged_stretches(windows: &[PaceWindow]) -> Vec<(f64, f64, String, f64)> {
-    let mut out: Vec<(f64, f64, String, Vec<f64>)> = Vec::new();
-    for w in windows.iter().filter(|w| w.flag != FLAG_OK) {
+pub fn flagged_stretches(windows: &[PaceWindow]) -> Vec<(f64, f64, PaceFlag, f64)> {
+    let mut out: Vec<(f64, f64, PaceFlag, Vec<f64>)> = Vec::new();
+    for w in windows.iter().filter(|w| w.flag != PaceFlag::Ok) {
         match out.last_mut() {
             Some((_, end, flag, wpms)) if *flag == w.flag && w.start_sec <= *end => {
                 *end = end.max(w.end_sec);
                 wpms.push(w.wpm);
             }
-            _ => out.push((w.start_sec, w.end_sec, w.flag.clone(), vec![w.wpm])),
+            _ => out.push((w.start_sec, w.end_sec, w.flag, vec![w.wpm])),
         }
     }
     out.into_iter()

@@ -2,6 +2,7 @@
 //! around silences) and the phrases between them.
 
 use super::analysis::AnalysisConfig;
+use super::labels::{PauseClass, PhraseLength};
 use super::metrics::{PauseClasses, PauseEvent, PauseMetrics, PhraseMetrics};
 use super::signal::{Span, SpeechMap};
 use super::stats::{mean, median, ms, ratio, round, std_dev};
@@ -10,21 +11,16 @@ use super::tokens::Token;
 /// Words quoted on each side of a long pause.
 const CONTEXT_WORDS: usize = 3;
 
-pub const CLASS_NATURAL: &str = "natural";
-pub const CLASS_DELIBERATE: &str = "deliberate";
-pub const CLASS_LONG: &str = "long";
-pub const CLASS_AWKWARD: &str = "awkward";
-
 /// Class of a pause by its length.
-pub fn classify(duration_sec: f64, cfg: &AnalysisConfig) -> &'static str {
+pub fn classify(duration_sec: f64, cfg: &AnalysisConfig) -> PauseClass {
     if duration_sec < cfg.pause_natural_max_sec {
-        CLASS_NATURAL
+        PauseClass::Natural
     } else if duration_sec < cfg.pause_deliberate_max_sec {
-        CLASS_DELIBERATE
+        PauseClass::Deliberate
     } else if duration_sec < cfg.pause_long_max_sec {
-        CLASS_LONG
+        PauseClass::Long
     } else {
-        CLASS_AWKWARD
+        PauseClass::Awkward
     }
 }
 
@@ -71,17 +67,17 @@ pub fn pause_metrics(map: &SpeechMap, tokens: &[Token], cfg: &AnalysisConfig) ->
         .map(|p| {
             let class = classify(p.duration_sec(), cfg);
             match class {
-                CLASS_NATURAL => classes.natural += 1,
-                CLASS_DELIBERATE => classes.deliberate += 1,
-                CLASS_LONG => classes.long += 1,
-                _ => classes.awkward += 1,
+                PauseClass::Natural => classes.natural += 1,
+                PauseClass::Deliberate => classes.deliberate += 1,
+                PauseClass::Long => classes.long += 1,
+                PauseClass::Awkward => classes.awkward += 1,
             }
-            let quote = matches!(class, CLASS_LONG | CLASS_AWKWARD);
+            let quote = matches!(class, PauseClass::Long | PauseClass::Awkward);
             PauseEvent {
                 start_sec: ms(p.start_sec),
                 end_sec: ms(p.end_sec),
                 duration_sec: ms(p.duration_sec()),
-                class: class.into(),
+                class,
                 word_before: quote
                     .then(|| words_before(tokens, p.start_sec, tol))
                     .flatten(),
@@ -155,11 +151,11 @@ pub fn phrase_metrics(spans: &[Span], tokens: &[Token], cfg: &AnalysisConfig) ->
     let word_counts: Vec<f64> = phrases.iter().map(|&(_, w)| w as f64).collect();
     let avg_words = mean(&word_counts);
     let length_class = if avg_words < cfg.phrase_short_words {
-        "short"
+        PhraseLength::Short
     } else if avg_words > cfg.phrase_long_words {
-        "long"
+        PhraseLength::Long
     } else {
-        "balanced"
+        PhraseLength::Balanced
     };
     PhraseMetrics {
         count: phrases.len(),
@@ -170,7 +166,7 @@ pub fn phrase_metrics(spans: &[Span], tokens: &[Token], cfg: &AnalysisConfig) ->
         min_duration_sec: ms(durations.iter().copied().fold(f64::INFINITY, f64::min)),
         max_duration_sec: ms(durations.iter().copied().fold(0.0, f64::max)),
         total_duration_sec: ms(durations.iter().sum()),
-        length_class: length_class.into(),
+        length_class: Some(length_class),
         rhythm_variation: round(ratio(std_dev(&durations), mean(&durations)), 3),
     }
 }
@@ -233,7 +229,7 @@ mod tests {
             "natural pauses carry no quote"
         );
         let long = &p.events[2];
-        assert_eq!(long.class, "long");
+        assert_eq!(long.class, PauseClass::Long);
         assert_eq!(long.word_before.as_deref(), Some("a b c"));
         assert_eq!(long.word_after.as_deref(), Some("d e"));
     }
@@ -270,7 +266,7 @@ mod tests {
             (1.0, 4.0, 2.5)
         );
         assert_eq!(m.rhythm_variation, 0.6); // std 1.5 / mean 2.5
-        assert_eq!(m.length_class, "short");
+        assert_eq!(m.length_class, Some(PhraseLength::Short));
     }
 
     #[test]

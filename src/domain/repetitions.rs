@@ -7,16 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use super::boundaries::{punct_between, quote, silence_after};
+use super::labels::RepetitionKind;
 use super::metrics::{OverusedPhrase, RepetitionEvent, RepetitionMetrics, TimeRef};
 use super::signal::Span;
 use super::stats::{ms, ratio, round};
 use super::tokens::{Token, ends_sentence};
 use super::word_lexicon::WordLexicon;
 
-/// Kind label of an immediate repeat.
-pub const KIND_REPEAT: &str = "repeat";
-/// Kind label of a false start.
-pub const KIND_RESTART: &str = "restart";
 /// Longest repeated phrase looked for, words.
 const MAX_REPEAT_WORDS: usize = 4;
 /// Longest abandoned fragment of a false start, words.
@@ -83,7 +80,7 @@ pub fn find(
     lexicon: &WordLexicon,
     pauses: &[Span],
     tol: f64,
-) -> Vec<(&'static str, Range<usize>)> {
+) -> Vec<(RepetitionKind, Range<usize>)> {
     let same = |a: usize, b: usize| tokens[a].norm == tokens[b].norm;
     // Two words may join a repeat: neither a filler, no sentence end or quotation between.
     let joinable = |k: usize| {
@@ -123,7 +120,7 @@ pub fn find(
             {
                 stop += n;
             }
-            hit = Some((KIND_REPEAT, i..stop));
+            hit = Some((RepetitionKind::Repeat, i..stop));
             break;
         }
         if hit.is_none() {
@@ -150,7 +147,7 @@ fn restart_at(
     pauses: &[Span],
     tol: f64,
     i: usize,
-) -> Option<(&'static str, Range<usize>)> {
+) -> Option<(RepetitionKind, Range<usize>)> {
     let t = &tokens[i];
     let next = tokens.get(i + 1)?;
     // Cut-off word: "pro- project", "дек… декабре".
@@ -166,7 +163,7 @@ fn restart_at(
             && !lexicon.is_stopword(&t.norm)
             && silence_after(tokens, i, pauses, tol) >= RESTART_SILENCE_SEC;
         if marked || silent {
-            return Some((KIND_RESTART, i..i + 2));
+            return Some((RepetitionKind::Restart, i..i + 2));
         }
     }
     // A clause of a parallel series that began before this one ("we came — [we saw — we won]").
@@ -227,7 +224,7 @@ fn restart_at(
         if series {
             return None;
         }
-        return Some((KIND_RESTART, i..j + 1));
+        return Some((RepetitionKind::Restart, i..j + 1));
     }
     None
 }
@@ -349,11 +346,14 @@ pub fn overused(
 /// The repetition metrics from the found repeats/restarts and over-used phrases.
 pub fn repetition_metrics(
     tokens: &[Token],
-    found: &[(&'static str, Range<usize>)],
+    found: &[(RepetitionKind, Range<usize>)],
     overused_phrases: Vec<OverusedPhrase>,
     min_count: usize,
 ) -> RepetitionMetrics {
-    let repeats = found.iter().filter(|(k, _)| *k == KIND_REPEAT).count();
+    let repeats = found
+        .iter()
+        .filter(|(k, _)| *k == RepetitionKind::Repeat)
+        .count();
     let restarts = found.len() - repeats;
     RepetitionMetrics {
         repeats,
@@ -362,7 +362,7 @@ pub fn repetition_metrics(
         events: found
             .iter()
             .map(|(kind, r)| RepetitionEvent {
-                kind: (*kind).into(),
+                kind: *kind,
                 text: quote(tokens, r.clone()),
                 start_sec: ms(tokens[r.start].start_sec),
                 end_sec: ms(tokens[r.end - 1].end_sec),
@@ -376,35 +376,13 @@ pub fn repetition_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::tokens::tokenize;
-    use crate::domain::transcript::{Segment, Transcript, Word};
+    use crate::domain::tokens::test_tokens;
 
     fn tokens(text: &str) -> Vec<Token> {
-        let words = text
-            .split_whitespace()
-            .enumerate()
-            .map(|(i, w)| Word {
-                word: w.into(),
-                start_sec: i as f64 * 0.4,
-                end_sec: i as f64 * 0.4 + 0.35,
-                probability: 1.0,
-            })
-            .collect();
-        tokenize(&Transcript {
-            language: "en".into(),
-            language_probability: 1.0,
-            segments: vec![Segment {
-                start_sec: 0.0,
-                end_sec: 100.0,
-                text: text.into(),
-                avg_logprob: 0.0,
-                no_speech_prob: 0.0,
-                words,
-            }],
-        })
+        test_tokens(text, "en", 0.35)
     }
 
-    fn found(text: &str) -> Vec<(&'static str, String)> {
+    fn found(text: &str) -> Vec<(RepetitionKind, String)> {
         let lex = WordLexicon::builtin();
         let t = tokens(text);
         find(&t, &vec![false; t.len()], &lex, &[], 0.2)
@@ -415,16 +393,22 @@ mod tests {
 
     #[test]
     fn repeats() {
-        assert_eq!(found("the the answer"), [(KIND_REPEAT, "the the".into())]);
+        assert_eq!(
+            found("the the answer"),
+            [(RepetitionKind::Repeat, "the the".into())]
+        );
         assert_eq!(
             found("we we we decided"),
-            [(KIND_REPEAT, "we we we".into())]
+            [(RepetitionKind::Repeat, "we we we".into())]
         );
         assert_eq!(
             found("we decided we decided to go"),
-            [(KIND_REPEAT, "we decided we decided".into())]
+            [(RepetitionKind::Repeat, "we decided we decided".into())]
         );
-        assert_eq!(found("Я… я думаю"), [(KIND_REPEAT, "Я… я".into())]);
+        assert_eq!(
+            found("Я… я думаю"),
+            [(RepetitionKind::Repeat, "Я… я".into())]
+        );
         assert!(found("She had had enough.").is_empty());
         assert!(found("Да да, конечно").is_empty());
         assert!(found("It ended. Ended!").is_empty());
@@ -436,7 +420,7 @@ mod tests {
     fn phrase_repeat_across_a_comma() {
         assert_eq!(
             found("the best project we did. The results, the results were good."),
-            [(KIND_REPEAT, "The results, the results".into())]
+            [(RepetitionKind::Repeat, "The results, the results".into())]
         );
     }
 
@@ -444,11 +428,11 @@ mod tests {
     fn restarts() {
         assert_eq!(
             found("we went… we decided to stay"),
-            [(KIND_RESTART, "we went… we".into())]
+            [(RepetitionKind::Restart, "we went… we".into())]
         );
         assert_eq!(
             found("the pro- project"),
-            [(KIND_RESTART, "pro- project".into())]
+            [(RepetitionKind::Restart, "pro- project".into())]
         );
         assert!(found("we came, we saw, we won").is_empty());
         assert!(found("we came — we saw — we won").is_empty());
@@ -457,7 +441,7 @@ mod tests {
             found(
                 "не успеем. Мы начали… мы закончили быстрее, чем думали. Мы работали, мы учились."
             ),
-            [(KIND_RESTART, "Мы начали… мы".into())]
+            [(RepetitionKind::Restart, "Мы начали… мы".into())]
         );
     }
 

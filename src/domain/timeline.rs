@@ -4,33 +4,21 @@
 
 use serde_json::{Map, Value, json};
 
+use super::labels::TimelineKind;
 use super::metrics::{Metrics, TimelineEvent};
 use super::signal::Span;
 use super::stats::ms;
 
-fn event(kind: &str, start: f64, end: f64, details: Value) -> TimelineEvent {
+fn event(kind: TimelineKind, start: f64, end: f64, details: Value) -> TimelineEvent {
     let details: Map<String, Value> = match details {
         Value::Object(m) => m,
         _ => Map::new(),
     };
     TimelineEvent {
-        kind: kind.into(),
+        kind,
         start_sec: ms(start),
         end_sec: ms(end),
         details,
-    }
-}
-
-/// Order of types at the same start: wide context first, point events last.
-fn type_rank(kind: &str) -> u8 {
-    match kind {
-        "pace_window" => 0,
-        "speech" => 1,
-        "monotone" => 2,
-        "filler_burst" => 3,
-        "long_sentence" => 4,
-        "pause" => 5,
-        _ => 6,
     }
 }
 
@@ -40,7 +28,7 @@ fn words_events(m: &Metrics) -> Vec<TimelineEvent> {
     let mut out = Vec::new();
     out.extend(m.hedges.events.iter().map(|h| {
         event(
-            "hedge",
+            TimelineKind::Hedge,
             h.start_sec,
             h.end_sec,
             json!({"text": h.text, "kind": h.kind}),
@@ -48,7 +36,7 @@ fn words_events(m: &Metrics) -> Vec<TimelineEvent> {
     }));
     out.extend(m.repetitions.events.iter().map(|r| {
         event(
-            "repetition",
+            TimelineKind::Repetition,
             r.start_sec,
             r.end_sec,
             json!({"kind": r.kind, "text": r.text}),
@@ -57,7 +45,7 @@ fn words_events(m: &Metrics) -> Vec<TimelineEvent> {
     for p in &m.repetitions.overused_phrases {
         out.extend(p.occurrences.iter().map(|o| {
             event(
-                "overused_phrase",
+                TimelineKind::OverusedPhrase,
                 o.start_sec,
                 o.end_sec,
                 json!({"text": p.text, "count": p.count}),
@@ -71,7 +59,7 @@ fn words_events(m: &Metrics) -> Vec<TimelineEvent> {
             .filter(|q| q.words > s.long_words)
             .map(|q| {
                 event(
-                    "long_sentence",
+                    TimelineKind::LongSentence,
                     q.start_sec,
                     q.end_sec,
                     json!({"words": q.words, "text": q.text}),
@@ -87,11 +75,11 @@ pub fn build(m: &Metrics, spans: &[Span]) -> Vec<TimelineEvent> {
     out.extend(
         spans
             .iter()
-            .map(|s| event("speech", s.start_sec, s.end_sec, json!({}))),
+            .map(|s| event(TimelineKind::Speech, s.start_sec, s.end_sec, json!({}))),
     );
     out.extend(m.fillers.events.iter().map(|f| {
         event(
-            "filler",
+            TimelineKind::Filler,
             f.start_sec,
             f.end_sec,
             json!({"text": f.text, "source": f.source, "confidence": f.confidence}),
@@ -105,11 +93,11 @@ pub fn build(m: &Metrics, spans: &[Span]) -> Vec<TimelineEvent> {
         if let Some(w) = &p.word_after {
             d["word_after"] = json!(w);
         }
-        event("pause", p.start_sec, p.end_sec, d)
+        event(TimelineKind::Pause, p.start_sec, p.end_sec, d)
     }));
     out.extend(m.pace_windows.iter().map(|w| {
         event(
-            "pace_window",
+            TimelineKind::PaceWindow,
             w.start_sec,
             w.end_sec,
             json!({"wpm": w.wpm, "flag": w.flag}),
@@ -117,7 +105,7 @@ pub fn build(m: &Metrics, spans: &[Span]) -> Vec<TimelineEvent> {
     }));
     out.extend(m.voice.monotone_stretches.iter().map(|s| {
         event(
-            "monotone",
+            TimelineKind::Monotone,
             s.start_sec,
             s.end_sec,
             json!({"pitch_std_semitones": s.pitch_std_semitones}),
@@ -125,7 +113,7 @@ pub fn build(m: &Metrics, spans: &[Span]) -> Vec<TimelineEvent> {
     }));
     out.extend(m.fillers.bursts.iter().map(|b| {
         event(
-            "filler_burst",
+            TimelineKind::FillerBurst,
             b.start_sec,
             b.end_sec,
             json!({"count": b.count}),
@@ -135,7 +123,7 @@ pub fn build(m: &Metrics, spans: &[Span]) -> Vec<TimelineEvent> {
     out.sort_by(|a, b| {
         a.start_sec
             .total_cmp(&b.start_sec)
-            .then_with(|| type_rank(&a.kind).cmp(&type_rank(&b.kind)))
+            .then_with(|| a.kind.rank().cmp(&b.kind.rank()))
             .then_with(|| a.end_sec.total_cmp(&b.end_sec))
     });
     out

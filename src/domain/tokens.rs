@@ -147,6 +147,35 @@ fn finite_or(x: f64, fallback: f64) -> f64 {
     if x.is_finite() { x } else { fallback }
 }
 
+/// Tokens of `text` as a recogniser gives them, for unit tests: one segment, a word every
+/// 0.4 s from 0, each `word_sec` long.
+#[cfg(test)]
+pub(crate) fn test_tokens(text: &str, language: &str, word_sec: f64) -> Vec<Token> {
+    use crate::domain::transcript::{Segment, Word};
+    let words = text
+        .split_whitespace()
+        .enumerate()
+        .map(|(i, w)| Word {
+            word: w.into(),
+            start_sec: i as f64 * 0.4,
+            end_sec: i as f64 * 0.4 + word_sec,
+            probability: 1.0,
+        })
+        .collect();
+    tokenize(&Transcript {
+        language: language.into(),
+        language_probability: 1.0,
+        segments: vec![Segment {
+            start_sec: 0.0,
+            end_sec: 100.0,
+            text: text.into(),
+            avg_logprob: 0.0,
+            no_speech_prob: 0.0,
+            words,
+        }],
+    })
+}
+
 /// Whether punctuation text ends a sentence.
 pub fn ends_sentence(punct: &str) -> bool {
     punct

@@ -6,17 +6,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::labels::VocabularyFlag;
 use super::metrics::{VocabularyMetrics, WordCount};
 use super::stats::round;
 use super::stems::stem;
 use super::tokens::Token;
 use super::word_lexicon::WordLexicon;
 
-/// Flag of a talk shorter than one window: the ratio is reported but not judged.
-pub const FLAG_TOO_SHORT: &str = "too_short";
-pub const FLAG_LOW: &str = "low";
-pub const FLAG_OK: &str = "ok";
-pub const FLAG_HIGH: &str = "high";
 /// Most used content words reported.
 const TOP_WORDS: usize = 10;
 
@@ -71,13 +67,13 @@ pub fn vocabulary_metrics(
     let value = mattr(&stems, window);
     let (low, high) = lexicon.table(language).mattr_band;
     let flag = if stems.len() < window {
-        FLAG_TOO_SHORT
+        VocabularyFlag::TooShort
     } else if value < low {
-        FLAG_LOW
+        VocabularyFlag::Low
     } else if value > high {
-        FLAG_HIGH
+        VocabularyFlag::High
     } else {
-        FLAG_OK
+        VocabularyFlag::Ok
     };
     // Content words by stem: count, and the most frequent written form (first among equals).
     let mut by_stem: BTreeMap<&str, StemCount> = BTreeMap::new();
@@ -109,7 +105,7 @@ pub fn vocabulary_metrics(
         mattr: round(value, 3),
         mattr_window: window,
         reference_band: [low, high],
-        flag: flag.into(),
+        flag,
         distinct_stems,
         top_words: top
             .into_iter()

@@ -4,15 +4,11 @@
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::labels::WordKind;
 use super::tokens::normalize;
 
 /// The lexicon compiled into the binary.
 pub const BUILTIN_WORDS_TOML: &str = include_str!("../../config/words.toml");
-
-/// Kind label of a hedge ("I think", "наверное").
-pub const KIND_HEDGE: &str = "hedge";
-/// Kind label of a weak word ("very", "очень").
-pub const KIND_WEAK: &str = "weak";
 
 /// Why a word lexicon was refused.
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +28,7 @@ pub enum WordLexiconError {
 pub struct HedgeEntry {
     /// Normalised words, in order.
     pub words: Vec<String>,
-    /// [`KIND_HEDGE`] or [`KIND_WEAK`].
-    pub kind: &'static str,
+    pub kind: WordKind,
     pub not_after: Vec<String>,
     pub not_before: Vec<String>,
     pub not_before_suffix: Vec<String>,
@@ -127,8 +122,8 @@ impl WordLexicon {
                     .map(str::to_string)
                     .collect();
                 let kind = match h.kind.as_deref() {
-                    None | Some(KIND_HEDGE) => KIND_HEDGE,
-                    Some(KIND_WEAK) => KIND_WEAK,
+                    None | Some("hedge") => WordKind::Hedge,
+                    Some("weak") => WordKind::Weak,
                     Some(other) => {
                         return Err(WordLexiconError::Entry {
                             language,

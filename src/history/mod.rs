@@ -23,7 +23,6 @@ pub use store::{RehearsalMeta, RehearsalRow, Store, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -201,15 +200,44 @@ impl History {
     }
 
     /// The history component of `/health` (last seen state, no query).
-    pub fn health(&self) -> Value {
+    pub fn health(&self) -> HistoryHealth {
         let available = self.available.load(Ordering::Relaxed);
-        json!({
-            "status": if available { "ok" } else { "degraded" },
-            "backend": self.store.backend(),
-            "pending_writes": self.outbox.len(),
-            "landed_after_retry": self.outbox.landed.load(Ordering::Relaxed),
-            "dropped": self.outbox.dropped.load(Ordering::Relaxed),
-            "overflowed": self.outbox.overflowed.load(Ordering::Relaxed),
-        })
+        let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        HistoryHealth {
+            status: if available {
+                HistoryStatus::Ok
+            } else {
+                HistoryStatus::Degraded
+            },
+            backend: self.store.backend(),
+            pending_writes: self.outbox.len(),
+            landed_after_retry: n(&self.outbox.landed),
+            dropped: n(&self.outbox.dropped),
+            overflowed: n(&self.outbox.overflowed),
+        }
     }
+}
+
+/// Whether the history database took the last query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryStatus {
+    Ok,
+    /// The database did not answer: rehearsals wait in the outbox, reads fail with 503.
+    Degraded,
+}
+
+/// The history component of `/health`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryHealth {
+    pub status: HistoryStatus,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// Rehearsal writes waiting in the outbox for the database.
+    pub pending_writes: usize,
+    pub landed_after_retry: u64,
+    /// Writes given up after their retries.
+    pub dropped: u64,
+    /// Writes refused because the outbox was full.
+    pub overflowed: u64,
 }

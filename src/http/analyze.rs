@@ -8,7 +8,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{ApiError, upload};
+use super::ApiError;
+use super::speakers::RehearsalTarget;
+use super::upload::{self, Upload};
 use crate::app::AppState;
 use crate::pipeline::Job;
 
@@ -31,20 +33,20 @@ pub(super) struct AnalyzeQuery {
 
 /// The parsed query of `POST /analyze` and `POST /jobs`.
 #[derive(Debug)]
-pub(super) struct AnalyzeParams {
+struct AnalyzeParams {
     /// `None`: detect.
-    pub language: Option<String>,
+    language: Option<String>,
     /// `detail=summary`: no per-word arrays in the report.
-    pub summary: bool,
+    summary: bool,
     /// `speaker=`: record the analysis as a rehearsal of this speaker (checked by
     /// `speakers::rehearsal_target`).
-    pub speaker: Option<String>,
+    speaker: Option<String>,
     /// `title=`: the rehearsal's title.
-    pub title: Option<String>,
+    title: Option<String>,
 }
 
 /// Parses the query of `POST /analyze` and `POST /jobs`: bad values are 400 naming the parameter.
-pub(super) fn parse_query(
+fn parse_query(
     query: Result<Query<AnalyzeQuery>, QueryRejection>,
 ) -> Result<AnalyzeParams, ApiError> {
     let Query(query) =
@@ -65,6 +67,49 @@ pub(super) fn parse_query(
         summary,
         speaker: query.speaker,
         title: query.title,
+    })
+}
+
+/// An analysis request as `POST /analyze` and `POST /jobs` both take it in, before anything runs.
+pub(super) struct Intake {
+    /// `None`: detect.
+    pub language: Option<String>,
+    /// `detail=summary`: no per-word arrays in the report.
+    pub summary: bool,
+    /// The speaker whose rehearsal this is, checked to exist.
+    pub rehearsal: Option<RehearsalTarget>,
+    /// The upload, on disk.
+    pub upload: Upload,
+}
+
+/// Takes in an analysis request: refused while shutting down, the query checked (400), the
+/// speaker checked (404) before a byte of the upload is read, then the upload streamed to disk
+/// within `MAX_FILE_SIZE_MB` (413). Records the upload on the current span.
+pub(super) async fn take_in(
+    state: &AppState,
+    query: Result<Query<AnalyzeQuery>, QueryRejection>,
+    req: Request,
+) -> Result<Intake, ApiError> {
+    refuse_if_shutting_down(state)?;
+    let AnalyzeParams {
+        language,
+        summary,
+        speaker,
+        title,
+    } = parse_query(query)?;
+    let rehearsal =
+        super::speakers::rehearsal_target(state, speaker.as_deref(), title.as_deref()).await?;
+    let cfg = &state.config.server;
+    let upload = upload::receive(req, &cfg.upload_dir, cfg.max_file_size_bytes).await?;
+    let span = tracing::Span::current();
+    span.record("content_hash", &upload.content_hash[..16]);
+    span.record("size_bytes", upload.size_bytes);
+    tracing::info!(file_name = ?upload.file_name, "upload received");
+    Ok(Intake {
+        language,
+        summary,
+        rehearsal,
+        upload,
     })
 }
 
@@ -102,22 +147,12 @@ async fn analyze(
     query: Result<Query<AnalyzeQuery>, QueryRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    refuse_if_shutting_down(&state)?;
-    let AnalyzeParams {
+    let Intake {
         language,
         summary,
-        speaker,
-        title,
-    } = parse_query(query)?;
-    let rehearsal =
-        super::speakers::rehearsal_target(&state, speaker.as_deref(), title.as_deref()).await?;
-    let cfg = &state.config.server;
-    let upload = upload::receive(req, &cfg.upload_dir, cfg.max_file_size_bytes).await?;
-    let span = tracing::Span::current();
-    span.record("content_hash", &upload.content_hash[..16]);
-    span.record("size_bytes", upload.size_bytes);
-    tracing::info!(file_name = ?upload.file_name, "upload received");
-
+        rehearsal,
+        upload,
+    } = take_in(&state, query, req).await?;
     let job = Job {
         path: upload.path().to_path_buf(),
         content_hash: upload.content_hash.clone(),

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::request_id::current_request_id;
+use crate::pipeline::{Failure, FailureKind};
 
 /// Everything that can go wrong in a request, as the client sees it.
 #[derive(Debug, thiserror::Error)]
@@ -171,54 +172,31 @@ impl From<crate::pipeline::AnalysisError> for ApiError {
 /// One mapping for owned errors and for errors shared by several waiting requests.
 impl From<&crate::pipeline::AnalysisError> for ApiError {
     fn from(e: &crate::pipeline::AnalysisError) -> Self {
-        use crate::asr::AsrError;
-        use crate::audio::AudioError;
-        use crate::pipeline::AnalysisError as E;
-        match e {
-            E::Audio(a) => match a {
-                AudioError::Empty => Self::bad_request("empty_file", "the uploaded file is empty"),
-                AudioError::Unsupported { .. } | AudioError::UnsupportedCodec { .. } => {
-                    Self::UnsupportedMediaType(a.to_string())
-                }
-                AudioError::Corrupt(_) => Self::unprocessable("corrupt_audio", a.to_string()),
-                AudioError::InvalidHeader(_) => {
-                    Self::unprocessable("invalid_audio_header", a.to_string())
-                }
-                AudioError::TooLong { .. } => Self::TooLarge {
-                    code: "audio_too_long",
-                    message: format!("{a} (MAX_AUDIO_DURATION_SEC): send a shorter recording"),
-                },
-                AudioError::Timeout(_) => Self::unprocessable("decode_timeout", a.to_string()),
-                AudioError::NoSamples => Self::unprocessable("no_audio", a.to_string()),
-                AudioError::Io(_) => Self::internal(a),
+        Self::from(e.failure())
+    }
+}
+
+impl From<Failure> for ApiError {
+    fn from(f: Failure) -> Self {
+        let Failure {
+            kind,
+            code,
+            message,
+        } = f;
+        match kind {
+            FailureKind::BadRequest => Self::BadRequest { code, message },
+            FailureKind::TooLarge => Self::TooLarge { code, message },
+            FailureKind::UnsupportedMedia => Self::UnsupportedMediaType(message),
+            FailureKind::Unprocessable => Self::Unprocessable { code, message },
+            FailureKind::Overloaded { retry_after_sec } => Self::Overloaded {
+                message,
+                retry_after_sec,
             },
-            E::Asr(a) => match a {
-                AsrError::ModelUnavailable(_) => Self::Unavailable(
-                    "speech recognition is not available on this server right now".into(),
-                ),
-                AsrError::Upstream(_) => {
-                    tracing::error!(error = %a, "remote ASR failed");
-                    Self::BadGateway("the speech recognition backend failed; retry later".into())
-                }
-                AsrError::Timeout(_) => {
-                    Self::Timeout("the speech recognition backend did not answer in time".into())
-                }
-                AsrError::InvalidLanguage(_) => {
-                    Self::bad_request("invalid_parameter", a.to_string())
-                }
-                AsrError::Inference(_) => Self::internal(a),
-                AsrError::Cancelled => Self::Cancelled("the analysis was cancelled".into()),
-            },
-            E::Timeout(d) => Self::Timeout(format!(
-                "the analysis did not finish within {:.0} s (ANALYSIS_TIMEOUT_SEC); try a shorter recording",
-                d.as_secs_f64()
-            )),
-            E::Rejected(r) => Self::Overloaded {
-                retry_after_sec: r.retry_after_sec(),
-                message: r.to_string(),
-            },
-            E::Shared(inner) => Self::from(inner.as_ref()),
-            E::Internal(m) => Self::Internal(m.clone()),
+            FailureKind::Upstream => Self::BadGateway(message),
+            FailureKind::Unavailable => Self::Unavailable(message),
+            FailureKind::Timeout => Self::Timeout(message),
+            FailureKind::Cancelled => Self::Cancelled(message),
+            FailureKind::Internal => Self::Internal(message),
         }
     }
 }

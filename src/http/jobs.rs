@@ -20,9 +20,9 @@ use axum::{Json, Router};
 use futures::Stream;
 use serde_json::{Value, json};
 
-use super::analyze::{AnalyzeParams, AnalyzeQuery, parse_query, refuse_if_shutting_down};
+use super::ApiError;
+use super::analyze::{AnalyzeQuery, Intake, take_in};
 use super::request_id::current_request_id;
-use super::{ApiError, upload};
 use crate::app::AppState;
 use crate::jobs::runner::Submission;
 use crate::jobs::{JobError, JobEvent, JobId, JobRecord, StoreError, SubmitError, now_ms};
@@ -68,21 +68,13 @@ async fn create(
     query: Result<Query<AnalyzeQuery>, QueryRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    refuse_if_shutting_down(&state)?;
-    let AnalyzeParams {
+    let Intake {
         language,
         summary,
-        speaker,
-        title,
-    } = parse_query(query)?;
-    // Checked before the upload is read, as /analyze does (malformed → 400, unknown → 404).
-    let rehearsal =
-        super::speakers::rehearsal_target(&state, speaker.as_deref(), title.as_deref()).await?;
-    let cfg = &state.config.server;
-    let upload = upload::receive(req, &cfg.upload_dir, cfg.max_file_size_bytes).await?;
+        rehearsal,
+        upload,
+    } = take_in(&state, query, req).await?;
     let span = tracing::Span::current();
-    span.record("content_hash", &upload.content_hash[..16]);
-    span.record("size_bytes", upload.size_bytes);
     let submission = Submission {
         path: upload.path().to_path_buf(),
         content_hash: upload.content_hash.clone(),

@@ -20,6 +20,9 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::app::AppState;
+use crate::cache::CacheStats;
+use crate::coach::{BreakerState, CoachStats};
+use crate::pipeline::PipelineStats;
 
 type HttpLabels = Vec<(&'static str, String)>;
 
@@ -113,79 +116,141 @@ pub fn router() -> Router<AppState> {
 /// Pipeline, cache and coach state, snapshotted per scrape.
 #[derive(Debug)]
 struct Snapshot {
-    pipeline: crate::pipeline::PipelineStats,
+    pipeline: PipelineStats,
     /// Jobs by state (`None`: the job store did not answer).
     jobs: Option<crate::jobs::JobCounts>,
-    cache: serde_json::Value,
-    coach: serde_json::Value,
+    cache: CacheStats,
+    coach: CoachStats,
 }
 
-fn counter(
-    enc: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    v: u64,
-) -> Result<(), std::fmt::Error> {
-    let c = ConstCounter::new(v);
-    c.encode(enc.encode_descriptor(name, help, None, c.metric_type())?)
+/// Whether a stat only grows (a counter) or goes up and down (a gauge).
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
 }
 
-fn gauge(
+/// One exported stat: `speech_coach_<group>_<key>` reads the field `<key>` of the group's stats
+/// type, the one `/stats/<group>` serves under the same name (a test holds them together).
+struct Stat<T> {
+    key: &'static str,
+    help: &'static str,
+    kind: Kind,
+    read: fn(&T) -> f64,
+}
+
+const fn counter<T>(key: &'static str, help: &'static str, read: fn(&T) -> f64) -> Stat<T> {
+    Stat {
+        key,
+        help,
+        kind: Kind::Counter,
+        read,
+    }
+}
+
+const fn gauge<T>(key: &'static str, help: &'static str, read: fn(&T) -> f64) -> Stat<T> {
+    Stat {
+        key,
+        help,
+        kind: Kind::Gauge,
+        read,
+    }
+}
+
+const PIPELINE: &[Stat<PipelineStats>] = &[
+    gauge("active", "Analyses running now", |p| p.active as f64),
+    gauge("queued", "Analyses waiting for a slot", |p| p.queued as f64),
+    gauge("max_parallel", "Analysis slots", |p| p.max_parallel as f64),
+    counter("completed", "Analyses completed", |p| p.completed as f64),
+    counter("failed", "Analyses failed", |p| p.failed as f64),
+    counter("rejected", "Requests refused with 503", |p| {
+        p.rejected as f64
+    }),
+    counter("timed_out", "Queue or analysis timeouts", |p| {
+        p.timed_out as f64
+    }),
+    counter(
+        "cancelled",
+        "Analyses stopped because every job waiting for them was cancelled",
+        |p| p.cancelled as f64,
+    ),
+];
+
+const CACHE: &[Stat<CacheStats>] = &[
+    counter("l1_memory_hits", "Hits in the memory tier", |c| {
+        c.l1_memory_hits as f64
+    }),
+    counter("l2_redis_hits", "Hits in the Redis tier", |c| {
+        c.l2_redis_hits as f64
+    }),
+    counter("l3_disk_hits", "Hits in the disk tier", |c| {
+        c.l3_disk_hits as f64
+    }),
+    counter("misses", "Cache misses", |c| c.misses as f64),
+    counter(
+        "coalesced",
+        "Requests that waited for an identical analysis",
+        |c| c.coalesced as f64,
+    ),
+    gauge("redis_available", "1 when Redis answers", |c| {
+        f64::from(u8::from(c.redis_available))
+    }),
+];
+
+const COACH: &[Stat<CoachStats>] = &[
+    gauge(
+        "breaker_state",
+        "GigaChat breaker: 0 closed, 1 half-open, 2 open, -1 no breaker (coach disabled)",
+        |c| match c.breaker_state {
+            None => -1.0,
+            Some(BreakerState::Closed) => 0.0,
+            Some(BreakerState::HalfOpen) => 1.0,
+            Some(BreakerState::Open) => 2.0,
+        },
+    ),
+    counter("requests", "Feedback requests", |c| {
+        c.answers.requests as f64
+    }),
+    counter("failures", "GigaChat calls that failed", |c| {
+        c.failures as f64
+    }),
+    counter("fallbacks", "Rule-based answers, all reasons", |c| {
+        c.answers.fallbacks as f64
+    }),
+    counter(
+        "rejections",
+        "Calls the open breaker refused without reaching GigaChat",
+        |c| c.rejections as f64,
+    ),
+];
+
+/// Encodes each stat of `table` read from `stats` as `<group>_<key>`.
+fn encode_group<T>(
     enc: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    v: f64,
+    group: &str,
+    stats: &T,
+    table: &[Stat<T>],
 ) -> Result<(), std::fmt::Error> {
-    let g = ConstGauge::new(v);
-    g.encode(enc.encode_descriptor(name, help, None, g.metric_type())?)
+    for stat in table {
+        let name = format!("{group}_{}", stat.key);
+        let v = (stat.read)(stats);
+        match stat.kind {
+            Kind::Counter => {
+                let c = ConstCounter::new(v as u64);
+                c.encode(enc.encode_descriptor(&name, stat.help, None, c.metric_type())?)?;
+            }
+            Kind::Gauge => {
+                let g = ConstGauge::new(v);
+                g.encode(enc.encode_descriptor(&name, stat.help, None, g.metric_type())?)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Collector for Snapshot {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let p = &self.pipeline;
-        gauge(
-            &mut enc,
-            "pipeline_active",
-            "Analyses running now",
-            p.active as f64,
-        )?;
-        gauge(
-            &mut enc,
-            "pipeline_queued",
-            "Analyses waiting for a slot",
-            p.queued as f64,
-        )?;
-        gauge(
-            &mut enc,
-            "pipeline_max_parallel",
-            "Analysis slots",
-            p.max_parallel as f64,
-        )?;
-        counter(
-            &mut enc,
-            "pipeline_completed",
-            "Analyses completed",
-            p.completed,
-        )?;
-        counter(&mut enc, "pipeline_failed", "Analyses failed", p.failed)?;
-        counter(
-            &mut enc,
-            "pipeline_rejected",
-            "Requests refused with 503",
-            p.rejected,
-        )?;
-        counter(
-            &mut enc,
-            "pipeline_timed_out",
-            "Queue or analysis timeouts",
-            p.timed_out,
-        )?;
-        counter(
-            &mut enc,
-            "pipeline_cancelled",
-            "Analyses stopped because every job waiting for them was cancelled",
-            p.cancelled,
-        )?;
+        encode_group(&mut enc, "pipeline", &self.pipeline, PIPELINE)?;
         if let Some(jobs) = &self.jobs {
             let family = Family::<Vec<(&'static str, &'static str)>, Gauge>::default();
             for (state, n) in jobs.by_state() {
@@ -200,83 +265,8 @@ impl Collector for Snapshot {
                 family.metric_type(),
             )?)?;
         }
-        let u = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
-        let c = &self.cache;
-        counter(
-            &mut enc,
-            "cache_l1_memory_hits",
-            "Hits in the memory tier",
-            u(c, "l1_memory_hits"),
-        )?;
-        counter(
-            &mut enc,
-            "cache_l2_redis_hits",
-            "Hits in the Redis tier",
-            u(c, "l2_redis_hits"),
-        )?;
-        counter(
-            &mut enc,
-            "cache_l3_disk_hits",
-            "Hits in the disk tier",
-            u(c, "l3_disk_hits"),
-        )?;
-        counter(&mut enc, "cache_misses", "Cache misses", u(c, "misses"))?;
-        counter(
-            &mut enc,
-            "cache_coalesced",
-            "Requests that waited for an identical analysis",
-            u(c, "coalesced"),
-        )?;
-        let redis_up = c
-            .get("redis_available")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        gauge(
-            &mut enc,
-            "cache_redis_available",
-            "1 when Redis answers",
-            f64::from(u8::from(redis_up)),
-        )?;
-        // The disabled coach reports its (non-existent) breaker as "closed" in /stats/coach so
-        // dashboards keep one shape; here it is -1, as documented below.
-        let enabled = self
-            .coach
-            .get("enabled")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        let state = self
-            .coach
-            .get("breaker_state")
-            .and_then(|v| v.as_str())
-            .filter(|_| enabled)
-            .unwrap_or("disabled");
-        // 0 closed, 1 half-open, 2 open, -1 no breaker (coach disabled).
-        let code = match state {
-            "closed" => 0.0,
-            "half_open" => 1.0,
-            "open" => 2.0,
-            _ => -1.0,
-        };
-        gauge(
-            &mut enc,
-            "coach_breaker_state",
-            "GigaChat breaker: 0 closed, 1 half-open, 2 open, -1 disabled",
-            code,
-        )?;
-        for (name, key) in [
-            ("coach_requests", "requests"),
-            ("coach_failures", "failures"),
-            ("coach_fallbacks", "fallbacks"),
-            ("coach_rejections", "rejections"),
-        ] {
-            counter(
-                &mut enc,
-                name,
-                "GigaChat coach counter (see /stats/coach)",
-                u(&self.coach, key),
-            )?;
-        }
-        Ok(())
+        encode_group(&mut enc, "cache", &self.cache, CACHE)?;
+        encode_group(&mut enc, "coach", &self.coach, COACH)
     }
 }
 
@@ -284,7 +274,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let snapshot = Snapshot {
         pipeline: state.analysis.admission.stats(),
         jobs: state.jobs.counts().await.ok(),
-        cache: serde_json::to_value(state.analysis.cache.stats().await).unwrap_or_default(),
+        cache: state.analysis.cache.stats().await,
         coach: state.analysis.coach().stats(),
     };
     let mut registry = Registry::with_prefix("speech_coach");
@@ -317,4 +307,79 @@ async fn metrics(State(state): State<AppState>) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::{CacheConfig, TieredCache};
+    use crate::coach::{Coach, CoachConfig, DisabledCoach, GigaChatCoach};
+    use crate::pipeline::Admission;
+    use std::time::Duration;
+
+    /// Every exported stat names a field its group's stats type serves, and reads that field.
+    fn check<T: serde::Serialize>(group: &str, stats: &T, table: &[Stat<T>]) {
+        let json = serde_json::to_value(stats).unwrap();
+        for stat in table {
+            let field = json.get(stat.key).unwrap_or_else(|| {
+                panic!(
+                    "speech_coach_{group}_{} reads a stat /stats/{group} does not serve: {json}",
+                    stat.key
+                )
+            });
+            let served = match field {
+                serde_json::Value::Bool(b) => Some(f64::from(u8::from(*b))),
+                serde_json::Value::Number(n) => n.as_f64(),
+                // An enum (breaker state) or null: encoded as a code, checked by its own test.
+                _ => None,
+            };
+            if let Some(served) = served {
+                assert_eq!((stat.read)(stats), served, "{group}_{}", stat.key);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_metric_is_a_stat_the_stats_types_serve() {
+        let admission = Admission::new(3, 7, Duration::from_secs(1));
+        admission.record_failure();
+        check("pipeline", &admission.stats(), PIPELINE);
+
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TieredCache::new(CacheConfig {
+            dir: dir.path().to_path_buf(),
+            ..CacheConfig::default()
+        })
+        .await
+        .unwrap();
+        let _ = cache.lookup("absent").await;
+        check("cache", &cache.stats().await, CACHE);
+
+        check("coach", &DisabledCoach::default().stats(), COACH);
+        let gigachat = GigaChatCoach::new(&CoachConfig {
+            credentials: Some(secrecy::SecretString::from("key")),
+            ..CoachConfig::default()
+        })
+        .unwrap();
+        check("coach", &gigachat.stats(), COACH);
+    }
+
+    #[test]
+    fn the_breaker_state_code_follows_the_typed_state() {
+        let read = COACH
+            .iter()
+            .find(|s| s.key == "breaker_state")
+            .unwrap()
+            .read;
+        let mut stats = DisabledCoach::default().stats();
+        assert_eq!(read(&stats), -1.0);
+        for (state, code) in [
+            (BreakerState::Closed, 0.0),
+            (BreakerState::HalfOpen, 1.0),
+            (BreakerState::Open, 2.0),
+        ] {
+            stats.breaker_state = Some(state);
+            assert_eq!(read(&stats), code);
+        }
+    }
 }

@@ -6,10 +6,15 @@ use axum::http::header::AUTHORIZATION;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use secrecy::ExposeSecret;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::ApiError;
 use crate::app::AppState;
+use crate::cache::CacheStats;
+use crate::coach::CoachStats;
+use crate::jobs::JobCounts;
+use crate::pipeline::PipelineStats;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -19,21 +24,27 @@ pub fn router() -> Router<AppState> {
         .route("/cache", delete(clear_cache))
 }
 
-async fn cache_stats(State(state): State<AppState>) -> Json<Value> {
-    Json(serde_json::to_value(state.analysis.cache.stats().await).unwrap_or_default())
+async fn cache_stats(State(state): State<AppState>) -> Json<CacheStats> {
+    Json(state.analysis.cache.stats().await)
 }
 
-/// Admission counters, plus the jobs in the store by state (`jobs: null` if it cannot answer).
-async fn pipeline_stats(State(state): State<AppState>) -> Json<Value> {
-    let mut stats = serde_json::to_value(state.analysis.admission.stats()).unwrap_or_default();
-    let jobs = state.jobs.counts().await.ok();
-    if let Some(obj) = stats.as_object_mut() {
-        obj.insert("jobs".into(), json!(jobs));
-    }
-    Json(stats)
+/// The body of `GET /stats/pipeline`: admission counters, plus the jobs in the store by state.
+#[derive(Debug, Serialize)]
+pub struct PipelineBody {
+    #[serde(flatten)]
+    pub admission: PipelineStats,
+    /// `None` (`null`) when the job store cannot answer.
+    pub jobs: Option<JobCounts>,
 }
 
-async fn coach_stats(State(state): State<AppState>) -> Json<Value> {
+async fn pipeline_stats(State(state): State<AppState>) -> Json<PipelineBody> {
+    Json(PipelineBody {
+        admission: state.analysis.admission.stats(),
+        jobs: state.jobs.counts().await.ok(),
+    })
+}
+
+async fn coach_stats(State(state): State<AppState>) -> Json<CoachStats> {
     Json(state.analysis.coach().stats())
 }
 

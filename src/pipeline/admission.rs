@@ -15,6 +15,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::progress::Stage;
+
 /// Recent analysis durations kept for averages, p95 and Retry-After estimates.
 const RECENT_DURATIONS: usize = 200;
 
@@ -47,7 +49,13 @@ impl Rejection {
 }
 
 /// Pipeline stages whose durations are averaged in stats.
-pub const STAGES: [&str; 5] = ["decode", "vad", "asr", "analysis", "feedback"];
+pub const STAGES: [Stage; 5] = [
+    Stage::Decode,
+    Stage::Vad,
+    Stage::Asr,
+    Stage::Analysis,
+    Stage::Feedback,
+];
 
 /// The gate in front of the analysis pipeline, plus its counters.
 pub struct Admission {
@@ -90,7 +98,7 @@ pub struct PipelineStats {
     pub cancelled: u64,
     pub avg_duration_ms: f64,
     pub p95_duration_ms: f64,
-    pub stage_avg_ms: std::collections::BTreeMap<String, f64>,
+    pub stage_avg_ms: std::collections::BTreeMap<Stage, f64>,
 }
 
 /// Holds a place in the queue; dropping it (e.g. client gone) frees the place.
@@ -196,15 +204,15 @@ impl Admission {
     }
 
     /// Records a finished analysis with its per-stage durations.
-    pub fn record_success(&self, total: Duration, stages: &[(&str, Duration)]) {
+    pub fn record_success(&self, total: Duration, stages: &[(Stage, Duration)]) {
         self.completed.fetch_add(1, Ordering::Relaxed);
         let mut r = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         if r.totals_ms.len() == RECENT_DURATIONS {
             r.totals_ms.pop_front();
         }
         r.totals_ms.push_back(total.as_secs_f64() * 1000.0);
-        for (name, d) in stages {
-            if let Some(i) = STAGES.iter().position(|s| s == name) {
+        for (stage, d) in stages {
+            if let Some(i) = STAGES.iter().position(|s| s == stage) {
                 r.stages_ms[i].0 += d.as_secs_f64() * 1000.0;
                 r.stages_ms[i].1 += 1;
             }
@@ -276,9 +284,9 @@ impl Admission {
         let stage_avg_ms = STAGES
             .iter()
             .zip(r.stages_ms.iter())
-            .map(|(name, (sum, n))| {
+            .map(|(stage, (sum, n))| {
                 let v = if *n == 0 { 0.0 } else { sum / *n as f64 };
-                (name.to_string(), (v * 10.0).round() / 10.0)
+                (*stage, (v * 10.0).round() / 10.0)
             })
             .collect();
         let queued = self.queued();
@@ -372,11 +380,14 @@ mod tests {
     fn retry_after_follows_recent_durations() {
         let adm = Admission::new(2, 4, Duration::from_secs(1));
         assert_eq!(adm.retry_after_sec(), 30);
-        adm.record_success(Duration::from_secs(4), &[("asr", Duration::from_secs(3))]);
+        adm.record_success(
+            Duration::from_secs(4),
+            &[(Stage::Asr, Duration::from_secs(3))],
+        );
         assert_eq!(adm.retry_after_sec(), 4);
         let s = adm.stats();
         assert_eq!(s.completed, 1);
-        assert_eq!(s.stage_avg_ms["asr"], 3000.0);
+        assert_eq!(s.stage_avg_ms[&Stage::Asr], 3000.0);
         assert_eq!(s.p95_duration_ms, 4000.0);
     }
 }

@@ -92,16 +92,16 @@ impl Stages {
     pub async fn run(
         self: &Arc<Self>,
         job: Job,
-    ) -> Result<(Report, Vec<(&'static str, Duration)>), AnalysisError> {
+    ) -> Result<(Report, Vec<(Stage, Duration)>), AnalysisError> {
         let started = Instant::now();
-        let mut timings: Vec<(&'static str, Duration)> = Vec::new();
+        let mut timings: Vec<(Stage, Duration)> = Vec::new();
 
         job.enter(Stage::Decode)?;
         let t = Instant::now();
         let limits = self.decode_limits.clone();
         let path = job.path.clone();
         let decoded = blocking(move || crate::audio::decode_file(&path, &limits)).await??;
-        timings.push(("decode", t.elapsed()));
+        timings.push((Stage::Decode, t.elapsed()));
         tracing::info!(
             duration_sec = decoded.info.duration_sec,
             container = %decoded.info.container,
@@ -119,7 +119,7 @@ impl Stages {
             crate::audio::vad::detect(&vad_samples, crate::audio::TARGET_SAMPLE_RATE, &vad_cfg)
         })
         .await?;
-        timings.push(("vad", t.elapsed()));
+        timings.push((Stage::Vad, t.elapsed()));
         tracing::info!(
             speech_segments = speech.speech.len(),
             pauses = speech.pauses.len(),
@@ -149,7 +149,7 @@ impl Stages {
                 })
                 .await?
         };
-        timings.push(("asr", t.elapsed()));
+        timings.push((Stage::Asr, t.elapsed()));
         tracing::info!(
             words = transcript.words().count(),
             language = %transcript.language,
@@ -180,7 +180,7 @@ impl Stages {
             crate::domain::analyze(&input, &stages.analysis)
         })
         .await?;
-        timings.push(("analysis", t.elapsed()));
+        timings.push((Stage::Analysis, t.elapsed()));
 
         let words: Vec<_> = transcript.words().cloned().collect();
         let mut report = Report {
@@ -207,12 +207,12 @@ impl Stages {
         job.enter(Stage::Feedback)?;
         let t = Instant::now();
         report.feedback = self.coach.feedback(&report).await;
-        timings.push(("feedback", t.elapsed()));
+        timings.push((Stage::Feedback, t.elapsed()));
 
-        for (name, d) in &timings {
+        for (stage, d) in &timings {
             report
                 .timings_ms
-                .insert(name.to_string(), d.as_millis() as u64);
+                .insert(stage.as_str().to_string(), d.as_millis() as u64);
         }
         report
             .timings_ms

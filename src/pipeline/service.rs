@@ -18,7 +18,7 @@ use super::admission::Admission;
 use super::progress::{Progress, ProgressEvent, ProgressSink};
 use super::run::{AnalysisError, Job, Stages};
 use crate::asr::AsrError;
-use crate::cache::{ComputeError, Outcome, TieredCache};
+use crate::cache::{CacheKey, ComputeError, Outcome, TieredCache};
 use crate::coach::{Coach, FeedbackSource, should_upgrade};
 use crate::report::{ANALYSIS_VERSION, CacheInfo, Report};
 
@@ -273,16 +273,17 @@ impl AnalysisService {
         &self.stages.coach
     }
 
-    pub fn transcriber_health(&self) -> serde_json::Value {
+    pub fn transcriber_health(&self) -> crate::asr::AsrHealth {
         self.stages.transcriber.health()
     }
 
-    /// The cache key: content hash + settings fingerprint + requested language.
-    pub fn cache_key(&self, content_hash: &str, language: Option<&str>) -> String {
-        format!(
-            "v{ANALYSIS_VERSION}:{}:{}:{content_hash}",
-            &self.settings_fingerprint[..16],
-            language.unwrap_or("auto")
+    /// The cache key: analysis version + settings fingerprint + requested language + content.
+    pub fn cache_key(&self, content_hash: &str, language: Option<&str>) -> CacheKey {
+        CacheKey::new(
+            ANALYSIS_VERSION,
+            &self.settings_fingerprint,
+            language,
+            content_hash,
         )
     }
 
@@ -320,19 +321,20 @@ impl AnalysisService {
         keep_alive: Arc<K>,
     ) -> Result<Analyzed, AnalysisError> {
         let key = self.cache_key(&job.content_hash, job.language.as_deref());
+        let key = key.as_str();
         // Not counted as a miss here: `compute_missing` below counts this request once, as a
         // miss or as coalesced.
-        if let Some((bytes, tier)) = self.cache.lookup(&key).await {
-            if let Some(report) = decode(&bytes) {
-                let report = self.maybe_upgrade(&key, report).await;
+        if let Some((bytes, tier)) = self.cache.lookup(key).await {
+            if let Some(report) = parse_cached_report(&bytes) {
+                let report = self.maybe_upgrade(key, report).await;
                 return Ok(finish(report, Outcome::Hit(tier)));
             }
             // Unusable entry (the validator normally catches these): drop it and recompute.
-            self.cache.remove(&key).await;
+            self.cache.remove(key).await;
         }
         // Take a slot here, in the request's own task, unless an identical request leads (then we
         // wait for it without a slot or a queue place, and only join its analysis).
-        let interest = Interest::register(&self.interested, &key, job.progress.clone());
+        let interest = Interest::register(&self.interested, key, job.progress.clone());
         let hub = interest.hub.clone();
         let (permit, lead) = loop {
             match interest.elect() {
@@ -402,7 +404,7 @@ impl AnalysisService {
                 }
             }
         };
-        let result = self.cache.compute_missing(&key, compute).await;
+        let result = self.cache.compute_missing(key, compute).await;
         // Joined another flight or found the value after all: the waiting twins will find it too.
         if let Some(lead) = &lead {
             lead.admitted();
@@ -413,7 +415,7 @@ impl AnalysisService {
             Err(ComputeError::Failed(e)) => return Err(AnalysisError::Shared(e)),
             Err(ComputeError::Aborted(why)) => return Err(AnalysisError::Internal(why)),
         };
-        let report = decode(&bytes)
+        let report = parse_cached_report(&bytes)
             .ok_or_else(|| AnalysisError::Internal("stored report does not decode".into()))?;
         Ok(finish(report, outcome))
     }
@@ -504,8 +506,8 @@ pub fn is_cancellation(e: &AnalysisError) -> bool {
     }
 }
 
-/// Parses a stored report; anything else (older version, garbage) is `None`.
-pub fn decode(bytes: &[u8]) -> Option<Report> {
+/// Parses a report read back from the cache; anything else (older version, garbage) is `None`.
+pub fn parse_cached_report(bytes: &[u8]) -> Option<Report> {
     serde_json::from_slice::<Report>(bytes)
         .ok()
         .filter(|r| r.analysis_version == ANALYSIS_VERSION)

@@ -27,6 +27,7 @@ use speech_coach::audio::AudioInfo;
 use speech_coach::cache::TierName;
 use speech_coach::config::{Config, Source};
 use speech_coach::domain::feedback::{FallbackReason, Feedback, FeedbackSource};
+use speech_coach::domain::labels::{FillerSource, PaceFlag, PauseClass, TimelineKind};
 use speech_coach::domain::metrics::{
     Advice, FillerCount, FillerEvent, FillerMetrics, Metrics, PaceBand, PaceWindow, PauseClasses,
     PauseEvent, PauseMetrics, PhraseMetrics, TimeRef, TimelineEvent,
@@ -376,13 +377,12 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
     };
     let flag = |v: f64| {
         if v > band.max_wpm {
-            "too_fast"
+            PaceFlag::TooFast
         } else if v < band.min_wpm {
-            "too_slow"
+            PaceFlag::TooSlow
         } else {
-            "ok"
+            PaceFlag::Ok
         }
-        .to_string()
     };
     // Windows of 6 s every 2 s over the speaking time.
     let mut pace_windows = Vec::new();
@@ -409,7 +409,7 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
             text: Some(text.clone()),
             start_sec: *s,
             end_sec: *e,
-            source: "transcript".into(),
+            source: FillerSource::Transcript,
             confidence: 1.0,
         })
         .collect();
@@ -433,10 +433,10 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
     };
 
     let class_of = |d: f64| match d {
-        d if d >= 2.0 => "awkward",
-        d if d >= 1.0 => "long",
-        d if d >= 0.5 => "deliberate",
-        _ => "natural",
+        d if d >= 2.0 => PauseClass::Awkward,
+        d if d >= 1.0 => PauseClass::Long,
+        d if d >= 0.5 => PauseClass::Deliberate,
+        _ => PauseClass::Natural,
     };
     let pause_events: Vec<PauseEvent> = entry["pauses"]
         .as_array()
@@ -451,7 +451,7 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
                 start_sec: s,
                 end_sec: round2(s + d),
                 duration_sec: d,
-                class: class_of(d).into(),
+                class: class_of(d),
                 word_before: None,
                 word_after: None,
             }
@@ -459,11 +459,11 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
         .collect();
     let mut classes = PauseClasses::default();
     for p in &pause_events {
-        match p.class.as_str() {
-            "natural" => classes.natural += 1,
-            "deliberate" => classes.deliberate += 1,
-            "long" => classes.long += 1,
-            _ => classes.awkward += 1,
+        match p.class {
+            PauseClass::Natural => classes.natural += 1,
+            PauseClass::Deliberate => classes.deliberate += 1,
+            PauseClass::Long => classes.long += 1,
+            PauseClass::Awkward => classes.awkward += 1,
         }
     }
     let durations: Vec<f64> = pause_events.iter().map(|p| p.duration_sec).collect();
@@ -481,7 +481,7 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
     let mut timeline = Vec::new();
     for s in &segments {
         timeline.push(TimelineEvent {
-            kind: "speech".into(),
+            kind: TimelineKind::Speech,
             start_sec: s.start_sec,
             end_sec: s.end_sec,
             details: Default::default(),
@@ -489,7 +489,7 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
     }
     for f in &filler_events {
         timeline.push(TimelineEvent {
-            kind: "filler".into(),
+            kind: TimelineKind::Filler,
             start_sec: f.start_sec,
             end_sec: f.end_sec,
             details: details(json!({"text": f.text, "source": f.source})),
@@ -497,7 +497,7 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
     }
     for p in &pause_events {
         timeline.push(TimelineEvent {
-            kind: "pause".into(),
+            kind: TimelineKind::Pause,
             start_sec: p.start_sec,
             end_sec: p.end_sec,
             details: details(json!({"class": p.class, "duration_sec": p.duration_sec})),
@@ -505,7 +505,7 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
     }
     for w in &pace_windows {
         timeline.push(TimelineEvent {
-            kind: "pace_window".into(),
+            kind: TimelineKind::PaceWindow,
             start_sec: w.start_sec,
             end_sec: w.end_sec,
             details: details(json!({"wpm": w.wpm, "flag": w.flag})),
@@ -526,7 +526,7 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
             recommendation: "Pause after each key point and let sentences land.".into(),
             evidence: pace_windows
                 .iter()
-                .filter(|w| w.flag == "too_fast")
+                .filter(|w| w.flag == PaceFlag::TooFast)
                 .take(3)
                 .map(|w| TimeRef {
                     start_sec: w.start_sec,
