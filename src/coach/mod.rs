@@ -23,6 +23,8 @@ mod gigachat;
 mod prompt;
 mod reply;
 mod rules;
+#[cfg(test)]
+mod text_golden;
 mod token;
 
 pub use breaker::{Breaker, BreakerState, Permit, Rejected};
