@@ -1059,6 +1059,59 @@ mod tests {
 }
 
 #[cfg(test)]
+mod moment_tests {
+    use super::*;
+    use crate::domain::metrics::{MonotoneStretch, PauseEvent, RepetitionEvent};
+
+    /// Past the hour a moment reads h:mm:ss, as in the coach's feedback and prompt ("1:01:40",
+    /// not "61:40").
+    #[test]
+    fn an_hour_plus_moment_reads_as_in_the_feedback() {
+        let mut m = Metrics {
+            words_total: 100,
+            ..Default::default()
+        };
+        m.repetitions.repeats = 2;
+        m.repetitions.per_100_words = 2.0;
+        m.repetitions.events = vec![RepetitionEvent {
+            kind: "repeat".into(),
+            text: "мы мы".into(),
+            start_sec: 3700.2,
+            end_sec: 3700.8,
+        }];
+        m.pauses.events = vec![PauseEvent {
+            start_sec: 3700.0,
+            end_sec: 3707.0,
+            duration_sec: 7.0,
+            class: CLASS_AWKWARD.into(),
+            word_before: None,
+            word_after: None,
+        }];
+        m.voice.pitch_median_hz = Some(150.0);
+        m.voice.pitch_range_semitones = Some(6.0);
+        m.voice.monotone_stretches = vec![MonotoneStretch {
+            start_sec: 3661.0,
+            end_sec: 3690.0,
+            pitch_std_semitones: 0.5,
+        }];
+        let cfg = AnalysisConfig::default();
+        let observation = |language: &str, category: &str| -> String {
+            advise(&m, &[], &[], 3800.0, language, &cfg)
+                .into_iter()
+                .find(|a| a.category == category && a.severity != "info")
+                .map(|a| a.observation)
+                .unwrap_or_default()
+        };
+        let repeats = observation("ru", "fillers");
+        assert!(repeats.contains("«мы мы» на 1:01:40."), "{repeats}");
+        let pause = observation("en", "pauses");
+        assert!(pause.contains("7.0 s at 1:01:40."), "{pause}");
+        let voice = observation("ru", "voice");
+        assert!(voice.contains("первый — 1:01:01–1:01:30."), "{voice}");
+    }
+}
+
+#[cfg(test)]
 mod history_tests {
     use super::history_advice;
     use crate::domain::progress::{MetricValues, Sample, progress};
