@@ -333,7 +333,15 @@ fn decode_symphonia(
 fn open_container(
     path: &Path,
     container: Container,
-) -> Result<(Box<dyn FormatReader>, u32, AudioCodecParameters, Option<f64>), Failure> {
+) -> Result<
+    (
+        Box<dyn FormatReader>,
+        u32,
+        AudioCodecParameters,
+        Option<f64>,
+    ),
+    Failure,
+> {
     let file = File::open(path).map_err(AudioError::Io)?;
     let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
     let mut hint = Hint::new();
@@ -441,7 +449,8 @@ impl Downmixer {
         let skip_now = (self.skip_frames as usize).min(self.mono.len());
         self.skip_frames -= skip_now as u64;
         if let Some(r) = self.resampler.as_mut() {
-            r.push(&self.mono[skip_now..]).map_err(AudioError::Corrupt)?;
+            r.push(&self.mono[skip_now..])
+                .map_err(AudioError::Corrupt)?;
         }
         Ok(None)
     }

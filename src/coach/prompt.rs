@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use super::Report;
 use crate::domain::metrics::{
-    Advice, FillerMetrics, HedgeMetrics, Metrics, PauseMetrics, RepetitionMetrics,
-    SentenceMetrics, VocabularyMetrics,
+    Advice, FillerMetrics, HedgeMetrics, Metrics, PauseMetrics, RepetitionMetrics, SentenceMetrics,
+    VocabularyMetrics,
 };
 use crate::domain::pace::{FLAG_TOO_FAST, FLAG_TOO_SLOW};
 use crate::domain::pauses::{CLASS_AWKWARD, CLASS_LONG};
@@ -396,7 +396,11 @@ fn hedge_facts(s: &mut String, h: &HedgeMetrics, l: &Labels) {
         l.per_minute
     );
     if !h.items.is_empty() {
-        let _ = write!(s, "; {}", top(h.items.iter().map(|i| (i.text.as_str(), i.count))));
+        let _ = write!(
+            s,
+            "; {}",
+            top(h.items.iter().map(|i| (i.text.as_str(), i.count)))
+        );
     }
     s.push('\n');
     if let Some(w) = &h.worst_sentence {

@@ -50,7 +50,13 @@ fn tref(start_sec: f64, end_sec: f64) -> TimeRef {
     }
 }
 
-fn pause(start: f64, dur: f64, class: &str, before: Option<&str>, after: Option<&str>) -> PauseEvent {
+fn pause(
+    start: f64,
+    dur: f64,
+    class: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> PauseEvent {
     PauseEvent {
         start_sec: start,
         end_sec: start + dur,
@@ -283,7 +289,9 @@ fn everything_wrong() -> Scenario {
                 OverusedPhrase {
                     text: "нового проекта".into(),
                     count: 6,
-                    occurrences: (0..6).map(|i| tref(3665.0 + 20.0 * i as f64, 3666.0)).collect(),
+                    occurrences: (0..6)
+                        .map(|i| tref(3665.0 + 20.0 * i as f64, 3666.0))
+                        .collect(),
                 },
                 OverusedPhrase {
                     text: "наша команда".into(),
@@ -331,6 +339,7 @@ fn everything_wrong() -> Scenario {
                 quote("Не такое длинное.", 600.0, 25),
             ],
         },
+        ..Default::default()
     };
     // Phrases between pauses: a 40-word one, a 20-word one and a 3-word one.
     let spans = vec![
@@ -338,7 +347,9 @@ fn everything_wrong() -> Scenario {
         Span::new(16.0, 25.0),
         Span::new(26.0, 28.0),
     ];
-    let mut tokens: Vec<Token> = (0..40).map(|i| token("слово", 0.2 + 0.35 * i as f64)).collect();
+    let mut tokens: Vec<Token> = (0..40)
+        .map(|i| token("слово", 0.2 + 0.35 * i as f64))
+        .collect();
     tokens.extend((0..20).map(|i| token("слово", 16.1 + 0.4 * i as f64)));
     tokens.extend((0..3).map(|i| token("слово", 26.1 + 0.5 * i as f64)));
     Scenario {
@@ -571,7 +582,9 @@ fn a_little_slow() -> Scenario {
         name: "a_little_slow",
         metrics,
         spans: vec![Span::new(0.0, 30.0), Span::new(31.0, 61.0)],
-        tokens: (0..42).map(|i| token("word", 0.5 + 1.4 * i as f64)).collect(),
+        tokens: (0..42)
+            .map(|i| token("word", 0.5 + 1.4 * i as f64))
+            .collect(),
         duration_sec: 62.0,
     }
 }
@@ -721,7 +734,11 @@ fn render_advice(out: &mut String, advice: &[Advice]) {
         let _ = writeln!(out, "  observation: {}", a.observation);
         let _ = writeln!(out, "  recommendation: {}", a.recommendation);
         for e in &a.evidence {
-            let _ = writeln!(out, "  evidence: {} {} {:?}", e.start_sec, e.end_sec, e.label);
+            let _ = writeln!(
+                out,
+                "  evidence: {} {} {:?}",
+                e.start_sec, e.end_sec, e.label
+            );
         }
     }
 }
@@ -769,7 +786,10 @@ fn histories() -> Vec<Vec<Sample>> {
             sample(
                 i,
                 &[
-                    ("fillers_per_minute", if last { 3.1 } else { 7.0 + i as f64 * 0.2 }),
+                    (
+                        "fillers_per_minute",
+                        if last { 3.1 } else { 7.0 + i as f64 * 0.2 },
+                    ),
                     ("pace_wpm", if last { 190.0 } else { 150.0 }),
                     ("pace_band_min_wpm", 120.0),
                     ("pace_band_max_wpm", 160.0),
@@ -784,8 +804,14 @@ fn histories() -> Vec<Vec<Sample>> {
         })
         .collect();
     let two = vec![
-        sample(0, &[("fillers_per_minute", 2.0), ("monotone_stretches", 3.0)]),
-        sample(1, &[("fillers_per_minute", 2.5), ("monotone_stretches", 1.0)]),
+        sample(
+            0,
+            &[("fillers_per_minute", 2.0), ("monotone_stretches", 3.0)],
+        ),
+        sample(
+            1,
+            &[("fillers_per_minute", 2.5), ("monotone_stretches", 1.0)],
+        ),
     ];
     vec![five, two]
 }
@@ -807,7 +833,11 @@ fn render_all() -> String {
             FallbackReason::RateLimited,
             FallbackReason::InvalidReply,
         ] {
-            let _ = writeln!(out, "{}", rule_based_feedback(&r, reason).overall_assessment);
+            let _ = writeln!(
+                out,
+                "{}",
+                rule_based_feedback(&r, reason).overall_assessment
+            );
         }
         let l = if lang == "ru" { Lang::Ru } else { Lang::En };
         let req = chat_request(&r, "GigaChat", 0.3, 900);

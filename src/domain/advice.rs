@@ -56,7 +56,13 @@ struct Rule {
 }
 
 impl Rule {
-    fn advise(self, l: Lang, severity: &str, args: &[(&str, String)], evidence: Vec<TimeRef>) -> Advice {
+    fn advise(
+        self,
+        l: Lang,
+        severity: &str,
+        args: &[(&str, String)],
+        evidence: Vec<TimeRef>,
+    ) -> Advice {
         Advice {
             category: self.category.into(),
             severity: severity.into(),
@@ -133,7 +139,10 @@ fn pace_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
     let args = vec![
         ("wpm", l.num(pace, 0)),
         ("wpm_words", wpm(l, pace)),
-        ("band", format!("{}–{}", l.num(band.min_wpm, 0), l.num(band.max_wpm, 0))),
+        (
+            "band",
+            format!("{}–{}", l.num(band.min_wpm, 0), l.num(band.max_wpm, 0)),
+        ),
         ("min", l.num(band.min_wpm, 0)),
         ("max", l.num(band.max_wpm, 0)),
         ("pauses_sec", l.num(m.pauses.total_sec, 1)),
@@ -251,7 +260,8 @@ fn filler_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
 fn pause_advice(m: &Metrics, l: Lang, cfg: &AnalysisConfig) -> Vec<Advice> {
     let p = &m.pauses;
     let mut out = Vec::new();
-    let of_class = |class: &str| -> Vec<_> { p.events.iter().filter(|e| e.class == class).collect() };
+    let of_class =
+        |class: &str| -> Vec<_> { p.events.iter().filter(|e| e.class == class).collect() };
     let evidence = |events: &[&super::metrics::PauseEvent]| -> Vec<TimeRef> {
         events
             .iter()
@@ -354,10 +364,7 @@ fn voice_advice(m: &Metrics, l: Lang, cfg: &AnalysisConfig) -> Vec<Advice> {
     let (Some(median_hz), Some(range)) = (v.pitch_median_hz, v.pitch_range_semitones) else {
         return Vec::new();
     };
-    let mut args = vec![
-        ("range", l.num(range, 1)),
-        ("median", l.num(median_hz, 0)),
-    ];
+    let mut args = vec![("range", l.num(range, 1)), ("median", l.num(median_hz, 0))];
     if let Some(first) = v.monotone_stretches.first() {
         let total: f64 = v
             .monotone_stretches
@@ -443,7 +450,10 @@ fn repetition_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
         ("first_at", mmss(first.start_sec)),
         ("disfluencies", l.count(f.disfluencies, DISFLUENCY)),
         ("disfluencies_n", f.disfluencies.to_string()),
-        ("disfluencies_per100", l.num(f.disfluencies_per_100_words, 1)),
+        (
+            "disfluencies_per100",
+            l.num(f.disfluencies_per_100_words, 1),
+        ),
     ];
     let evidence = r
         .events
@@ -462,7 +472,11 @@ fn overused_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
     let occurrences = top.occurrences.iter().take(MAX_EVIDENCE);
     let times: Vec<String> = occurrences.clone().map(|o| mmss(o.start_sec)).collect();
     let others = tally(
-        phrases.iter().skip(1).take(2).map(|p| (p.text.as_str(), p.count)),
+        phrases
+            .iter()
+            .skip(1)
+            .take(2)
+            .map(|p| (p.text.as_str(), p.count)),
         |w| l.quote(w),
     );
     let args = vec![
@@ -485,7 +499,10 @@ fn vocabulary_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
         return Vec::new();
     }
     let top = tally(
-        v.top_words.iter().take(5).map(|w| (w.word.as_str(), w.count)),
+        v.top_words
+            .iter()
+            .take(5)
+            .map(|w| (w.word.as_str(), w.count)),
         |w| l.quote(w),
     );
     let args = vec![
@@ -664,10 +681,7 @@ const CLUSTER: Noun = Noun::new(
 );
 const PAUSE: Noun = Noun::new(["пауза", "паузы", "пауз"], ["pause", "pauses"]);
 const PHRASE: Noun = Noun::new(["фраза", "фразы", "фраз"], ["phrase", "phrases"]);
-const STRETCH: Noun = Noun::new(
-    ["участок", "участка", "участков"],
-    ["stretch", "stretches"],
-);
+const STRETCH: Noun = Noun::new(["участок", "участка", "участков"], ["stretch", "stretches"]);
 const REPEAT: Noun = Noun::new(["повтор", "повтора", "повторов"], ["repeat", "repeats"]);
 const RESTART: Noun = Noun::new(
     ["фальстарт", "фальстарта", "фальстартов"],
@@ -1052,7 +1066,10 @@ mod tests {
         assert_eq!(ru.num(1.25, 1), "1,2");
         assert_eq!(mmss(65.4), "1:05");
         let en = Lang::En;
-        assert_eq!(en.count(1, Noun::new(["", "", ""], ["pause", "pauses"])), "1 pause");
+        assert_eq!(
+            en.count(1, Noun::new(["", "", ""], ["pause", "pauses"])),
+            "1 pause"
+        );
         assert_eq!(wpm(en, 150.0), "150 words");
         assert_eq!(en.num(1.25, 1), "1.2");
     }
