@@ -14,10 +14,13 @@ use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::time::Instant;
-use symphonia::core::codecs::audio::{AudioCodecId, AudioDecoderOptions, well_known as codec_ids};
+use symphonia::core::audio::GenericAudioBufferRef;
+use symphonia::core::codecs::audio::{
+    AudioCodecId, AudioCodecParameters, AudioDecoderOptions, well_known as codec_ids,
+};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 
@@ -224,50 +227,8 @@ fn decode_symphonia(
     limits: &DecodeLimits,
     started: Instant,
 ) -> Result<RawDecode, Failure> {
-    let file = File::open(path).map_err(AudioError::Io)?;
-    let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
-    let mut hint = Hint::new();
-    if let Some(ext) = container.symphonia_hint() {
-        hint.with_extension(ext);
-    }
-    let mut format = symphonia::default::get_probe()
-        .probe(
-            &hint,
-            mss,
-            FormatOptions::default(),
-            MetadataOptions::default(),
-        )
-        .map_err(|e| match e {
-            SymError::Unsupported(what) => Failure::NeedsFfmpeg {
-                what: format!("this {} variant ({what})", container.name()),
-            },
-            other => Failure::Fatal(AudioError::Corrupt(format!(
-                "cannot read the {} structure: {}",
-                container.name(),
-                other
-            ))),
-        })?;
-
-    let track = format
-        .default_track(TrackType::Audio)
-        .ok_or(AudioError::NoSamples)?;
-    let track_id = track.id;
-    let params = track
-        .codec_params
-        .as_ref()
-        .and_then(|p| p.audio())
-        .cloned()
-        .ok_or(AudioError::NoSamples)?;
+    let (mut format, track_id, params, declared_sec) = open_container(path, container)?;
     let codec = codec_name(params.codec);
-    if let Some(rate) = params.sample_rate {
-        probe::check_rate_and_channels(rate, params.channels.as_ref().map_or(1, |c| c.count()))?;
-    } else if params.channels.as_ref().is_some_and(|c| c.count() == 0) {
-        return Err(AudioError::InvalidHeader("the header declares 0 channels".into()).into());
-    }
-    let declared_sec = match (track.num_frames, params.sample_rate) {
-        (Some(frames), Some(rate)) if frames > 0 => Some(frames as f64 / f64::from(rate)),
-        _ => None,
-    };
     let mut decoder = symphonia::default::get_codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
         .map_err(|e| match e {
@@ -284,13 +245,7 @@ fn decode_symphonia(
         Container::Mp4(_) => super::mp4::audio_priming(path),
         _ => None,
     };
-    let mut skip_frames: u64 = 0;
-    let mut source_rate = params.sample_rate.unwrap_or(0);
-    let mut source_channels = params.channels.as_ref().map_or(0, |c| c.count());
-    let mut resampler: Option<StreamResampler> = None;
-    let mut interleaved: Vec<f32> = Vec::new();
-    let mut mono: Vec<f32> = Vec::new();
-    let mut source_frames: u64 = 0;
+    let mut stream = Downmixer::new(&params, priming);
     let mut broke_off = None;
     let mut bad_packets = 0u32;
     let mut consecutive_bad = 0u32;
@@ -341,40 +296,11 @@ fn decode_symphonia(
         if buf.frames() == 0 {
             continue;
         }
-        let rate = buf.spec().rate();
-        let channels = buf.spec().channels().count();
-        probe::check_rate_and_channels(rate, channels)?;
-        match &mut resampler {
-            None => {
-                resampler = Some(
-                    StreamResampler::new(rate, TARGET_SAMPLE_RATE).map_err(AudioError::Corrupt)?,
-                );
-                source_rate = rate;
-                source_channels = channels;
-                // At most one second: a larger "priming" is an edit, not encoder delay.
-                skip_frames = priming
-                    .map(|(time, scale)| time.saturating_mul(u64::from(rate)) / u64::from(scale))
-                    .filter(|&frames| frames <= u64::from(rate))
-                    .unwrap_or(0);
-            }
-            Some(_) if rate != source_rate || channels != source_channels => {
-                // A mid-stream format change (broken or spliced file): keep what is consistent.
-                broke_off = Some(format!(
-                    "the stream changes from {source_rate} Hz to {rate} Hz mid-way"
-                ));
-                break;
-            }
-            Some(_) => {}
+        if let Some(why) = stream.push(&buf)? {
+            broke_off = Some(why);
+            break;
         }
-        buf.copy_to_vec_interleaved(&mut interleaved);
-        downmix(&interleaved, channels, &mut mono);
-        source_frames += mono.len() as u64;
-        let skip_now = (skip_frames as usize).min(mono.len());
-        skip_frames -= skip_now as u64;
-        if let Some(r) = resampler.as_mut() {
-            r.push(&mono[skip_now..]).map_err(AudioError::Corrupt)?;
-        }
-        let so_far = source_frames as f64 / f64::from(source_rate);
+        let so_far = stream.seconds();
         if so_far > limits.max_duration_sec {
             let claimed = declared_sec.unwrap_or(so_far).max(so_far);
             return Err(AudioError::TooLong {
@@ -385,12 +311,9 @@ fn decode_symphonia(
         }
     }
 
-    let samples = match resampler {
-        Some(r) => r.finish().map_err(AudioError::Corrupt)?,
-        None => Vec::new(),
-    };
+    let (source_rate, source_channels) = (stream.source_rate, stream.source_channels);
     Ok(RawDecode {
-        samples,
+        samples: stream.finish()?,
         info: AudioInfo {
             container: container.name().to_string(),
             codec,
@@ -403,6 +326,143 @@ fn decode_symphonia(
         broke_off,
         bad_packets,
     })
+}
+
+/// An opened container: the reader, the audio track id, its codec parameters and the duration
+/// it declares.
+type OpenTrack = (
+    Box<dyn FormatReader>,
+    u32,
+    AudioCodecParameters,
+    Option<f64>,
+);
+
+/// Probes `path` and picks its audio track (rate and channels checked when declared).
+fn open_container(path: &Path, container: Container) -> Result<OpenTrack, Failure> {
+    let file = File::open(path).map_err(AudioError::Io)?;
+    let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = container.symphonia_hint() {
+        hint.with_extension(ext);
+    }
+    let format = symphonia::default::get_probe()
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|e| match e {
+            SymError::Unsupported(what) => Failure::NeedsFfmpeg {
+                what: format!("this {} variant ({what})", container.name()),
+            },
+            other => Failure::Fatal(AudioError::Corrupt(format!(
+                "cannot read the {} structure: {}",
+                container.name(),
+                other
+            ))),
+        })?;
+
+    let track = format
+        .default_track(TrackType::Audio)
+        .ok_or(AudioError::NoSamples)?;
+    let track_id = track.id;
+    let params = track
+        .codec_params
+        .as_ref()
+        .and_then(|p| p.audio())
+        .cloned()
+        .ok_or(AudioError::NoSamples)?;
+    if let Some(rate) = params.sample_rate {
+        probe::check_rate_and_channels(rate, params.channels.as_ref().map_or(1, |c| c.count()))?;
+    } else if params.channels.as_ref().is_some_and(|c| c.count() == 0) {
+        return Err(AudioError::InvalidHeader("the header declares 0 channels".into()).into());
+    }
+    let declared_sec = match (track.num_frames, params.sample_rate) {
+        (Some(frames), Some(rate)) if frames > 0 => Some(frames as f64 / f64::from(rate)),
+        _ => None,
+    };
+    Ok((format, track_id, params, declared_sec))
+}
+
+/// Decoded packets → mono → 16 kHz, packet by packet, skipping the encoder priming.
+struct Downmixer {
+    priming: Option<(u64, u32)>,
+    skip_frames: u64,
+    source_rate: u32,
+    source_channels: usize,
+    resampler: Option<StreamResampler>,
+    interleaved: Vec<f32>,
+    mono: Vec<f32>,
+    source_frames: u64,
+}
+
+impl Downmixer {
+    fn new(params: &AudioCodecParameters, priming: Option<(u64, u32)>) -> Self {
+        Self {
+            priming,
+            skip_frames: 0,
+            source_rate: params.sample_rate.unwrap_or(0),
+            source_channels: params.channels.as_ref().map_or(0, |c| c.count()),
+            resampler: None,
+            interleaved: Vec::new(),
+            mono: Vec::new(),
+            source_frames: 0,
+        }
+    }
+
+    /// Takes one decoded buffer; `Some(why)` when the stream changes format and decoding should
+    /// stop here (what came before is kept).
+    fn push(&mut self, buf: &GenericAudioBufferRef<'_>) -> Result<Option<String>, Failure> {
+        let rate = buf.spec().rate();
+        let channels = buf.spec().channels().count();
+        probe::check_rate_and_channels(rate, channels)?;
+        match &mut self.resampler {
+            None => {
+                self.resampler = Some(
+                    StreamResampler::new(rate, TARGET_SAMPLE_RATE).map_err(AudioError::Corrupt)?,
+                );
+                self.source_rate = rate;
+                self.source_channels = channels;
+                // At most one second: a larger "priming" is an edit, not encoder delay.
+                self.skip_frames = self
+                    .priming
+                    .map(|(time, scale)| time.saturating_mul(u64::from(rate)) / u64::from(scale))
+                    .filter(|&frames| frames <= u64::from(rate))
+                    .unwrap_or(0);
+            }
+            Some(_) if rate != self.source_rate || channels != self.source_channels => {
+                // A mid-stream format change (broken or spliced file): keep what is consistent.
+                return Ok(Some(format!(
+                    "the stream changes from {} Hz to {rate} Hz mid-way",
+                    self.source_rate
+                )));
+            }
+            Some(_) => {}
+        }
+        buf.copy_to_vec_interleaved(&mut self.interleaved);
+        downmix(&self.interleaved, channels, &mut self.mono);
+        self.source_frames += self.mono.len() as u64;
+        let skip_now = (self.skip_frames as usize).min(self.mono.len());
+        self.skip_frames -= skip_now as u64;
+        if let Some(r) = self.resampler.as_mut() {
+            r.push(&self.mono[skip_now..])
+                .map_err(AudioError::Corrupt)?;
+        }
+        Ok(None)
+    }
+
+    /// Source audio taken so far, seconds.
+    fn seconds(&self) -> f64 {
+        self.source_frames as f64 / f64::from(self.source_rate)
+    }
+
+    fn finish(self) -> Result<Vec<f32>, Failure> {
+        match self.resampler {
+            Some(r) => Ok(r.finish().map_err(AudioError::Corrupt)?),
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 /// Average interleaved channels into `mono` (resized to the frame count).

@@ -45,26 +45,7 @@ pub(crate) fn decode(
     budget: Duration,
     timeout: Duration,
 ) -> Result<RawDecode, AudioError> {
-    let mut cmd = Command::new(ffmpeg);
-    cmd.args([
-        "-nostdin",
-        "-hide_banner",
-        "-nostats",
-        "-loglevel",
-        "info",
-        "-threads",
-        "1",
-        "-i",
-    ])
-    .arg(input)
-    .args(["-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar"])
-    .arg(TARGET_SAMPLE_RATE.to_string())
-    // A little over the limit, so "too long" is still detectable, without decoding hours.
-    .args(["-t", &format!("{:.3}", max_duration_sec + 1.0)])
-    .args(["-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    let mut cmd = command(ffmpeg, input, max_duration_sec);
     limit_resources(&mut cmd, budget);
 
     let mut child = cmd.spawn().map_err(|e| AudioError::UnsupportedCodec {
@@ -143,6 +124,32 @@ pub(crate) fn decode(
         broke_off: (!ok).then(|| last_error_line(&stderr)),
         bad_packets: 0,
     })
+}
+
+/// The ffmpeg command line: the first audio stream of `input` as mono f32le at 16 kHz on stdout,
+/// cut a little past `max_duration_sec`; no stdin, one thread.
+fn command(ffmpeg: &Path, input: &Path, max_duration_sec: f64) -> Command {
+    let mut cmd = Command::new(ffmpeg);
+    cmd.args([
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "info",
+        "-threads",
+        "1",
+        "-i",
+    ])
+    .arg(input)
+    .args(["-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar"])
+    .arg(TARGET_SAMPLE_RATE.to_string())
+    // A little over the limit, so "too long" is still detectable, without decoding hours.
+    .args(["-t", &format!("{:.3}", max_duration_sec + 1.0)])
+    .args(["-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    cmd
 }
 
 #[cfg(unix)]

@@ -25,6 +25,8 @@ mod prompt;
 mod reply;
 mod rules;
 mod stats;
+#[cfg(test)]
+mod text_golden;
 mod token;
 
 pub use breaker::{Breaker, BreakerState, BreakerStats, Permit, Rejected};
@@ -135,37 +137,9 @@ impl Coach for DisabledCoach {
     }
 }
 
-/// The recording's language as far as the coach cares: Russian or English.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Lang {
-    Ru,
-    En,
-}
-
-impl Lang {
-    pub(crate) fn of(code: &str) -> Self {
-        if code.trim().to_ascii_lowercase().starts_with("ru") {
-            Lang::Ru
-        } else {
-            Lang::En
-        }
-    }
-}
-
-/// Seconds as `m:ss` (`h:mm:ss` past an hour), for quoting moments.
-pub(crate) fn mmss(sec: f64) -> String {
-    let total = if sec.is_finite() && sec > 0.0 {
-        sec.round() as u64
-    } else {
-        0
-    };
-    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m}:{s:02}")
-    }
-}
+/// The recording's language and the moment format are the domain's text helpers (one for the
+/// advice and the coach alike); `mmss` stays importable from here for the CLI.
+pub(crate) use crate::domain::text::mmss;
 
 #[cfg(test)]
 pub(crate) mod test_support {
@@ -313,6 +287,7 @@ mod tests {
 
     #[test]
     fn language_detection() {
+        use crate::domain::text::Lang;
         assert_eq!(Lang::of("ru"), Lang::Ru);
         assert_eq!(Lang::of("RU-ru"), Lang::Ru);
         assert_eq!(Lang::of("en"), Lang::En);

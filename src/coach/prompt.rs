@@ -7,9 +7,15 @@
 use serde::Serialize;
 use std::fmt::Write as _;
 
-use super::{Lang, Report, mmss};
+use super::Report;
 use crate::domain::labels::{PaceFlag, PauseClass, PhraseLength};
+use crate::domain::metrics::{
+    Advice, FillerMetrics, HedgeMetrics, Metrics, PauseMetrics, RepetitionMetrics, SentenceMetrics,
+    VocabularyMetrics,
+};
 use crate::domain::progress::MetricProgress;
+use crate::domain::text::{Lang, guillemets, mmss, span, tally};
+use crate::domain::transcript::Segment;
 
 /// Most segments quoted from the transcript: enough to hear the speaker's voice, little enough
 /// to keep the prompt (and the bill) small.
@@ -53,7 +59,7 @@ pub fn chat_request(
             },
             Message {
                 role: "user",
-                content: facts(report, lang),
+                content: facts(report, labels(lang)),
             },
         ],
         temperature,
@@ -100,6 +106,7 @@ struct Labels {
     slow_windows: &'static str,
     fillers: &'static str,
     per_100: &'static str,
+    per_minute: &'static str,
     top_fillers: &'static str,
     bursts: &'static str,
     pauses: &'static str,
@@ -107,9 +114,24 @@ struct Labels {
     phrases: &'static str,
     voice: &'static str,
     monotone: &'static str,
+    hedges: &'static str,
+    most_hedged: &'static str,
+    repeats: &'static str,
+    disfluencies: &'static str,
+    overused: &'static str,
+    vocabulary: &'static str,
+    usual: &'static str,
+    most_used: &'static str,
+    sentences: &'static str,
     advice: &'static str,
     quotes: &'static str,
     sec: &'static str,
+    history: &'static str,
+    versus: &'static str,
+    median_of_previous: &'static str,
+    better: &'static str,
+    worse: &'static str,
+    no_change: &'static str,
 }
 
 const RU: Labels = Labels {
@@ -122,6 +144,7 @@ const RU: Labels = Labels {
     slow_windows: "Слишком медленные отрезки",
     fillers: "Слова-паразиты и звуки-заминки (всего / из текста / по звуку)",
     per_100: "на 100 слов",
+    per_minute: "в минуту",
     top_fillers: "Чаще всего",
     bursts: "Скопления паразитов",
     pauses: "Паузы (всего; естественные / смысловые / длинные / неловкие; средняя / макс.)",
@@ -129,9 +152,25 @@ const RU: Labels = Labels {
     phrases: "Фразы (количество; слов в среднем; класс длины; вариативность ритма)",
     voice: "Голос (медиана высоты, Гц; диапазон, полутонов; разброс громкости, дБ)",
     monotone: "Монотонные отрезки",
+    hedges: "Оговорки и пустые слова (всего; оговорки / усилители)",
+    most_hedged: "Больше всего оговорок",
+    repeats: "Повторы / фальстарты",
+    disfluencies: "все запинки с паразитами",
+    overused: "Заезженные фразы",
+    vocabulary: "Разнообразие слов, MATTR",
+    usual: "обычно",
+    most_used: "частые слова",
+    sentences: "Предложения (количество; слов в среднем; макс.; длинных)",
     advice: "Советы анализатора",
     quotes: "Фрагменты расшифровки",
     sec: "с",
+    history: "История спикера (последняя репетиция против медианы предыдущих; цитируйте изменение, \
+              например «меньше, чем 7,3 в минуту — ваша медиана за 5 репетиций»):",
+    versus: "против",
+    median_of_previous: "медиана предыдущих:",
+    better: "лучше",
+    worse: "хуже",
+    no_change: "без заметных перемен",
 };
 
 const EN: Labels = Labels {
@@ -144,6 +183,7 @@ const EN: Labels = Labels {
     slow_windows: "Too-slow stretches",
     fillers: "Fillers and hesitation sounds (total / from transcript / acoustic)",
     per_100: "per 100 words",
+    per_minute: "per minute",
     top_fillers: "Most frequent",
     bursts: "Filler bursts",
     pauses: "Pauses (total; natural / deliberate / long / awkward; mean / max)",
@@ -151,20 +191,37 @@ const EN: Labels = Labels {
     phrases: "Phrases (count; mean words; length class; rhythm variation)",
     voice: "Voice (median pitch, Hz; range, semitones; loudness spread, dB)",
     monotone: "Monotone stretches",
+    hedges: "Hedges and weak words (total; hedges / weak)",
+    most_hedged: "Most hedged sentence",
+    repeats: "Repeats / false starts",
+    disfluencies: "all disfluencies with fillers",
+    overused: "Over-used phrases",
+    vocabulary: "Vocabulary variety, MATTR",
+    usual: "usual",
+    most_used: "most used words",
+    sentences: "Sentences (count; mean words; max; long)",
     advice: "Analyser's advice",
     quotes: "Transcript excerpts",
     sec: "s",
+    history: "The speaker's history (this rehearsal against the median of the previous ones; cite \
+              the change, e.g. \"down from 7.3/min, your median of 5 rehearsals\"):",
+    versus: "vs",
+    median_of_previous: "median of previous",
+    better: "better",
+    worse: "worse",
+    no_change: "no clear change",
 };
 
-/// The user message: the report's facts as a compact list.
-fn facts(report: &Report, lang: Lang) -> String {
-    let l = match lang {
-        Lang::Ru => &RU,
-        Lang::En => &EN,
-    };
+fn labels(lang: Lang) -> &'static Labels {
+    lang.pick(&RU, &EN)
+}
+
+// `write!` into a String cannot fail: the results below are ignored on purpose.
+
+/// The user message: the report's facts as a compact list, one section per metric group.
+fn facts(report: &Report, l: &Labels) -> String {
     let m = &report.metrics;
     let mut s = String::new();
-    // `write!` into a String cannot fail; the results are ignored on purpose.
     let _ = writeln!(s, "{} (lang: {}):", l.intro, report.language);
     let _ = writeln!(
         s,
@@ -175,6 +232,30 @@ fn facts(report: &Report, lang: Lang) -> String {
         l.sec
     );
     let _ = writeln!(s, "- {}: {} / {}", l.words, m.words_total, m.unique_words);
+    pace_facts(&mut s, m, l);
+    filler_facts(&mut s, &m.fillers, l);
+    pause_facts(&mut s, &m.pauses, l);
+    phrase_and_voice_facts(&mut s, m, l);
+    hedge_facts(&mut s, &m.hedges, l);
+    repetition_facts(&mut s, &m.repetitions, &m.fillers, l);
+    vocabulary_facts(&mut s, &m.vocabulary, l);
+    sentence_facts(&mut s, &m.sentences, l);
+    advice_facts(&mut s, &report.advice, l);
+    quote_facts(&mut s, &report.transcript.segments, l);
+    s
+}
+
+/// `«ну» ×7, «типа» ×3`: the first [`MAX_EVENTS`] counted items.
+fn top<'a>(items: impl Iterator<Item = (&'a str, usize)>) -> String {
+    tally(items.take(MAX_EVENTS), guillemets)
+}
+
+/// A quote cut to [`MAX_QUOTE_CHARS`].
+fn cut(text: &str) -> String {
+    text.chars().take(MAX_QUOTE_CHARS).collect()
+}
+
+fn pace_facts(s: &mut String, m: &Metrics, l: &Labels) {
     let _ = write!(
         s,
         "- {}: {:.0} / {:.0}",
@@ -197,39 +278,36 @@ fn facts(report: &Report, lang: Lang) -> String {
             .iter()
             .filter(|w| w.flag == flag)
             .take(MAX_EVENTS)
-            .map(|w| format!("{}–{} ({:.0})", mmss(w.start_sec), mmss(w.end_sec), w.wpm))
+            .map(|w| format!("{} ({:.0})", span(w.start_sec, w.end_sec), w.wpm))
             .collect();
         if !windows.is_empty() {
             let _ = writeln!(s, "- {label}: {}", windows.join(", "));
         }
     }
+}
 
-    let f = &m.fillers;
+fn filler_facts(s: &mut String, f: &FillerMetrics, l: &Labels) {
     let _ = writeln!(
         s,
         "- {}: {} / {} / {}; {:.1} {}",
         l.fillers, f.total, f.from_transcript, f.acoustic, f.per_100_words, l.per_100
     );
     if !f.items.is_empty() {
-        let top: Vec<String> = f
-            .items
-            .iter()
-            .take(MAX_EVENTS)
-            .map(|i| format!("«{}» ×{}", i.word, i.count))
-            .collect();
-        let _ = writeln!(s, "  {}: {}", l.top_fillers, top.join(", "));
+        let top = top(f.items.iter().map(|i| (i.word.as_str(), i.count)));
+        let _ = writeln!(s, "  {}: {top}", l.top_fillers);
     }
     if !f.bursts.is_empty() {
         let bursts: Vec<String> = f
             .bursts
             .iter()
             .take(MAX_EVENTS)
-            .map(|b| format!("{}–{} (×{})", mmss(b.start_sec), mmss(b.end_sec), b.count))
+            .map(|b| format!("{} (×{})", span(b.start_sec, b.end_sec), b.count))
             .collect();
         let _ = writeln!(s, "  {}: {}", l.bursts, bursts.join(", "));
     }
+}
 
-    let p = &m.pauses;
+fn pause_facts(s: &mut String, p: &PauseMetrics, l: &Labels) {
     let _ = writeln!(
         s,
         "- {}: {}; {} / {} / {} / {}; {:.1} / {:.1} {}",
@@ -270,7 +348,9 @@ fn facts(report: &Report, lang: Lang) -> String {
     if !notable.is_empty() {
         let _ = writeln!(s, "  {}: {}", l.long_pauses, notable.join("; "));
     }
+}
 
+fn phrase_and_voice_facts(s: &mut String, m: &Metrics, l: &Labels) {
     let ph = &m.phrases;
     if ph.count > 0 {
         let _ = writeln!(
@@ -298,161 +378,60 @@ fn facts(report: &Report, lang: Lang) -> String {
             .monotone_stretches
             .iter()
             .take(MAX_EVENTS)
-            .map(|m| format!("{}–{}", mmss(m.start_sec), mmss(m.end_sec)))
+            .map(|m| span(m.start_sec, m.end_sec))
             .collect();
         let _ = writeln!(s, "  {}: {}", l.monotone, st.join(", "));
     }
-
-    words_facts(m, lang, &mut s);
-
-    if !report.advice.is_empty() {
-        let _ = writeln!(s, "{}:", l.advice);
-        for a in report.advice.iter().take(8) {
-            let _ = writeln!(
-                s,
-                "- [{}/{}] {}: {}",
-                a.category, a.severity, a.title, a.observation
-            );
-        }
-    }
-
-    let quotes: Vec<String> = report
-        .transcript
-        .segments
-        .iter()
-        .filter(|seg| !seg.text.trim().is_empty())
-        .take(MAX_QUOTED_SEGMENTS)
-        .map(|seg| {
-            let text: String = seg.text.trim().chars().take(MAX_QUOTE_CHARS).collect();
-            format!("- [{}] «{}»", mmss(seg.start_sec), text)
-        })
-        .collect();
-    if !quotes.is_empty() {
-        let _ = writeln!(s, "{}:", l.quotes);
-        for q in quotes {
-            let _ = writeln!(s, "{q}");
-        }
-    }
-    s
 }
 
-/// The speaker's history as prompt lines: each tracked metric with a baseline, its latest
-/// value, the baseline (median of how many earlier rehearsals) and whether it got better.
-pub(crate) fn history_facts(trends: &[MetricProgress], lang: Lang) -> String {
-    let ru = matches!(lang, Lang::Ru);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{}",
-        if ru {
-            "История спикера (последняя репетиция против медианы предыдущих; цитируйте изменение, \
-             например «меньше, чем 7,3 в минуту — ваша медиана за 5 репетиций»):"
-        } else {
-            "The speaker's history (this rehearsal against the median of the previous ones; cite \
-             the change, e.g. \"down from 7.3/min, your median of 5 rehearsals\"):"
-        }
-    );
-    for t in trends {
-        let (Some(latest), Some(base)) = (t.latest, t.baseline) else {
-            continue;
-        };
-        let verdict = match (t.improved, ru) {
-            (Some(true), true) => "лучше",
-            (Some(true), false) => "better",
-            (Some(false), true) => "хуже",
-            (Some(false), false) => "worse",
-            (None, true) => "без заметных перемен",
-            (None, false) => "no clear change",
-        };
-        let _ = writeln!(
-            s,
-            "- {} ({}): {latest:.2} {} {base:.2} ({} {}), {verdict}",
-            t.metric,
-            t.unit,
-            if ru { "против" } else { "vs" },
-            if ru {
-                "медиана предыдущих:"
-            } else {
-                "median of previous"
-            },
-            t.baseline_rehearsals,
-        );
-    }
-    s
-}
-
-/// [`chat_request`] with the speaker's history appended to the facts.
-pub fn chat_request_with_history(
-    report: &Report,
-    trends: &[MetricProgress],
-    model: &str,
-    temperature: f64,
-    max_tokens: u32,
-) -> ChatRequest {
-    let mut req = chat_request(report, model, temperature, max_tokens);
-    if let Some(user) = req.messages.iter_mut().find(|m| m.role == "user") {
-        user.content.push('\n');
-        user.content
-            .push_str(&history_facts(trends, Lang::of(&report.language)));
-    }
-    req
-}
-
-/// What the words say: hedges (with the worst sentence), repeats and false starts, over-used
-/// phrases, vocabulary range and long sentences, each with its times.
-fn words_facts(m: &crate::domain::metrics::Metrics, lang: Lang, s: &mut String) {
-    let ru = matches!(lang, Lang::Ru);
-    let pick = |a: &'static str, b: &'static str| if ru { a } else { b };
-    let h = &m.hedges;
+/// Hedges with the most hedged sentence.
+fn hedge_facts(s: &mut String, h: &HedgeMetrics, l: &Labels) {
     let _ = write!(
         s,
         "- {}: {} ({} / {}); {:.1} {}, {:.1} {}",
-        pick(
-            "Оговорки и пустые слова (всего; оговорки / усилители)",
-            "Hedges and weak words (total; hedges / weak)"
-        ),
+        l.hedges,
         h.total,
         h.hedges,
         h.weak_words,
         h.per_100_words,
-        pick("на 100 слов", "per 100 words"),
+        l.per_100,
         h.per_minute,
-        pick("в минуту", "per minute")
+        l.per_minute
     );
     if !h.items.is_empty() {
-        let top: Vec<String> = h
-            .items
-            .iter()
-            .take(MAX_EVENTS)
-            .map(|i| format!("«{}» ×{}", i.text, i.count))
-            .collect();
-        let _ = write!(s, "; {}", top.join(", "));
+        let _ = write!(
+            s,
+            "; {}",
+            top(h.items.iter().map(|i| (i.text.as_str(), i.count)))
+        );
     }
     s.push('\n');
     if let Some(w) = &h.worst_sentence {
-        let text: String = w.text.chars().take(MAX_QUOTE_CHARS).collect();
         let _ = writeln!(
             s,
             "  {}: [{}] «{}» (×{})",
-            pick("Больше всего оговорок", "Most hedged sentence"),
+            l.most_hedged,
             mmss(w.start_sec),
-            text,
+            cut(&w.text),
             h.worst_sentence_count
         );
     }
-    let r = &m.repetitions;
+}
+
+/// Repeats and false starts with their times, then the over-used phrases.
+fn repetition_facts(s: &mut String, r: &RepetitionMetrics, f: &FillerMetrics, l: &Labels) {
     let _ = write!(
         s,
         "- {}: {} / {}; {:.1} {}; {}: {} ({:.1} {})",
-        pick("Повторы / фальстарты", "Repeats / false starts"),
+        l.repeats,
         r.repeats,
         r.restarts,
         r.per_100_words,
-        pick("на 100 слов", "per 100 words"),
-        pick("все запинки с паразитами", "all disfluencies with fillers"),
-        m.fillers.disfluencies,
-        m.fillers.disfluencies_per_100_words,
-        pick("на 100 слов", "per 100 words")
+        l.per_100,
+        l.disfluencies,
+        f.disfluencies,
+        f.disfluencies_per_100_words,
+        l.per_100
     );
     if !r.events.is_empty() {
         let ev: Vec<String> = r
@@ -479,60 +458,114 @@ fn words_facts(m: &crate::domain::metrics::Metrics, lang: Lang, s: &mut String) 
                 format!("«{}» ×{} ({})", p.text, p.count, times.join(", "))
             })
             .collect();
-        let _ = writeln!(
-            s,
-            "- {}: {}",
-            pick("Заезженные фразы", "Over-used phrases"),
-            ph.join("; ")
-        );
+        let _ = writeln!(s, "- {}: {}", l.overused, ph.join("; "));
     }
-    let v = &m.vocabulary;
-    let top: Vec<String> = v
-        .top_words
-        .iter()
-        .take(MAX_EVENTS)
-        .map(|w| format!("«{}» ×{}", w.word, w.count))
-        .collect();
+}
+
+fn vocabulary_facts(s: &mut String, v: &VocabularyMetrics, l: &Labels) {
     let _ = writeln!(
         s,
         "- {}: {:.2} ({} {:.2}–{:.2}; {}); {}: {}",
-        pick("Разнообразие слов, MATTR", "Vocabulary variety, MATTR"),
+        l.vocabulary,
         v.mattr,
-        pick("обычно", "usual"),
+        l.usual,
         v.reference_band[0],
         v.reference_band[1],
         v.flag,
-        pick("частые слова", "most used words"),
-        top.join(", ")
+        l.most_used,
+        top(v.top_words.iter().map(|w| (w.word.as_str(), w.count)))
     );
-    let st = &m.sentences;
-    if st.count > 0 {
-        let _ = write!(
-            s,
-            "- {}: {}; {:.1}; {}; {} > {}",
-            pick(
-                "Предложения (количество; слов в среднем; макс.; длинных)",
-                "Sentences (count; mean words; max; long)"
-            ),
-            st.count,
-            st.avg_words,
-            st.max_words,
-            st.long_count,
-            st.long_words
-        );
-        if let Some(q) = st.longest.first().filter(|q| q.words > st.long_words) {
-            let text: String = q.text.chars().take(MAX_QUOTE_CHARS).collect();
-            let _ = write!(s, "; [{}] «{}»", mmss(q.start_sec), text);
-        }
-        s.push('\n');
+}
+
+fn sentence_facts(s: &mut String, st: &SentenceMetrics, l: &Labels) {
+    if st.count == 0 {
+        return;
     }
+    let _ = write!(
+        s,
+        "- {}: {}; {:.1}; {}; {} > {}",
+        l.sentences, st.count, st.avg_words, st.max_words, st.long_count, st.long_words
+    );
+    if let Some(q) = st.longest.first().filter(|q| q.words > st.long_words) {
+        let _ = write!(s, "; [{}] «{}»", mmss(q.start_sec), cut(&q.text));
+    }
+    s.push('\n');
+}
+
+fn advice_facts(s: &mut String, advice: &[Advice], l: &Labels) {
+    if advice.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "{}:", l.advice);
+    for a in advice.iter().take(8) {
+        let _ = writeln!(
+            s,
+            "- [{}/{}] {}: {}",
+            a.category, a.severity, a.title, a.observation
+        );
+    }
+}
+
+fn quote_facts(s: &mut String, segments: &[Segment], l: &Labels) {
+    let quotes: Vec<String> = segments
+        .iter()
+        .filter(|seg| !seg.text.trim().is_empty())
+        .take(MAX_QUOTED_SEGMENTS)
+        .map(|seg| format!("- [{}] «{}»", mmss(seg.start_sec), cut(seg.text.trim())))
+        .collect();
+    if !quotes.is_empty() {
+        let _ = writeln!(s, "{}:", l.quotes);
+        for q in quotes {
+            let _ = writeln!(s, "{q}");
+        }
+    }
+}
+
+/// The speaker's history as prompt lines: each tracked metric with a baseline, its latest
+/// value, the baseline (median of how many earlier rehearsals) and whether it got better.
+pub(crate) fn history_facts(trends: &[MetricProgress], lang: Lang) -> String {
+    let l = labels(lang);
+    let mut s = String::new();
+    let _ = writeln!(s, "{}", l.history);
+    for t in trends {
+        let (Some(latest), Some(base)) = (t.latest, t.baseline) else {
+            continue;
+        };
+        let verdict = match t.improved {
+            Some(true) => l.better,
+            Some(false) => l.worse,
+            None => l.no_change,
+        };
+        let _ = writeln!(
+            s,
+            "- {} ({}): {latest:.2} {} {base:.2} ({} {}), {verdict}",
+            t.metric, t.unit, l.versus, l.median_of_previous, t.baseline_rehearsals,
+        );
+    }
+    s
+}
+
+/// [`chat_request`] with the speaker's history appended to the facts.
+pub fn chat_request_with_history(
+    report: &Report,
+    trends: &[MetricProgress],
+    model: &str,
+    temperature: f64,
+    max_tokens: u32,
+) -> ChatRequest {
+    let mut req = chat_request(report, model, temperature, max_tokens);
+    if let Some(user) = req.messages.iter_mut().find(|m| m.role == "user") {
+        user.content.push('\n');
+        user.content
+            .push_str(&history_facts(trends, Lang::of(&report.language)));
+    }
+    req
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::test_support::sample_report;
     use super::*;
-    use crate::domain::labels::{RepetitionKind, WordKind};
 
     #[test]
     fn one_leading_system_message_then_the_facts() {
@@ -571,7 +604,7 @@ mod tests {
         m.hedges.weak_words = 1;
         m.hedges.items = vec![HedgeCount {
             text: "наверное".into(),
-            kind: WordKind::Hedge,
+            kind: crate::domain::labels::WordKind::Hedge,
             count: 4,
         }];
         m.hedges.worst_sentence = Some(Quote {
@@ -583,7 +616,7 @@ mod tests {
         m.hedges.worst_sentence_count = 2;
         m.repetitions.repeats = 1;
         m.repetitions.events = vec![RepetitionEvent {
-            kind: RepetitionKind::Repeat,
+            kind: crate::domain::labels::RepetitionKind::Repeat,
             text: "мы мы".into(),
             start_sec: 12.0,
             end_sec: 12.6,

@@ -3,10 +3,12 @@
 //! It says what it is (`source: rules`, a `reason`, and a first sentence naming it an automatic
 //! summary), and every sentence quotes a number or a moment from the report. The thresholds below
 //! only pick what to *mention*; judging (advice) is the domain's job, and its advice is reused as
-//! the recommendations.
+//! the recommendations. The sentences, in both languages, are the tables at the end of the file.
 
-use super::{FallbackReason, Feedback, FeedbackSource, Lang, Report, mmss};
+use super::{FallbackReason, Feedback, FeedbackSource, Report};
 use crate::domain::labels::{PaceFlag, PauseClass, PhraseLength};
+use crate::domain::metrics::{Advice, FillerMetrics, Metrics, PhraseMetrics, VoiceMetrics};
+use crate::domain::text::{Lang, Text, fixed, guillemets, mmss, tally};
 
 /// The judgement thresholds are the advice's own (one source of truth): filler use at or below
 /// the advice's "suggestion" rate is called a strength, above its "warning" rate it is the first
@@ -29,42 +31,104 @@ const MAX_RECOMMENDATIONS: usize = 5;
 /// Rule-based feedback for `report`, in its language (`ru` → Russian, otherwise English).
 /// Pure: the same report and reason always give the same feedback.
 pub fn rule_based_feedback(report: &Report, reason: FallbackReason) -> Feedback {
-    let lang = Lang::of(&report.language);
-    let t = Texts::of(lang);
+    let l = Lang::of(&report.language);
     let m = &report.metrics;
-
-    let mut strengths = Vec::new();
-    let mut areas = Vec::new();
-    let mut insights = Vec::new();
-    let mut own_recommendations = Vec::new();
-
     if m.words_total == 0 {
         return Feedback {
             source: FeedbackSource::Rules,
             reason: Some(reason),
             model: None,
-            overall_assessment: format!("{} {}", t.preamble(reason), t.no_speech),
-            strengths,
-            areas_for_improvement: areas,
-            recommendations: vec![t.no_speech_rec.to_owned()],
-            key_insights: insights,
+            overall_assessment: format!("{} {}", preamble(l, reason), l.text(NO_SPEECH)),
+            strengths: Vec::new(),
+            areas_for_improvement: Vec::new(),
+            recommendations: vec![l.text(NO_SPEECH_REC).to_owned()],
+            key_insights: Vec::new(),
             confidence: 0.0,
         };
     }
 
-    // Pace against the band.
+    let mut notes = Notes::new(l);
+    pace_notes(&mut notes, m);
+    filler_notes(&mut notes, &m.fillers);
+    pause_notes(&mut notes, m);
+    phrase_notes(&mut notes, &m.phrases);
+    voice_notes(&mut notes, &m.voice);
+
+    let focus = match notes.areas.first() {
+        Some(area) => l.fill(FOCUS, &[("area", lowercase_first(area))]),
+        None => l.text(ALL_GOOD).to_owned(),
+    };
+    let overall = format!("{} {} {focus}", preamble(l, reason), summary(l, m));
+    Feedback {
+        source: FeedbackSource::Rules,
+        reason: Some(reason),
+        model: None,
+        overall_assessment: overall,
+        recommendations: recommendations(&report.advice, &notes.own_recommendations, l),
+        strengths: notes.strengths,
+        areas_for_improvement: notes.areas,
+        key_insights: notes.insights,
+        confidence: (m.words_total as f64 / WORDS_FOR_FULL_CONFIDENCE).min(1.0)
+            * MAX_RULES_CONFIDENCE,
+    }
+}
+
+/// What the rules found so far, in the order they looked.
+struct Notes {
+    l: Lang,
+    strengths: Vec<String>,
+    areas: Vec<String>,
+    insights: Vec<String>,
+    own_recommendations: Vec<String>,
+}
+
+impl Notes {
+    fn new(l: Lang) -> Self {
+        Self {
+            l,
+            strengths: Vec::new(),
+            areas: Vec::new(),
+            insights: Vec::new(),
+            own_recommendations: Vec::new(),
+        }
+    }
+
+    fn strength(&mut self, text: Text, args: &[(&str, String)]) {
+        self.strengths.push(self.l.fill(text, args));
+    }
+
+    fn area(&mut self, text: Text, args: &[(&str, String)]) {
+        self.areas.push(self.l.fill(text, args));
+    }
+
+    fn insight(&mut self, text: Text, args: &[(&str, String)]) {
+        self.insights.push(self.l.fill(text, args));
+    }
+
+    fn recommend(&mut self, text: Text) {
+        self.own_recommendations.push(self.l.text(text).to_owned());
+    }
+}
+
+/// Pace against the band, and the first too-fast window.
+fn pace_notes(n: &mut Notes, m: &Metrics) {
     let band = m.pace_band_wpm;
     let wpm = m.words_per_minute;
+    let args = [
+        ("wpm", fixed(wpm, 0)),
+        ("lo", fixed(band.min_wpm, 0)),
+        ("hi", fixed(band.max_wpm, 0)),
+    ];
     // A zero band means the analysis had no band configured: say nothing rather than guess.
     if band.max_wpm > 0.0 {
         if wpm > band.max_wpm {
-            areas.push(t.pace_fast(wpm, band.min_wpm, band.max_wpm));
-            own_recommendations.push(t.rec_slow_down.to_owned());
+            n.area(PACE_FAST, &args);
+            n.recommend(REC_SLOW_DOWN);
         } else if wpm < band.min_wpm {
-            areas.push(t.pace_slow(wpm, band.min_wpm, band.max_wpm));
-            own_recommendations.push(t.rec_speed_up.to_owned());
+            n.area(PACE_SLOW, &args);
+            n.recommend(REC_SPEED_UP);
         } else {
-            strengths.push(t.pace_ok(wpm, band.min_wpm, band.max_wpm));
+            n.strength(PACE_OK, &args);
         }
     }
     let fast: Vec<_> = m
@@ -73,428 +137,163 @@ pub fn rule_based_feedback(report: &Report, reason: FallbackReason) -> Feedback 
         .filter(|w| w.flag == PaceFlag::TooFast)
         .collect();
     if let Some(first) = fast.first() {
-        insights.push(t.fast_windows(fast.len(), m.pace_windows.len(), first.start_sec, first.wpm));
+        let args = [
+            ("n", fast.len().to_string()),
+            ("of", m.pace_windows.len().to_string()),
+            ("at", mmss(first.start_sec)),
+            ("first_wpm", fixed(first.wpm, 0)),
+        ];
+        n.insight(FAST_WINDOWS, &args);
     }
+}
 
-    // Fillers.
-    let f = &m.fillers;
-    if f.per_100_words <= FEW_FILLERS_PER_100 {
-        strengths.push(t.few_fillers(f.total, f.per_100_words));
+fn filler_notes(n: &mut Notes, f: &FillerMetrics) {
+    let top = tally(
+        f.items.iter().take(3).map(|i| (i.word.as_str(), i.count)),
+        guillemets,
+    );
+    let mut args = vec![
+        ("total", f.total.to_string()),
+        ("per100", fixed(f.per_100_words, 1)),
+        ("acoustic", f.acoustic.to_string()),
+    ];
+    let top = if top.is_empty() {
+        String::new()
     } else {
-        let top: Vec<String> = f
-            .items
-            .iter()
-            .take(3)
-            .map(|i| format!("«{}» ×{}", i.word, i.count))
-            .collect();
-        areas.push(t.fillers(f.total, f.per_100_words, &top.join(", ")));
+        n.l.fill(FILLERS_TOP, &[("list", top)])
+    };
+    args.push(("top", top));
+    if f.per_100_words <= FEW_FILLERS_PER_100 {
+        n.strength(FEW_FILLERS, &args);
+    } else {
+        n.area(FILLERS, &args);
         if f.per_100_words > MANY_FILLERS_PER_100 {
-            own_recommendations.push(t.rec_fillers.to_owned());
+            n.recommend(REC_FILLERS);
         }
     }
     if let Some(b) = f.bursts.iter().max_by_key(|b| b.count) {
-        insights.push(t.burst(b.count, b.start_sec, b.end_sec));
+        let args = [
+            ("count", b.count.to_string()),
+            ("start", mmss(b.start_sec)),
+            ("end", mmss(b.end_sec)),
+        ];
+        n.insight(BURST, &args);
     }
     if f.acoustic > 0 {
-        insights.push(t.acoustic(f.acoustic));
+        n.insight(ACOUSTIC, &args);
     }
+}
 
-    // Pauses.
+fn pause_notes(n: &mut Notes, m: &Metrics) {
     let p = &m.pauses;
     let troublesome = p.classes.long + p.classes.awkward;
+    let args = [
+        ("deliberate", p.classes.deliberate.to_string()),
+        ("long", p.classes.long.to_string()),
+        ("awkward", p.classes.awkward.to_string()),
+        ("max", fixed(p.max_sec, 1)),
+        ("speaking", mmss(m.speaking_time_sec)),
+    ];
     if p.classes.deliberate > 0 && troublesome == 0 {
-        strengths.push(t.deliberate_pauses(p.classes.deliberate));
+        n.strength(DELIBERATE_PAUSES, &args);
     }
     if troublesome > 0 {
-        areas.push(t.long_pauses(p.classes.long, p.classes.awkward, p.max_sec));
+        n.area(LONG_PAUSES, &args);
         if let Some(e) = p
             .events
             .iter()
             .filter(|e| matches!(e.class, PauseClass::Long | PauseClass::Awkward))
             .max_by(|a, b| a.duration_sec.total_cmp(&b.duration_sec))
         {
-            insights.push(t.longest_pause(e.duration_sec, e.start_sec, e.word_before.as_deref()));
+            let after = match &e.word_before {
+                Some(w) => n.l.fill(AFTER_WORD, &[("word", w.clone())]),
+                None => String::new(),
+            };
+            let args = [
+                ("duration", fixed(e.duration_sec, 1)),
+                ("at", mmss(e.start_sec)),
+                ("after", after),
+            ];
+            n.insight(LONGEST_PAUSE, &args);
         }
     } else if p.count == 0 && m.speaking_time_sec >= MIN_TIME_FOR_PAUSE_JUDGEMENT_SEC {
-        areas.push(t.no_pauses(m.speaking_time_sec));
-        own_recommendations.push(t.rec_pauses.to_owned());
+        n.area(NO_PAUSES, &args);
+        n.recommend(REC_PAUSES);
     }
+}
 
-    // Phrasing.
-    match m.phrases.length_class {
-        Some(PhraseLength::Balanced) => strengths.push(t.phrases_balanced(m.phrases.avg_words)),
-        Some(PhraseLength::Long) => {
-            areas.push(t.phrases_long(m.phrases.avg_words, m.phrases.max_words))
-        }
-        Some(PhraseLength::Short) => areas.push(t.phrases_short(m.phrases.avg_words)),
+fn phrase_notes(n: &mut Notes, ph: &PhraseMetrics) {
+    let args = [
+        ("avg", fixed(ph.avg_words, 1)),
+        ("max", ph.max_words.to_string()),
+    ];
+    match ph.length_class {
+        Some(PhraseLength::Balanced) => n.strength(PHRASES_BALANCED, &args),
+        Some(PhraseLength::Long) => n.area(PHRASES_LONG, &args),
+        Some(PhraseLength::Short) => n.area(PHRASES_SHORT, &args),
         None => {}
     }
+}
 
-    // Voice.
-    if let Some(range) = m.voice.pitch_range_semitones {
+fn voice_notes(n: &mut Notes, v: &VoiceMetrics) {
+    if let Some(range) = v.pitch_range_semitones {
+        let args = [("range", fixed(range, 1))];
         if range >= LIVELY_PITCH_RANGE_ST {
-            strengths.push(t.lively_voice(range));
+            n.strength(LIVELY_VOICE, &args);
         } else if range < FLAT_PITCH_RANGE_ST {
-            areas.push(t.flat_voice(range));
-            own_recommendations.push(t.rec_intonation.to_owned());
+            n.area(FLAT_VOICE, &args);
+            n.recommend(REC_INTONATION);
         }
     }
-    if let Some(s) = m.voice.monotone_stretches.first() {
-        insights.push(t.monotone(m.voice.monotone_stretches.len(), s.start_sec, s.end_sec));
+    if let Some(s) = v.monotone_stretches.first() {
+        let args = [
+            ("n", v.monotone_stretches.len().to_string()),
+            ("start", mmss(s.start_sec)),
+            ("end", mmss(s.end_sec)),
+        ];
+        n.insight(MONOTONE, &args);
     }
+}
 
-    // Recommendations: the analyser's advice first (warnings, then suggestions), then our own.
-    let mut recommendations: Vec<String> = Vec::new();
+/// The analyser's advice first (warnings, then suggestions), then our own; no repeats.
+fn recommendations(advice: &[Advice], own: &[String], l: Lang) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
     for severity in ["warning", "suggestion", "info"] {
-        for a in report.advice.iter().filter(|a| a.severity == severity) {
+        for a in advice.iter().filter(|a| a.severity == severity) {
             let r = a.recommendation.trim();
-            if !r.is_empty() && !recommendations.iter().any(|x| x == r) {
-                recommendations.push(r.to_owned());
+            if !r.is_empty() && !out.iter().any(|x| x == r) {
+                out.push(r.to_owned());
             }
         }
     }
-    for r in own_recommendations {
-        if !recommendations.contains(&r) {
-            recommendations.push(r);
+    for r in own {
+        if !out.contains(r) {
+            out.push(r.clone());
         }
     }
-    if recommendations.is_empty() {
-        recommendations.push(t.rec_keep.to_owned());
+    if out.is_empty() {
+        out.push(l.text(REC_KEEP).to_owned());
     }
-    recommendations.truncate(MAX_RECOMMENDATIONS);
-
-    let focus = areas.first().cloned();
-    let overall = format!(
-        "{} {} {}",
-        t.preamble(reason),
-        t.summary(
-            m.words_total,
-            m.speaking_time_sec,
-            wpm,
-            f.total,
-            f.per_100_words,
-            p.count
-        ),
-        match focus {
-            Some(area) => t.focus(&area),
-            None => t.all_good.to_owned(),
-        }
-    );
-
-    Feedback {
-        source: FeedbackSource::Rules,
-        reason: Some(reason),
-        model: None,
-        overall_assessment: overall,
-        strengths,
-        areas_for_improvement: areas,
-        recommendations,
-        key_insights: insights,
-        confidence: (m.words_total as f64 / WORDS_FOR_FULL_CONFIDENCE).min(1.0)
-            * MAX_RULES_CONFIDENCE,
-    }
+    out.truncate(MAX_RECOMMENDATIONS);
+    out
 }
 
-/// The sentences, per language.
-struct Texts {
-    lang: Lang,
-    no_speech: &'static str,
-    no_speech_rec: &'static str,
-    rec_slow_down: &'static str,
-    rec_speed_up: &'static str,
-    rec_fillers: &'static str,
-    rec_pauses: &'static str,
-    rec_intonation: &'static str,
-    rec_keep: &'static str,
-    all_good: &'static str,
+/// "Automatic rule-based summary (the AI coach did not answer in time)."
+fn preamble(l: Lang, reason: FallbackReason) -> String {
+    l.fill(PREAMBLE, &[("why", l.text(why(reason)).to_owned())])
 }
 
-impl Texts {
-    fn of(lang: Lang) -> Self {
-        match lang {
-            Lang::Ru => Self {
-                lang,
-                no_speech: "В записи не распознано ни одного слова, поэтому оценить речь нельзя.",
-                no_speech_rec: "Проверьте, что микрофон включён и запись содержит речь, и загрузите её снова.",
-                rec_slow_down: "Замедлитесь: после каждой мысли делайте паузу в 1–2 секунды и выделяйте голосом ключевые слова.",
-                rec_speed_up: "Прибавьте темп: отрепетируйте текст с таймером, сокращая паузы внутри фраз.",
-                rec_fillers: "Замените слова-паразиты паузой: запишите 2-минутный рассказ и каждый раз, когда хочется сказать «ну» или «э-э», просто молчите.",
-                rec_pauses: "Делайте паузы между мыслями: отметьте в плане места для вдоха и остановки.",
-                rec_intonation: "Оживите интонацию: прочитайте текст вслух, выделяя голосом одно ключевое слово в каждой фразе.",
-                rec_keep: "Сохраняйте текущую манеру и записывайте себя регулярно, чтобы отслеживать прогресс.",
-                all_good: "Явных проблем по измеренным показателям нет.",
-            },
-            Lang::En => Self {
-                lang,
-                no_speech: "No words were recognised in the recording, so the speech cannot be assessed.",
-                no_speech_rec: "Check that the microphone is on and the recording contains speech, then upload it again.",
-                rec_slow_down: "Slow down: pause for 1-2 seconds after each thought and stress the key words.",
-                rec_speed_up: "Pick up the pace: rehearse with a timer and trim the pauses inside phrases.",
-                rec_fillers: "Replace fillers with silence: record a 2-minute story and simply pause whenever you feel an \"um\" or \"like\" coming.",
-                rec_pauses: "Pause between thoughts: mark places to breathe and stop in your outline.",
-                rec_intonation: "Vary your intonation: read the text aloud stressing one key word in every phrase.",
-                rec_keep: "Keep your current delivery and record yourself regularly to track progress.",
-                all_good: "The measured numbers show no clear problems.",
-            },
-        }
-    }
-
-    fn ru(&self) -> bool {
-        self.lang == Lang::Ru
-    }
-
-    fn preamble(&self, reason: FallbackReason) -> String {
-        let why = match (self.lang, reason) {
-            (Lang::Ru, FallbackReason::Disabled) => "ИИ-коуч не подключён",
-            (Lang::Ru, FallbackReason::BreakerOpen) => "ИИ-коуч временно недоступен",
-            (Lang::Ru, FallbackReason::Timeout) => "ИИ-коуч не ответил вовремя",
-            (Lang::Ru, FallbackReason::UpstreamError) => "ИИ-коуч ответил ошибкой",
-            (Lang::Ru, FallbackReason::RateLimited) => "превышен лимит запросов к ИИ-коучу",
-            (Lang::Ru, FallbackReason::InvalidReply) => "ответ ИИ-коуча не удалось разобрать",
-            (Lang::En, FallbackReason::Disabled) => "the AI coach is not configured",
-            (Lang::En, FallbackReason::BreakerOpen) => "the AI coach is temporarily unavailable",
-            (Lang::En, FallbackReason::Timeout) => "the AI coach did not answer in time",
-            (Lang::En, FallbackReason::UpstreamError) => "the AI coach returned an error",
-            (Lang::En, FallbackReason::RateLimited) => "the AI coach's rate limit was hit",
-            (Lang::En, FallbackReason::InvalidReply) => "the AI coach's answer could not be read",
-        };
-        if self.ru() {
-            format!("Автоматическая сводка по правилам ({why}).")
-        } else {
-            format!("Automatic rule-based summary ({why}).")
-        }
-    }
-
-    fn summary(
-        &self,
-        words: usize,
-        speaking_sec: f64,
-        wpm: f64,
-        fillers: usize,
-        per100: f64,
-        pauses: usize,
-    ) -> String {
-        if self.ru() {
-            format!(
-                "Произнесено слов: {words} за {} речи, темп {wpm:.0} слов/мин; слов-паразитов: {fillers} ({per100:.1} на 100 слов); пауз: {pauses}.",
-                mmss(speaking_sec)
-            )
-        } else {
-            format!(
-                "{words} words in {} of speaking, {wpm:.0} words per minute; {fillers} fillers ({per100:.1} per 100 words); {pauses} pauses.",
-                mmss(speaking_sec)
-            )
-        }
-    }
-
-    fn focus(&self, area: &str) -> String {
-        if self.ru() {
-            format!("Главное, над чем работать: {}", lowercase_first(area))
-        } else {
-            format!("Main thing to work on: {}", lowercase_first(area))
-        }
-    }
-
-    fn pace_ok(&self, wpm: f64, lo: f64, hi: f64) -> String {
-        if self.ru() {
-            format!("Комфортный темп: {wpm:.0} слов/мин, в пределах {lo:.0}–{hi:.0}.")
-        } else {
-            format!("Comfortable pace: {wpm:.0} words per minute, within {lo:.0}-{hi:.0}.")
-        }
-    }
-
-    fn pace_fast(&self, wpm: f64, lo: f64, hi: f64) -> String {
-        if self.ru() {
-            format!(
-                "Темп {wpm:.0} слов/мин выше комфортного диапазона {lo:.0}–{hi:.0}: слушателям трудно успевать."
-            )
-        } else {
-            format!(
-                "Pace of {wpm:.0} words per minute is above the comfortable {lo:.0}-{hi:.0}: listeners struggle to keep up."
-            )
-        }
-    }
-
-    fn pace_slow(&self, wpm: f64, lo: f64, hi: f64) -> String {
-        if self.ru() {
-            format!(
-                "Темп {wpm:.0} слов/мин ниже комфортного диапазона {lo:.0}–{hi:.0}: внимание слушателей может рассеиваться."
-            )
-        } else {
-            format!(
-                "Pace of {wpm:.0} words per minute is below the comfortable {lo:.0}-{hi:.0}: attention may drift."
-            )
-        }
-    }
-
-    fn fast_windows(&self, n: usize, of: usize, first_at: f64, first_wpm: f64) -> String {
-        if self.ru() {
-            format!(
-                "Слишком быстрых отрезков: {n} из {of}; первый — с {} ({first_wpm:.0} слов/мин).",
-                mmss(first_at)
-            )
-        } else {
-            format!(
-                "{n} of {of} windows were too fast; the first at {} ({first_wpm:.0} wpm).",
-                mmss(first_at)
-            )
-        }
-    }
-
-    fn few_fillers(&self, total: usize, per100: f64) -> String {
-        if self.ru() {
-            format!("Мало слов-паразитов: {total} ({per100:.1} на 100 слов).")
-        } else {
-            format!("Few fillers: {total} ({per100:.1} per 100 words).")
-        }
-    }
-
-    fn fillers(&self, total: usize, per100: f64, top: &str) -> String {
-        let top = if top.is_empty() {
-            String::new()
-        } else if self.ru() {
-            format!(", чаще всего {top}")
-        } else {
-            format!(", most often {top}")
-        };
-        if self.ru() {
-            format!("Слова-паразиты: {total} ({per100:.1} на 100 слов){top}.")
-        } else {
-            format!("Fillers: {total} ({per100:.1} per 100 words){top}.")
-        }
-    }
-
-    fn burst(&self, count: usize, start: f64, end: f64) -> String {
-        if self.ru() {
-            format!(
-                "Скопление паразитов: {count} подряд на {}–{}.",
-                mmss(start),
-                mmss(end)
-            )
-        } else {
-            format!(
-                "Filler burst: {count} close together at {}-{}.",
-                mmss(start),
-                mmss(end)
-            )
-        }
-    }
-
-    fn acoustic(&self, n: usize) -> String {
-        if self.ru() {
-            format!("Звуков-заминок без слов (найдены по звуку, не по тексту): {n}.")
-        } else {
-            format!(
-                "Hesitation sounds without words (found in the audio, not the transcript): {n}."
-            )
-        }
-    }
-
-    fn deliberate_pauses(&self, n: usize) -> String {
-        if self.ru() {
-            format!("Смысловые паузы: {n}, без затянутых остановок.")
-        } else {
-            format!("Deliberate pauses: {n}, with no overlong stops.")
-        }
-    }
-
-    fn long_pauses(&self, long: usize, awkward: usize, max: f64) -> String {
-        if self.ru() {
-            format!("Длинных пауз: {long}, неловких: {awkward}; самая длинная — {max:.1} с.")
-        } else {
-            format!("{long} long and {awkward} awkward pauses; the longest is {max:.1} s.")
-        }
-    }
-
-    fn longest_pause(&self, dur: f64, at: f64, before: Option<&str>) -> String {
-        let after_word = before
-            .map(|w| {
-                if self.ru() {
-                    format!(" после «{w}»")
-                } else {
-                    format!(" after \"{w}\"")
-                }
-            })
-            .unwrap_or_default();
-        if self.ru() {
-            format!(
-                "Самая длинная пауза: {dur:.1} с на {}{after_word}.",
-                mmss(at)
-            )
-        } else {
-            format!("Longest pause: {dur:.1} s at {}{after_word}.", mmss(at))
-        }
-    }
-
-    fn no_pauses(&self, speaking: f64) -> String {
-        if self.ru() {
-            format!(
-                "Почти нет пауз за {} речи: слушателям некогда осмыслить сказанное.",
-                mmss(speaking)
-            )
-        } else {
-            format!(
-                "Almost no pauses in {} of speaking: listeners get no time to absorb.",
-                mmss(speaking)
-            )
-        }
-    }
-
-    fn phrases_balanced(&self, avg: f64) -> String {
-        if self.ru() {
-            format!("Фразы сбалансированной длины: в среднем {avg:.1} слова.")
-        } else {
-            format!("Phrases of balanced length: {avg:.1} words on average.")
-        }
-    }
-
-    fn phrases_long(&self, avg: f64, max: usize) -> String {
-        if self.ru() {
-            format!("Длинные фразы: в среднем {avg:.1} слова, самая длинная — {max}.")
-        } else {
-            format!("Long phrases: {avg:.1} words on average, the longest {max}.")
-        }
-    }
-
-    fn phrases_short(&self, avg: f64) -> String {
-        if self.ru() {
-            format!("Короткие, рубленые фразы: в среднем {avg:.1} слова.")
-        } else {
-            format!("Short, choppy phrases: {avg:.1} words on average.")
-        }
-    }
-
-    fn lively_voice(&self, range: f64) -> String {
-        if self.ru() {
-            format!("Живая интонация: диапазон высоты голоса {range:.1} полутона.")
-        } else {
-            format!("Lively intonation: a pitch range of {range:.1} semitones.")
-        }
-    }
-
-    fn flat_voice(&self, range: f64) -> String {
-        if self.ru() {
-            format!("Монотонная подача: диапазон высоты голоса всего {range:.1} полутона.")
-        } else {
-            format!("Flat delivery: a pitch range of only {range:.1} semitones.")
-        }
-    }
-
-    fn monotone(&self, n: usize, start: f64, end: f64) -> String {
-        if self.ru() {
-            format!(
-                "Монотонных отрезков: {n}; первый — {}–{}.",
-                mmss(start),
-                mmss(end)
-            )
-        } else {
-            format!(
-                "{n} monotone stretches; the first at {}-{}.",
-                mmss(start),
-                mmss(end)
-            )
-        }
-    }
+/// The headline numbers in one sentence.
+fn summary(l: Lang, m: &Metrics) -> String {
+    let args = [
+        ("words", m.words_total.to_string()),
+        ("speaking", mmss(m.speaking_time_sec)),
+        ("wpm", fixed(m.words_per_minute, 0)),
+        ("fillers", m.fillers.total.to_string()),
+        ("per100", fixed(m.fillers.per_100_words, 1)),
+        ("pauses", m.pauses.count.to_string()),
+    ];
+    l.fill(SUMMARY, &args)
 }
 
 /// `Темп …` → `темп …`, for a sentence continued after a colon.
@@ -505,6 +304,163 @@ fn lowercase_first(s: &str) -> String {
         None => String::new(),
     }
 }
+
+// The sentences of the feedback. Numbers are written with a decimal point in both languages.
+
+fn why(reason: FallbackReason) -> Text {
+    match reason {
+        FallbackReason::Disabled => {
+            Text::new("ИИ-коуч не подключён", "the AI coach is not configured")
+        }
+        FallbackReason::BreakerOpen => Text::new(
+            "ИИ-коуч временно недоступен",
+            "the AI coach is temporarily unavailable",
+        ),
+        FallbackReason::Timeout => Text::new(
+            "ИИ-коуч не ответил вовремя",
+            "the AI coach did not answer in time",
+        ),
+        FallbackReason::UpstreamError => {
+            Text::new("ИИ-коуч ответил ошибкой", "the AI coach returned an error")
+        }
+        FallbackReason::RateLimited => Text::new(
+            "превышен лимит запросов к ИИ-коучу",
+            "the AI coach's rate limit was hit",
+        ),
+        FallbackReason::InvalidReply => Text::new(
+            "ответ ИИ-коуча не удалось разобрать",
+            "the AI coach's answer could not be read",
+        ),
+    }
+}
+
+const PREAMBLE: Text = Text::new(
+    "Автоматическая сводка по правилам ({why}).",
+    "Automatic rule-based summary ({why}).",
+);
+const SUMMARY: Text = Text::new(
+    "Произнесено слов: {words} за {speaking} речи, темп {wpm} слов/мин; слов-паразитов: {fillers} ({per100} на 100 слов); пауз: {pauses}.",
+    "{words} words in {speaking} of speaking, {wpm} words per minute; {fillers} fillers ({per100} per 100 words); {pauses} pauses.",
+);
+const FOCUS: Text = Text::new(
+    "Главное, над чем работать: {area}",
+    "Main thing to work on: {area}",
+);
+const ALL_GOOD: Text = Text::new(
+    "Явных проблем по измеренным показателям нет.",
+    "The measured numbers show no clear problems.",
+);
+const NO_SPEECH: Text = Text::new(
+    "В записи не распознано ни одного слова, поэтому оценить речь нельзя.",
+    "No words were recognised in the recording, so the speech cannot be assessed.",
+);
+const NO_SPEECH_REC: Text = Text::new(
+    "Проверьте, что микрофон включён и запись содержит речь, и загрузите её снова.",
+    "Check that the microphone is on and the recording contains speech, then upload it again.",
+);
+
+const PACE_OK: Text = Text::new(
+    "Комфортный темп: {wpm} слов/мин, в пределах {lo}–{hi}.",
+    "Comfortable pace: {wpm} words per minute, within {lo}-{hi}.",
+);
+const PACE_FAST: Text = Text::new(
+    "Темп {wpm} слов/мин выше комфортного диапазона {lo}–{hi}: слушателям трудно успевать.",
+    "Pace of {wpm} words per minute is above the comfortable {lo}-{hi}: listeners struggle to keep up.",
+);
+const PACE_SLOW: Text = Text::new(
+    "Темп {wpm} слов/мин ниже комфортного диапазона {lo}–{hi}: внимание слушателей может рассеиваться.",
+    "Pace of {wpm} words per minute is below the comfortable {lo}-{hi}: attention may drift.",
+);
+const FAST_WINDOWS: Text = Text::new(
+    "Слишком быстрых отрезков: {n} из {of}; первый — с {at} ({first_wpm} слов/мин).",
+    "{n} of {of} windows were too fast; the first at {at} ({first_wpm} wpm).",
+);
+const REC_SLOW_DOWN: Text = Text::new(
+    "Замедлитесь: после каждой мысли делайте паузу в 1–2 секунды и выделяйте голосом ключевые слова.",
+    "Slow down: pause for 1-2 seconds after each thought and stress the key words.",
+);
+const REC_SPEED_UP: Text = Text::new(
+    "Прибавьте темп: отрепетируйте текст с таймером, сокращая паузы внутри фраз.",
+    "Pick up the pace: rehearse with a timer and trim the pauses inside phrases.",
+);
+
+const FEW_FILLERS: Text = Text::new(
+    "Мало слов-паразитов: {total} ({per100} на 100 слов).",
+    "Few fillers: {total} ({per100} per 100 words).",
+);
+const FILLERS: Text = Text::new(
+    "Слова-паразиты: {total} ({per100} на 100 слов){top}.",
+    "Fillers: {total} ({per100} per 100 words){top}.",
+);
+const FILLERS_TOP: Text = Text::new(", чаще всего {list}", ", most often {list}");
+const BURST: Text = Text::new(
+    "Скопление паразитов: {count} подряд на {start}–{end}.",
+    "Filler burst: {count} close together at {start}-{end}.",
+);
+const ACOUSTIC: Text = Text::new(
+    "Звуков-заминок без слов (найдены по звуку, не по тексту): {acoustic}.",
+    "Hesitation sounds without words (found in the audio, not the transcript): {acoustic}.",
+);
+const REC_FILLERS: Text = Text::new(
+    "Замените слова-паразиты паузой: запишите 2-минутный рассказ и каждый раз, когда хочется сказать «ну» или «э-э», просто молчите.",
+    "Replace fillers with silence: record a 2-minute story and simply pause whenever you feel an \"um\" or \"like\" coming.",
+);
+
+const DELIBERATE_PAUSES: Text = Text::new(
+    "Смысловые паузы: {deliberate}, без затянутых остановок.",
+    "Deliberate pauses: {deliberate}, with no overlong stops.",
+);
+const LONG_PAUSES: Text = Text::new(
+    "Длинных пауз: {long}, неловких: {awkward}; самая длинная — {max} с.",
+    "{long} long and {awkward} awkward pauses; the longest is {max} s.",
+);
+const LONGEST_PAUSE: Text = Text::new(
+    "Самая длинная пауза: {duration} с на {at}{after}.",
+    "Longest pause: {duration} s at {at}{after}.",
+);
+const AFTER_WORD: Text = Text::new(" после «{word}»", " after \"{word}\"");
+const NO_PAUSES: Text = Text::new(
+    "Почти нет пауз за {speaking} речи: слушателям некогда осмыслить сказанное.",
+    "Almost no pauses in {speaking} of speaking: listeners get no time to absorb.",
+);
+const REC_PAUSES: Text = Text::new(
+    "Делайте паузы между мыслями: отметьте в плане места для вдоха и остановки.",
+    "Pause between thoughts: mark places to breathe and stop in your outline.",
+);
+
+const PHRASES_BALANCED: Text = Text::new(
+    "Фразы сбалансированной длины: в среднем {avg} слова.",
+    "Phrases of balanced length: {avg} words on average.",
+);
+const PHRASES_LONG: Text = Text::new(
+    "Длинные фразы: в среднем {avg} слова, самая длинная — {max}.",
+    "Long phrases: {avg} words on average, the longest {max}.",
+);
+const PHRASES_SHORT: Text = Text::new(
+    "Короткие, рубленые фразы: в среднем {avg} слова.",
+    "Short, choppy phrases: {avg} words on average.",
+);
+
+const LIVELY_VOICE: Text = Text::new(
+    "Живая интонация: диапазон высоты голоса {range} полутона.",
+    "Lively intonation: a pitch range of {range} semitones.",
+);
+const FLAT_VOICE: Text = Text::new(
+    "Монотонная подача: диапазон высоты голоса всего {range} полутона.",
+    "Flat delivery: a pitch range of only {range} semitones.",
+);
+const MONOTONE: Text = Text::new(
+    "Монотонных отрезков: {n}; первый — {start}–{end}.",
+    "{n} monotone stretches; the first at {start}-{end}.",
+);
+const REC_INTONATION: Text = Text::new(
+    "Оживите интонацию: прочитайте текст вслух, выделяя голосом одно ключевое слово в каждой фразе.",
+    "Vary your intonation: read the text aloud stressing one key word in every phrase.",
+);
+const REC_KEEP: Text = Text::new(
+    "Сохраняйте текущую манеру и записывайте себя регулярно, чтобы отслеживать прогресс.",
+    "Keep your current delivery and record yourself regularly to track progress.",
+);
 
 #[cfg(test)]
 mod tests {

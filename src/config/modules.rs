@@ -32,57 +32,10 @@ pub struct AsrConfig {
 /// `max_concurrent` (`MAX_CONCURRENT_ANALYSES`) sizes the Whisper workers when
 /// `WHISPER_WORKERS` is 0 (auto).
 pub fn asr(r: &mut Reader, max_concurrent: usize) -> AsrConfig {
-    let backend = match r
-        .string("ASR_BACKEND", "whisper")
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "whisper" => AsrBackend::Whisper,
-        "openai" => AsrBackend::OpenAi,
-        other => {
-            r.error(format!("ASR_BACKEND={other:?}: expected whisper or openai"));
-            AsrBackend::Whisper
-        }
-    };
+    let backend = asr_backend(r);
     let d = WhisperConfig::default();
-    let temperatures = match r.optional("WHISPER_TEMPERATURES") {
-        None => d.temperatures.clone(),
-        Some(s) => {
-            let parsed: Result<Vec<f32>, _> =
-                s.split(',').map(|t| t.trim().parse::<f32>()).collect();
-            match parsed {
-                Ok(v) if !v.is_empty() && v.iter().all(|t| (0.0..=2.0).contains(t)) => v,
-                _ => {
-                    r.error(format!(
-                        "WHISPER_TEMPERATURES={s:?}: expected comma-separated numbers in 0..=2"
-                    ));
-                    d.temperatures.clone()
-                }
-            }
-        }
-    };
-    let languages = match r.optional("WHISPER_LANGUAGES") {
-        None => d.languages.clone(),
-        Some(s) if s.trim().eq_ignore_ascii_case("all") => Vec::new(),
-        Some(s) => {
-            let codes: Vec<String> = s
-                .split(',')
-                .map(|c| c.trim().to_ascii_lowercase())
-                .filter(|c| !c.is_empty())
-                .collect();
-            let valid = |c: &String| {
-                (2..=3).contains(&c.len()) && c.chars().all(|ch| ch.is_ascii_lowercase())
-            };
-            if codes.is_empty() || !codes.iter().all(valid) {
-                r.error(format!(
-                    "WHISPER_LANGUAGES={s:?}: expected comma-separated language codes (ru,en) or all"
-                ));
-                d.languages.clone()
-            } else {
-                codes
-            }
-        }
-    };
+    let temperatures = whisper_temperatures(r, &d);
+    let languages = whisper_languages(r, &d);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = match r.number("WHISPER_WORKERS", 0usize, 0..=64) {
         // One replica per analysis allowed at once, but never more replicas than cores.
@@ -136,6 +89,68 @@ pub fn asr(r: &mut Reader, max_concurrent: usize) -> AsrConfig {
         backend,
         whisper,
         openai,
+    }
+}
+
+/// `ASR_BACKEND`: whisper or openai.
+fn asr_backend(r: &mut Reader) -> AsrBackend {
+    match r
+        .string("ASR_BACKEND", "whisper")
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "whisper" => AsrBackend::Whisper,
+        "openai" => AsrBackend::OpenAi,
+        other => {
+            r.error(format!("ASR_BACKEND={other:?}: expected whisper or openai"));
+            AsrBackend::Whisper
+        }
+    }
+}
+
+/// `WHISPER_TEMPERATURES`: comma-separated, each in 0..=2.
+fn whisper_temperatures(r: &mut Reader, d: &WhisperConfig) -> Vec<f32> {
+    match r.optional("WHISPER_TEMPERATURES") {
+        None => d.temperatures.clone(),
+        Some(s) => {
+            let parsed: Result<Vec<f32>, _> =
+                s.split(',').map(|t| t.trim().parse::<f32>()).collect();
+            match parsed {
+                Ok(v) if !v.is_empty() && v.iter().all(|t| (0.0..=2.0).contains(t)) => v,
+                _ => {
+                    r.error(format!(
+                        "WHISPER_TEMPERATURES={s:?}: expected comma-separated numbers in 0..=2"
+                    ));
+                    d.temperatures.clone()
+                }
+            }
+        }
+    }
+}
+
+/// `WHISPER_LANGUAGES`: comma-separated language codes, or `all` (empty: no restriction).
+fn whisper_languages(r: &mut Reader, d: &WhisperConfig) -> Vec<String> {
+    match r.optional("WHISPER_LANGUAGES") {
+        None => d.languages.clone(),
+        Some(s) if s.trim().eq_ignore_ascii_case("all") => Vec::new(),
+        Some(s) => {
+            let codes: Vec<String> = s
+                .split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .filter(|c| !c.is_empty())
+                .collect();
+            let valid = |c: &String| {
+                (2..=3).contains(&c.len()) && c.chars().all(|ch| ch.is_ascii_lowercase())
+            };
+            if codes.is_empty() || !codes.iter().all(valid) {
+                r.error(format!(
+                    "WHISPER_LANGUAGES={s:?}: expected comma-separated language codes (ru,en) or all"
+                ));
+                d.languages.clone()
+            } else {
+                codes
+            }
+        }
     }
 }
 

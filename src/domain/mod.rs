@@ -19,6 +19,8 @@
 //! - `pace`: sliding pace windows against the comfortable band.
 //! - `pauses`: VAD pauses, their classes, and the phrases between them.
 //! - `prosody`: YIN pitch track, monotone stretches, loudness.
+//! - `text`: language, plural forms, number and time formatting, bilingual text tables: what
+//!   the advice and the coach's texts (rules, prompt) write through.
 //! - `advice`: grounded advice in the recording's language.
 //! - `progress`: tracked metrics over rehearsals: baseline, deltas, personal best, goal status.
 //! - `timeline`: typed events for UIs.
@@ -41,6 +43,7 @@ pub mod sentences;
 pub mod signal;
 pub mod stats;
 pub mod stems;
+pub mod text;
 pub mod timeline;
 pub mod tokens;
 pub mod transcript;

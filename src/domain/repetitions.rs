@@ -240,9 +240,40 @@ pub fn overused(
     lexicon: &WordLexicon,
     min_count: usize,
 ) -> Vec<OverusedPhrase> {
+    let content = content_words(tokens, taken, sentence_of, lexicon);
+    let mut kept = repeated_grams(&content, min_count.max(2));
+    // A shorter phrase whose every occurrence lies inside a kept longer one says nothing new.
+    let longer: Vec<(String, usize)> = kept
+        .iter()
+        .map(|(_, key, occ)| (format!(" {key} "), occ.len()))
+        .collect();
+    kept.retain(|(_, key, occ)| {
+        let padded = format!(" {key} ");
+        !longer
+            .iter()
+            .any(|(l, c)| l.len() > padded.len() && l.contains(&padded) && *c >= occ.len())
+    });
+    kept.sort_by(|a, b| {
+        b.2.len()
+            .cmp(&a.2.len())
+            .then_with(|| b.0.cmp(&a.0))
+            .then_with(|| a.2[0].0.cmp(&b.2[0].0))
+    });
+    kept.into_iter()
+        .take(MAX_OVERUSED)
+        .map(|(_, _, occ)| overused_phrase(tokens, &occ))
+        .collect()
+}
+
+/// Content words in order: (token index, stem, chain id). A chain breaks at a sentence end,
+/// a filler, or more than MAX_STOPWORDS_BETWEEN stop-words.
+fn content_words(
+    tokens: &[Token],
+    taken: &[bool],
+    sentence_of: &[usize],
+    lexicon: &WordLexicon,
+) -> Vec<(usize, String, usize)> {
     use super::stems::stem;
-    // Content words in order: (token index, stem, chain id). A chain breaks at a sentence end,
-    // a filler, or more than MAX_STOPWORDS_BETWEEN stop-words.
     let mut content: Vec<(usize, String, usize)> = Vec::new();
     let mut chain = 0;
     let mut stops = 0;
@@ -267,6 +298,11 @@ pub fn overused(
         stops = 0;
         content.push((k, stem(&t.norm), chain));
     }
+    content
+}
+
+/// The 2–4 stem n-grams within one chain occurring at least `min_count` times.
+fn repeated_grams(content: &[(usize, String, usize)], min_count: usize) -> Vec<Gram> {
     // n-gram key → occurrences as (first token, last token).
     let mut grams: HashMap<(usize, String), Vec<(usize, usize)>> = HashMap::new();
     for n in 2..=4 {
@@ -285,62 +321,42 @@ pub fn overused(
             }
         }
     }
-    let min_count = min_count.max(2);
-    let mut kept: Vec<Gram> = grams
+    grams
         .into_iter()
         .filter(|(_, occ)| occ.len() >= min_count)
         .map(|((n, key), occ)| (n, key, occ))
-        .collect();
-    // A shorter phrase whose every occurrence lies inside a kept longer one says nothing new.
-    let longer: Vec<(String, usize)> = kept
-        .iter()
-        .map(|(_, key, occ)| (format!(" {key} "), occ.len()))
-        .collect();
-    kept.retain(|(_, key, occ)| {
-        let padded = format!(" {key} ");
-        !longer
-            .iter()
-            .any(|(l, c)| l.len() > padded.len() && l.contains(&padded) && *c >= occ.len())
-    });
-    kept.sort_by(|a, b| {
-        b.2.len()
-            .cmp(&a.2.len())
-            .then_with(|| b.0.cmp(&a.0))
-            .then_with(|| a.2[0].0.cmp(&b.2[0].0))
-    });
-    kept.into_iter()
-        .take(MAX_OVERUSED)
-        .map(|(_, _, occ)| {
-            // The most frequent written form (first seen among equals).
-            let mut forms: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-            for (order, &(a, b)) in occ.iter().enumerate() {
-                let text = tokens[a..=b]
-                    .iter()
-                    .map(|t| t.norm.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let e = forms.entry(text).or_insert((0, order));
-                e.0 += 1;
-            }
-            let text = forms
-                .into_iter()
-                .max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.1.1.cmp(&a.1.1)))
-                .map(|(t, _)| t)
-                .unwrap_or_default();
-            OverusedPhrase {
-                text,
-                count: occ.len(),
-                occurrences: occ
-                    .iter()
-                    .map(|&(a, b)| TimeRef {
-                        start_sec: ms(tokens[a].start_sec),
-                        end_sec: ms(tokens[b].end_sec),
-                        label: None,
-                    })
-                    .collect(),
-            }
-        })
         .collect()
+}
+
+/// The phrase of `occ` in its most frequent written form (first seen among equals).
+fn overused_phrase(tokens: &[Token], occ: &[(usize, usize)]) -> OverusedPhrase {
+    let mut forms: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (order, &(a, b)) in occ.iter().enumerate() {
+        let text = tokens[a..=b]
+            .iter()
+            .map(|t| t.norm.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let e = forms.entry(text).or_insert((0, order));
+        e.0 += 1;
+    }
+    let text = forms
+        .into_iter()
+        .max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.1.1.cmp(&a.1.1)))
+        .map(|(t, _)| t)
+        .unwrap_or_default();
+    OverusedPhrase {
+        text,
+        count: occ.len(),
+        occurrences: occ
+            .iter()
+            .map(|&(a, b)| TimeRef {
+                start_sec: ms(tokens[a].start_sec),
+                end_sec: ms(tokens[b].end_sec),
+                label: None,
+            })
+            .collect(),
+    }
 }
 
 /// The repetition metrics from the found repeats/restarts and over-used phrases.
