@@ -249,11 +249,9 @@ async fn five_rehearsals(url: &str) {
     assert_eq!(cmp["b"]["id"], ids[4].as_str());
 
     // Paged listing, newest first, with each rehearsal's own goal statuses.
-    let (status, page) = get(
-        &app,
-        &format!("/speakers/{speaker}/rehearsals?limit=2&offset=1"),
-    )
-    .await;
+    let (status, page) = app
+        .get_with_status(&format!("/speakers/{speaker}/rehearsals?limit=2&offset=1"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["total"], 5);
     let listed: Vec<&str> = page["rehearsals"]
@@ -268,11 +266,12 @@ async fn five_rehearsals(url: &str) {
     assert_eq!(statuses(&page["rehearsals"][1]["goals"]), expect_for(2));
 
     // Compare the first with the last: b - a, and the direction per metric.
-    let (status, c) = get(
-        &app,
-        &format!("/speakers/{speaker}/compare?a={}&b={}", ids[0], ids[4]),
-    )
-    .await;
+    let (status, c) = app
+        .get_with_status(&format!(
+            "/speakers/{speaker}/compare?a={}&b={}",
+            ids[0], ids[4]
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK, "{c}");
     let f = c["metrics"]
         .as_array()
