@@ -14,7 +14,7 @@
 //! `WHISPER_BEAM_SIZE`, `WHISPER_COMPUTE_TYPE`, `WHISPER_LANGUAGE`, `WHISPER_FILLER_PROMPT`,
 //! `WHISPER_BATCH_SIZE`, `WHISPER_PACK_SILENCE_SEC`). Speech spans come from the service's VAD.
 
-#[path = "../tests/asr_support/mod.rs"]
+#[path = "../tests/support/asr.rs"]
 mod asr_support;
 #[cfg(feature = "whisper")]
 #[path = "../tests/support/long_talk.rs"]

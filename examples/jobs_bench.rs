@@ -14,12 +14,13 @@
 
 #[path = "../tests/support/long_talk.rs"]
 mod long_talk;
+#[path = "../tests/support/sse.rs"]
+mod sse;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use serde_json::{Value, json};
 use speech_coach::app::{Application, Services};
 use speech_coach::asr::{AsrError, AsrInput, Segment, Transcriber, Transcript, WindowDone, Word};
@@ -199,44 +200,29 @@ async fn run(asr: &str, talk: &long_talk::LongTalk, per_window: Duration) -> Val
     assert_eq!(resp.status(), 202, "{:?}", resp.text().await);
     let job: Value = resp.json().await.unwrap();
     let id = job["id"].as_str().unwrap().to_string();
-    let mut stream = client
+    let events = client
         .get(url(&format!("/jobs/{id}/events")))
         .send()
         .await
-        .unwrap()
-        .bytes_stream();
-    let mut buf = String::new();
+        .unwrap();
+    let mut events = sse::SseReader::new(events);
     let (mut first_progress, mut first_words, mut done, mut windows) = (None, None, None, 0);
-    'read: while let Some(chunk) = stream.next().await {
-        buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        while let Some(end) = buf.find("\n\n") {
-            let block: String = buf.drain(..end + 2).collect();
-            let field = |name: &str| {
-                block
-                    .lines()
-                    .find_map(|l| l.strip_prefix(name))
-                    .map(|s| s.trim().to_string())
-            };
-            let kind = field("event:").unwrap_or_default();
-            let data: Value = field("data:")
-                .and_then(|d| serde_json::from_str(&d).ok())
-                .unwrap_or(Value::Null);
-            let at = uploaded.elapsed().as_secs_f64();
-            if kind == "stage" && data["stage"] != "queued" && first_progress.is_none() {
-                first_progress = Some(at);
+    while let Some(e) = events.next().await {
+        let (kind, data) = (e.event.as_str(), &e.data);
+        let at = uploaded.elapsed().as_secs_f64();
+        if kind == "stage" && data["stage"] != "queued" && first_progress.is_none() {
+            first_progress = Some(at);
+        }
+        if kind == "progress" && data.get("snapshot").is_none() {
+            windows += 1;
+            if first_words.is_none() && data["words"].as_array().is_some_and(|w| !w.is_empty()) {
+                first_words = Some(at);
             }
-            if kind == "progress" && data.get("snapshot").is_none() {
-                windows += 1;
-                if first_words.is_none() && data["words"].as_array().is_some_and(|w| !w.is_empty())
-                {
-                    first_words = Some(at);
-                }
-            }
-            if kind == "done" || kind == "failed" {
-                assert_eq!(kind, "done", "{data}");
-                done = Some(at);
-                break 'read;
-            }
+        }
+        if kind == "done" || kind == "failed" {
+            assert_eq!(kind, "done", "{data}");
+            done = Some(at);
+            break;
         }
     }
     shutdown.cancel();

@@ -7,18 +7,16 @@
 //! unset, like `asr_whisper.rs`.
 #![cfg(feature = "whisper")]
 
-mod asr_support;
-#[path = "support/long_talk.rs"]
-mod long_talk;
+mod support;
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use asr_support::{align, normalise_words};
 use speech_coach::asr::{
     AsrInput, AsrWatcher, Transcriber, Transcript, WhisperConfig, WhisperTranscriber, WindowDone,
 };
 use speech_coach::audio::vad::{VadConfig, detect};
+use support::asr::{align, normalise_words};
+use support::long_talk;
 
 /// Word deletion rate bound. `bench/asr.sh` (docs/bench/asr.md) measured on this talk: bare
 /// faster-whisper 1.2.1 (same weights, int8, beam 5, its VAD) 0.0045, speech-coach 0.0081, the
@@ -27,26 +25,6 @@ use speech_coach::audio::vad::{VadConfig, detect};
 const MAX_DELETION_RATE: f64 = 0.01;
 /// A sentence counts as lost when fewer than half of its words are found in place.
 const MIN_SENTENCE_RECALL: f64 = 0.5;
-
-fn model_dir() -> Option<PathBuf> {
-    let dir = std::env::var("WHISPER_MODEL_DIR").map_or_else(
-        |_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models/whisper-base")),
-        PathBuf::from,
-    );
-    if dir.join("model.bin").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("SPEECH_COACH_REQUIRE_MODEL").is_none(),
-        "SPEECH_COACH_REQUIRE_MODEL is set but no model at {}: run scripts/fetch-model.sh",
-        dir.display()
-    );
-    eprintln!(
-        "\n!!!!! SKIPPING long-talk Whisper test: no model at {} !!!!!\n",
-        dir.display()
-    );
-    None
-}
 
 /// Records every window the recogniser reports.
 #[derive(Debug, Default)]
@@ -88,7 +66,9 @@ async fn ten_minute_talk_keeps_every_sentence() {
             .with_writer(std::io::stderr)
             .try_init();
     }
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = support::model::whisper_or_skip("the long-talk Whisper test") else {
+        return;
+    };
     let talk = long_talk::held_out_english();
     let samples: Vec<f32> = talk
         .samples

@@ -5,46 +5,25 @@
 //! `scripts/fetch-model.sh`.
 #![cfg(feature = "whisper")]
 
-mod asr_support;
+mod support;
 
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use asr_support::{energy_speech_spans, manifest_entry, normalise_words, read_clip, wer};
 use speech_coach::asr::{
     AsrError, AsrInput, Transcriber, Transcript, WhisperConfig, WhisperTranscriber,
 };
+use support::asr::{energy_speech_spans, manifest_entry, normalise_words, read_clip, wer};
 
 /// Measured word error rates of the default settings (docs/bench/asr.md) plus a margin, so a
 /// regression fails but run-to-run noise does not.
 const EN_WER_MAX: f64 = 0.10;
 const RU_FEST_WER_MAX: f64 = 0.25;
 
-fn model_dir() -> PathBuf {
-    std::env::var("WHISPER_MODEL_DIR").map_or_else(
-        |_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models/whisper-base")),
-        PathBuf::from,
-    )
-}
-
 /// The shared model, or `None` (test skipped) when it is absent and not required.
 fn asr() -> Option<&'static WhisperTranscriber> {
     static ASR: OnceLock<Option<WhisperTranscriber>> = OnceLock::new();
     ASR.get_or_init(|| {
-        let dir = model_dir();
-        if !dir.join("model.bin").is_file() {
-            if std::env::var_os("SPEECH_COACH_REQUIRE_MODEL").is_some() {
-                panic!(
-                    "SPEECH_COACH_REQUIRE_MODEL is set but no model at {}: run scripts/fetch-model.sh",
-                    dir.display()
-                );
-            }
-            eprintln!(
-                "\n!!!!! SKIPPING Whisper tests: no model at {} (run scripts/fetch-model.sh) !!!!!\n",
-                dir.display()
-            );
-            return None;
-        }
+        let dir = support::model::whisper_or_skip("the Whisper tests")?;
         let cfg = WhisperConfig {
             model_dir: dir,
             ..WhisperConfig::default()

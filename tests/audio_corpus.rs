@@ -2,40 +2,19 @@
 //! inserted pause is found where `manifest.json` measured it, silence and noise hold no speech,
 //! and every file in `bad/` is refused (or salvaged) the documented way.
 
+mod support;
+
 use serde_json::Value;
 use speech_coach::audio::vad::{self, VadConfig};
 use speech_coach::audio::{
     AudioError, DecodeLimits, DecodedAudio, TARGET_SAMPLE_RATE, decode_file, find_ffmpeg,
 };
 use speech_coach::domain::signal::{Span, SpeechMap};
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
+use std::path::Path;
+use support::corpus;
 
 /// Pause boundaries must match the manifest within this, seconds (the tolerance).
 const BOUNDARY_TOL_SEC: f64 = 0.12;
-
-fn corpus(rel: &str) -> PathBuf {
-    Path::new(CORPUS).join(rel)
-}
-
-fn manifest() -> &'static Value {
-    static M: OnceLock<Value> = OnceLock::new();
-    M.get_or_init(|| {
-        let text = std::fs::read_to_string(corpus("manifest.json")).expect("corpus manifest.json");
-        serde_json::from_str(&text).expect("manifest is JSON")
-    })
-}
-
-fn entries(kind: &str) -> Vec<&'static Value> {
-    manifest()["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .collect()
-}
 
 fn limits() -> DecodeLimits {
     DecodeLimits {
@@ -45,7 +24,7 @@ fn limits() -> DecodeLimits {
 }
 
 fn decode(rel: &str) -> DecodedAudio {
-    decode_file(&corpus(rel), &limits()).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    decode_file(&corpus::path(rel), &limits()).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 fn speech_map(audio: &DecodedAudio) -> SpeechMap {
@@ -75,7 +54,7 @@ fn length_tolerance(codec: &str) -> f64 {
 
 #[test]
 fn every_variant_decodes_to_the_reference_duration_and_reports_its_format() {
-    for e in entries("speech") {
+    for e in corpus::entries("speech") {
         let rel = e["file"].as_str().unwrap();
         if !opus_decodable(rel) {
             continue;
@@ -83,7 +62,7 @@ fn every_variant_decodes_to_the_reference_duration_and_reports_its_format() {
         let audio = decode(rel);
         let codec = e["codec"].as_str().unwrap();
         let reference = match e["derived_from"].as_str() {
-            Some(r) => f(&manifest()["files"]
+            Some(r) => f(&corpus::manifest()["files"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -143,7 +122,7 @@ fn known_silences(e: &Value) -> Vec<Span> {
 #[test]
 fn inserted_pauses_are_found_in_every_file_and_no_pause_is_invented() {
     let mut report = String::new();
-    for e in entries("speech") {
+    for e in corpus::entries("speech") {
         let rel = e["file"].as_str().unwrap();
         if !opus_decodable(rel) {
             continue;
@@ -207,7 +186,7 @@ fn inserted_pauses_are_found_in_every_file_and_no_pause_is_invented() {
 #[test]
 fn variants_give_the_same_long_pauses_as_their_reference() {
     let mut reference_maps = std::collections::HashMap::new();
-    for e in entries("speech") {
+    for e in corpus::entries("speech") {
         let rel = e["file"].as_str().unwrap();
         let Some(reference) = e["derived_from"].as_str() else {
             continue;
@@ -245,7 +224,10 @@ fn variants_give_the_same_long_pauses_as_their_reference() {
 #[test]
 fn silence_and_noise_have_no_speech() {
     let mut checked = 0;
-    for e in entries("silence").into_iter().chain(entries("noise")) {
+    for e in corpus::entries("silence")
+        .into_iter()
+        .chain(corpus::entries("noise"))
+    {
         let rel = e["file"].as_str().unwrap();
         let audio = decode(rel);
         assert!((audio.info.duration_sec - f(&e["duration_s"])).abs() < 0.02);
@@ -289,10 +271,10 @@ fn stereo_44k_resamples_onto_the_16k_reference_without_delay() {
 #[test]
 fn every_bad_file_gets_its_documented_outcome() {
     let mut seen = 0;
-    for e in entries("bad") {
+    for e in corpus::entries("bad") {
         let rel = e["file"].as_str().unwrap();
         let name = Path::new(rel).file_name().unwrap().to_str().unwrap();
-        let result = decode_file(&corpus(rel), &limits());
+        let result = decode_file(&corpus::path(rel), &limits());
         seen += 1;
         match name {
             "empty.wav" => assert!(
@@ -348,7 +330,7 @@ fn every_bad_file_gets_its_documented_outcome() {
             }
             other => panic!("bad/{other} has no expectation in this test: add one"),
         }
-        if let Err(err) = decode_file(&corpus(rel), &limits()) {
+        if let Err(err) = decode_file(&corpus::path(rel), &limits()) {
             assert!(
                 (400..500).contains(&err.http_status()),
                 "{rel}: {err} → {}",
@@ -371,7 +353,7 @@ fn duration_limit_stops_decoding_for_every_decoder() {
         "formats/en_talk_2.flac",
         "formats/en_talk_2.m4a",
     ] {
-        match decode_file(&corpus(rel), &short) {
+        match decode_file(&corpus::path(rel), &short) {
             Err(AudioError::TooLong {
                 duration_sec,
                 max_sec,
@@ -385,7 +367,7 @@ fn duration_limit_stops_decoding_for_every_decoder() {
         }
     }
     if find_ffmpeg().is_some() {
-        let r = decode_file(&corpus("formats/en_talk_2.webm"), &short);
+        let r = decode_file(&corpus::path("formats/en_talk_2.webm"), &short);
         assert!(matches!(r, Err(AudioError::TooLong { .. })), "{r:?}");
     }
 }
@@ -396,7 +378,7 @@ fn zero_time_budget_is_a_timeout_not_a_hang() {
         timeout: std::time::Duration::ZERO,
         ..limits()
     };
-    let r = decode_file(&corpus("formats/ru_talk_2.mp3"), &none);
+    let r = decode_file(&corpus::path("formats/ru_talk_2.mp3"), &none);
     assert!(matches!(r, Err(AudioError::Timeout(_))), "{r:?}");
 }
 
@@ -416,7 +398,7 @@ fn white_noise(n: usize, rms: f32, seed: u64) -> Vec<f32> {
 /// Long inserted pauses found in `samples` as in the manifest entry of `rel`: the worst boundary
 /// error, or the first pause that was missed.
 fn worst_pause_error(rel: &str, samples: &[f32]) -> Result<f64, String> {
-    let e = manifest()["files"]
+    let e = corpus::manifest()["files"]
         .as_array()
         .unwrap()
         .iter()

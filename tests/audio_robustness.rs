@@ -1,12 +1,13 @@
 //! Hostile input: random bytes, random cuts and flipped bytes of real files, a hanging or
 //! missing ffmpeg. The decoder must return (Ok or a 4xx error) — never panic, never hang.
 
+mod support;
+
 use speech_coach::audio::{AudioError, DecodeLimits, decode_file, find_ffmpeg};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
+use support::corpus;
 
 /// Deterministic xorshift, so a failure names a reproducible case.
 struct Rng(u64);
@@ -71,7 +72,7 @@ fn sources() -> Vec<PathBuf> {
         "formats/en_talk_2_8k_f32.wav",
     ]
     .iter()
-    .map(|r| Path::new(CORPUS).join(r))
+    .map(|r| corpus::path(r))
     .collect()
 }
 
@@ -156,7 +157,7 @@ fn cuts_that_leave_enough_audio_are_salvaged_with_a_warning() {
         "clips/en_talk_2.wav",
         "formats/en_talk_2_8k_f32.wav",
     ] {
-        let original = std::fs::read(Path::new(CORPUS).join(rel)).unwrap();
+        let original = corpus::read(rel);
         let path = write_temp(dir.path(), "half", &original[..original.len() / 2]);
         let audio =
             decode_file(&path, &limits).unwrap_or_else(|e| panic!("{rel} cut in half: {e}"));
@@ -196,7 +197,7 @@ fn hanging_ffmpeg_is_killed_at_the_timeout() {
         ..DecodeLimits::default()
     };
     let started = Instant::now();
-    let r = decode_file(&Path::new(CORPUS).join("formats/en_talk_2.webm"), &limits);
+    let r = decode_file(&corpus::path("formats/en_talk_2.webm"), &limits);
     assert!(matches!(r, Err(AudioError::Timeout(_))), "{r:?}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -217,7 +218,7 @@ fn failing_ffmpeg_is_corrupt_audio_with_its_message() {
         ffmpeg_path: Some(ffmpeg),
         ..DecodeLimits::default()
     };
-    match decode_file(&Path::new(CORPUS).join("formats/en_talk_2.webm"), &limits) {
+    match decode_file(&corpus::path("formats/en_talk_2.webm"), &limits) {
         Err(AudioError::Corrupt(msg)) => assert!(msg.contains("Invalid data found"), "{msg}"),
         other => panic!("{other:?}"),
     }
@@ -230,7 +231,7 @@ fn opus_without_ffmpeg_says_ffmpeg_is_needed() {
             ffmpeg_path,
             ..DecodeLimits::default()
         };
-        match decode_file(&Path::new(CORPUS).join("formats/en_talk_2.webm"), &limits) {
+        match decode_file(&corpus::path("formats/en_talk_2.webm"), &limits) {
             Err(AudioError::UnsupportedCodec { what, hint }) => {
                 assert!(what.contains("opus"), "{what}");
                 assert!(hint.contains("ffmpeg"), "{hint}");
@@ -243,7 +244,7 @@ fn opus_without_ffmpeg_says_ffmpeg_is_needed() {
 #[test]
 fn format_is_detected_from_bytes_not_the_name() {
     let dir = tempfile::tempdir().unwrap();
-    let flac = std::fs::read(Path::new(CORPUS).join("formats/en_talk_2.flac")).unwrap();
+    let flac = corpus::read("formats/en_talk_2.flac");
     let path = write_temp(dir.path(), "recording.mp3", &flac);
     let audio = decode_file(&path, &DecodeLimits::default()).unwrap();
     assert_eq!(
@@ -259,7 +260,7 @@ fn ogg_opus_and_avi_go_through_ffmpeg() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(CORPUS).join("clips/en_talk_2.wav");
+    let src = corpus::path("clips/en_talk_2.wav");
     for (name, args) in [
         ("talk.opus", &["-c:a", "libopus", "-b:a", "24k"][..]),
         ("talk.avi", &["-c:a", "pcm_s16le"][..]),

@@ -1,6 +1,8 @@
 //! Tiered cache without Redis: memory + disk tiers, promotion, TTL, disk faults, validation,
 //! single-flight and exact stats. Redis scenarios live in `cache_redis.rs`.
 
+mod support;
+
 use bytes::Bytes;
 use speech_coach::cache::disk::envelope;
 use speech_coach::cache::{
@@ -10,6 +12,7 @@ use speech_coach::cache::{
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use support::cache_values::{counted, report};
 use tokio::sync::Barrier;
 
 const TTL: Duration = Duration::from_secs(3600);
@@ -31,24 +34,6 @@ async fn memory_and_disk() -> Setup {
         memory,
         disk,
         _dir: dir,
-    }
-}
-
-fn report(n: u8) -> Bytes {
-    Bytes::from(format!("{{\"report\":{n}}}"))
-}
-
-/// A computation that counts its runs.
-fn counted(
-    counter: &Arc<AtomicUsize>,
-    value: Bytes,
-) -> impl FnOnce() -> futures::future::BoxFuture<'static, Result<Bytes, String>> + Send + 'static {
-    let counter = counter.clone();
-    move || {
-        Box::pin(async move {
-            counter.fetch_add(1, Ordering::SeqCst);
-            Ok(value)
-        })
     }
 }
 

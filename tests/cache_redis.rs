@@ -1,11 +1,8 @@
 //! The tiered cache against a real `redis-server` started on a free port: L2 hits and
 //! promotion, TTL, two instances sharing Redis, Redis killed mid-run and restarted, exact stats.
 
-#[path = "support/redis_server.rs"]
-mod redis_server;
+mod support;
 
-use bytes::Bytes;
-use redis_server::RedisServer;
 use secrecy::SecretString;
 use speech_coach::cache::{
     CacheConfig, CacheStatus, MemoryTier, Outcome, RedisTier, Tier, TierName, TierStatus,
@@ -14,6 +11,9 @@ use speech_coach::cache::{
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use support::cache_values::{counted, report};
+use support::redis_server::RedisServer;
+use support::wait;
 
 /// Generous liveness bound for one cache call while Redis is down (its budget is ~100 ms):
 /// it catches a request that hangs on Redis, without being a performance assertion.
@@ -27,34 +27,6 @@ fn config(redis: &RedisServer, dir: &tempfile::TempDir) -> CacheConfig {
         redis_response_timeout_ms: 200,
         dir: dir.path().join("cache"),
         ..CacheConfig::default()
-    }
-}
-
-fn report(n: u32) -> Bytes {
-    Bytes::from(format!("{{\"report\":{n}}}"))
-}
-
-fn counted(
-    counter: &Arc<AtomicUsize>,
-    value: Bytes,
-) -> impl FnOnce() -> futures::future::BoxFuture<'static, Result<Bytes, String>> + Send + 'static {
-    let counter = counter.clone();
-    move || {
-        Box::pin(async move {
-            counter.fetch_add(1, Ordering::SeqCst);
-            Ok(value)
-        })
-    }
-}
-
-async fn wait_until(what: &str, mut cond: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !cond().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -199,11 +171,13 @@ async fn redis_killed_mid_run_then_restarted() {
     assert_eq!(a.health().tiers.redis, TierStatus::Unavailable);
 
     redis.start_again();
-    wait_until("redis_available again", async || {
-        a.stats().await.redis_available
-    })
+    wait::until_async(
+        Duration::from_secs(10),
+        "redis_available again",
+        async || a.stats().await.redis_available,
+    )
     .await;
-    wait_until("b sees redis again", async || {
+    wait::until_async(Duration::from_secs(10), "b sees redis again", async || {
         b.stats().await.redis_available
     })
     .await;
@@ -247,9 +221,11 @@ async fn a_frozen_redis_costs_a_timeout_once_then_fast_misses() {
     assert_eq!(cache.stats().await.errors.redis, 21);
 
     redis.thaw();
-    wait_until("redis_available after thaw", async || {
-        cache.stats().await.redis_available
-    })
+    wait::until_async(
+        Duration::from_secs(10),
+        "redis_available after thaw",
+        async || cache.stats().await.redis_available,
+    )
     .await;
     assert_eq!(cache.get("k").await.unwrap().1, TierName::Redis);
 }
@@ -276,7 +252,7 @@ async fn starts_with_redis_down_and_connects_when_it_comes_up() {
     assert_eq!(cache.get("k").await.unwrap().1, TierName::Disk);
 
     redis.start_again();
-    wait_until("redis_available", async || {
+    wait::until_async(Duration::from_secs(10), "redis_available", async || {
         cache.stats().await.redis_available
     })
     .await;

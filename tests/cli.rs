@@ -1,14 +1,13 @@
 //! `speech-coach analyze FILE`: prints a report for a real recording, fails clearly on bad input.
 
+mod support;
+
 use std::process::Command;
+use support::{fake_asr, long_talk};
 
-#[path = "support/fake_asr.rs"]
-mod fake_asr;
-#[path = "support/long_talk.rs"]
-mod long_talk;
-
+/// A corpus file as a command-line argument.
 fn corpus(rel: &str) -> String {
-    format!("{}/tests/corpus/{rel}", env!("CARGO_MANIFEST_DIR"))
+    support::corpus::path(rel).display().to_string()
 }
 
 fn cli() -> Command {
@@ -72,15 +71,9 @@ fn silence_prints_a_report_that_says_no_speech() {
 #[cfg(feature = "whisper")]
 #[test]
 fn a_corpus_clip_prints_the_readable_report() {
-    let model = format!("{}/models/whisper-base", env!("CARGO_MANIFEST_DIR"));
-    if !std::path::Path::new(&model).join("model.bin").exists() {
-        assert!(
-            std::env::var_os("SPEECH_COACH_REQUIRE_MODEL").is_none(),
-            "model missing at {model}"
-        );
-        eprintln!("SKIPPED: no model at {model} (run scripts/fetch-model.sh)");
+    let Some(model) = support::model::whisper_or_skip("the CLI Whisper test") else {
         return;
-    }
+    };
     let out = cli()
         .env("WHISPER_MODEL_DIR", &model)
         .args([

@@ -1,10 +1,8 @@
 //! The GigaChat coach against a fake GigaChat server: OAuth details, token caching, 401 handling,
 //! every failure mode's fallback reason, the circuit breaker, and that no secret is ever logged.
 
-#[path = "support/fake_gigachat.rs"]
-mod fake_gigachat;
+mod support;
 
-use fake_gigachat::{ChatMode, FakeGigaChat, MODEL_REPORTED, OAuthMode, refused_url};
 use secrecy::SecretString;
 use speech_coach::audio::AudioInfo;
 use speech_coach::coach::{
@@ -20,6 +18,7 @@ use speech_coach::report::{CacheInfo, Report, TranscriptView};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::fake_gigachat::{ChatMode, FakeGigaChat, MODEL_REPORTED, OAuthMode, refused_url};
 
 // ---------------------------------------------------------------------------------------------
 // helpers

@@ -3,10 +3,12 @@
 //! `--nocapture`) whose numbers are recorded in docs/QUALITY.md.
 #![cfg(feature = "whisper")]
 
+mod support;
+
 use serde_json::Value;
-use speech_coach::app::Application;
-use speech_coach::config::{Config, Source};
 use std::collections::BTreeMap;
+use support::app::{Services, spawn_app_services};
+use support::corpus;
 
 const CLIPS: &[&str] = &[
     "clips/en_talk_1.wav",
@@ -14,23 +16,6 @@ const CLIPS: &[&str] = &[
     "clips/ru_talk_1_fest.wav",
     "clips/ru_talk_2_fest.wav",
 ];
-
-fn corpus(rel: &str) -> String {
-    format!("{}/tests/corpus/{rel}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn model_dir() -> Option<String> {
-    let dir = format!("{}/models/whisper-base", env!("CARGO_MANIFEST_DIR"));
-    if std::path::Path::new(&dir).join("model.bin").exists() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("SPEECH_COACH_REQUIRE_MODEL").is_none(),
-        "model missing at {dir}: run scripts/fetch-model.sh"
-    );
-    eprintln!("SKIPPED: no model at {dir}");
-    None
-}
 
 /// Fillers found in the transcript matched against the manifest's, word by word.
 fn filler_match(
@@ -57,25 +42,11 @@ fn filler_match(
 
 #[tokio::test]
 async fn corpus_metrics_match_the_manifest() {
-    let Some(model) = model_dir() else { return };
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(corpus("manifest.json")).unwrap()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::from_source(&Source::from_pairs([
-        ("BIND_ADDR", "127.0.0.1:0".to_string()),
-        ("LOG_FILE", String::new()),
-        ("GIGACHAT_ENABLED", "false".into()),
-        ("WHISPER_MODEL_DIR", model),
-        ("CACHE_DIR", dir.path().join("cache").display().to_string()),
-        ("DATA_DIR", dir.path().join("data").display().to_string()),
-        ("UPLOAD_DIR", dir.path().join("up").display().to_string()),
-    ]))
-    .unwrap();
-    let app = Application::build(config).await.unwrap();
-    let base = format!("http://{}", app.local_addr());
-    let shutdown = app.shutdown_token();
-    tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::new();
+    let Some(model) = support::model::whisper_or_skip("the corpus e2e test") else {
+        return;
+    };
+    let model = model.display().to_string();
+    let app = spawn_app_services(&[("WHISPER_MODEL_DIR", &model)], Services::default()).await;
 
     println!(
         "| clip | fillers spoken | transcript fillers (matched) | acoustic | precision | recall | pauses ≥0.5 s found/expected | speaking time s (expected) |"
@@ -83,21 +54,15 @@ async fn corpus_metrics_match_the_manifest() {
     println!("|---|---|---|---|---|---|---|---|");
     let (mut all_matched, mut all_found, mut all_expected) = (0, 0, 0);
     for clip in CLIPS {
-        let entry = manifest["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["file"] == *clip)
-            .unwrap();
+        let entry = corpus::entry(clip);
         let lang = entry["language"].as_str().unwrap();
-        let bytes = std::fs::read(corpus(clip)).unwrap();
-        let report: Value = client
-            .post(format!("{base}/analyze?language={lang}"))
-            .header("content-type", "audio/wav")
-            .body(bytes)
-            .send()
+        let report: Value = app
+            .analyze_raw(
+                corpus::read(clip),
+                "audio/wav",
+                &format!("?language={lang}"),
+            )
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -163,5 +128,4 @@ async fn corpus_metrics_match_the_manifest() {
     let precision = all_matched as f64 / all_found.max(1) as f64;
     println!("\noverall transcript fillers: precision {precision:.2}, recall {recall:.2}");
     assert!(recall >= 0.7, "overall filler recall {recall}");
-    shutdown.cancel();
 }

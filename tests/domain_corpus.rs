@@ -7,26 +7,21 @@
 //!
 //! Run with `--nocapture` to print the per-clip table that `docs/QUALITY.md` quotes.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 use speech_coach::domain::signal::{Span, SpeechMap};
 use speech_coach::domain::transcript::{Segment, Transcript, Word};
 use speech_coach::domain::{AnalysisConfig, AnalysisInput, analyze};
+use support::corpus;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 /// Shortest silence in the manifest (ffmpeg silencedetect d=0.2): the map's minimum pause.
 const MIN_SILENCE_S: f64 = 0.2;
 /// Times in the manifest are rounded to 1 ms; sums of a dozen of them may be off by a few.
 const TIME_TOLERANCE_S: f64 = 0.005;
-
-fn manifest() -> Value {
-    let path = Path::new(CORPUS).join("manifest.json");
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    serde_json::from_str(&text).expect("manifest.json is JSON")
-}
 
 fn f(v: &Value, key: &str) -> f64 {
     v[key]
@@ -152,7 +147,7 @@ struct Score {
 
 #[test]
 fn corpus_fillers_pauses_and_times_match_the_manifest() {
-    let manifest = manifest();
+    let manifest = corpus::manifest();
     let cfg = AnalysisConfig::default();
     let mut total = Score::default();
     let mut rows = Vec::new();
@@ -189,7 +184,7 @@ fn corpus_fillers_pauses_and_times_match_the_manifest() {
         let map = speech_map(entry);
         let t = transcript(entry);
         let language = entry["language"].as_str().unwrap();
-        let audio = wav_samples(&Path::new(CORPUS).join(file));
+        let audio = wav_samples(&corpus::path(file));
         let (samples, rate) = audio.clone().unwrap_or((Vec::new(), 16_000));
         let a = analyze(
             &AnalysisInput {

@@ -12,15 +12,16 @@
 //!
 //! Run with `--nocapture` for the per-clip table quoted in `docs/QUALITY.md`.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde_json::Value;
 use speech_coach::domain::signal::{Span, SpeechMap};
 use speech_coach::domain::transcript::{Segment, Transcript, Word};
 use speech_coach::domain::{AnalysisConfig, AnalysisInput, analyze};
+use support::corpus;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
 /// The manifest's silence detection minimum: every silence it lists is at least this long.
 const MIN_SILENCE_S: f64 = 0.2;
 /// Bars the issue sets for transcript fillers without punctuation.
@@ -182,8 +183,7 @@ fn unpunctuated(entry: &Value) -> Transcript {
 
 #[test]
 fn fillers_found_without_punctuation_on_the_corpus() {
-    let path = Path::new(CORPUS).join("manifest.json");
-    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let manifest = corpus::manifest();
     let cfg = AnalysisConfig::default();
     let (mut tp, mut fp, mut expected_total) = (0, 0, 0);
     let (mut clip_tp, mut clip_fp, mut clip_expected) = (0, 0, 0);

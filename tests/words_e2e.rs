@@ -9,11 +9,13 @@
 //! unintelligible to Whisper (see tests/corpus/README.md), the labelled set covers Russian.
 #![cfg(feature = "whisper")]
 
+mod support;
+
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-use speech_coach::app::Application;
-use speech_coach::config::{Config, Source};
+use support::app::{Services, spawn_app_services};
 
 /// A clip: its text and what was planted in it.
 struct Clip {
@@ -64,20 +66,13 @@ const CLIPS: &[Clip] = &[
     },
 ];
 
-fn model_dir() -> Option<String> {
-    let dir = std::env::var("WHISPER_MODEL_DIR")
-        .unwrap_or_else(|_| format!("{}/models/whisper-base", env!("CARGO_MANIFEST_DIR")));
-    let required = std::env::var_os("SPEECH_COACH_REQUIRE_MODEL").is_some();
-    if !std::path::Path::new(&dir).join("model.bin").exists() {
-        assert!(
-            !required,
-            "model missing at {dir}: run scripts/fetch-model.sh"
-        );
-        eprintln!("\n!!!!! SKIPPING words e2e: no model at {dir} !!!!!\n");
-        return None;
-    }
+fn model_dir() -> Option<PathBuf> {
+    let dir = support::model::whisper_or_skip("words e2e")?;
     if Command::new("espeak-ng").arg("--version").output().is_err() {
-        assert!(!required, "espeak-ng missing: run scripts/deps.sh test");
+        assert!(
+            !support::model::required(),
+            "espeak-ng missing: run scripts/deps.sh test"
+        );
         eprintln!("\n!!!!! SKIPPING words e2e: no espeak-ng !!!!!\n");
         return None;
     }
@@ -105,21 +100,9 @@ fn contains(haystack: &[String], phrase: &str) -> bool {
 #[tokio::test]
 async fn detectors_find_planted_words_through_whisper() {
     let Some(model) = model_dir() else { return };
+    let model = model.display().to_string();
+    let app = spawn_app_services(&[("WHISPER_MODEL_DIR", &model)], Services::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::from_source(&Source::from_pairs([
-        ("BIND_ADDR", "127.0.0.1:0".to_string()),
-        ("LOG_FILE", String::new()),
-        ("GIGACHAT_ENABLED", "false".into()),
-        ("WHISPER_MODEL_DIR", model),
-        ("CACHE_DIR", dir.path().join("cache").display().to_string()),
-        ("UPLOAD_DIR", dir.path().join("up").display().to_string()),
-    ]))
-    .unwrap();
-    let app = Application::build(config).await.unwrap();
-    let base = format!("http://{}", app.local_addr());
-    let shutdown = app.shutdown_token();
-    tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::new();
 
     let (mut hedges_planted, mut hedges_found) = (0, 0);
     let (mut rep_planted, mut rep_kept, mut rep_found) = (0, 0, 0);
@@ -136,13 +119,9 @@ async fn detectors_find_planted_words_through_whisper() {
             .status()
             .expect("espeak-ng runs");
         assert!(status.success(), "espeak-ng failed for {}", clip.name);
-        let report: Value = client
-            .post(format!("{base}/analyze?language=en"))
-            .header("content-type", "audio/wav")
-            .body(std::fs::read(&wav).unwrap())
-            .send()
+        let report: Value = app
+            .analyze_raw(std::fs::read(&wav).unwrap(), "audio/wav", "?language=en")
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -242,5 +221,4 @@ async fn detectors_find_planted_words_through_whisper() {
         hedges_found as f64 >= 0.8 * hedges_planted as f64,
         "hedges found through Whisper: {hedges_found}/{hedges_planted}"
     );
-    shutdown.cancel();
 }

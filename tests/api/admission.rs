@@ -2,62 +2,29 @@
 //! stage, so the tests see exactly how many run, wait and are refused, and what `/stats/pipeline`
 //! and `/metrics` say at each step. No test asserts a duration; waits are bounded polls.
 
-use crate::analyze::post_bytes;
-use crate::fakes::FakeTranscriber;
-use crate::helpers::{TestApp, corpus, spawn_app_with};
+use crate::support::app::metric;
+use crate::support::{FakeTranscriber, TestApp, corpus, spawn_app_with, wait};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// A valid WAV whose bytes (hence content hash) differ per `i` (1..=255): the low byte of the
 /// last sample is flipped. The clip's duration, so what the fake transcriber hears, is unchanged.
 fn variant(i: u8) -> Vec<u8> {
     assert!(i > 0);
-    let mut bytes = std::fs::read(corpus("clips/en_talk_2.wav")).unwrap();
-    let n = bytes.len();
-    // en_talk_2.wav: RIFF, `fmt `, then `data` running to the end of the file.
-    bytes[n - 2] ^= i;
-    bytes
+    corpus::variant("clips/en_talk_2.wav", i)
 }
 
-async fn stats(app: &TestApp) -> Value {
-    app.client
-        .get(app.url("/stats/pipeline"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// Polls `/stats/pipeline` until `pred` holds (bounded: a stuck pipeline fails, not hangs).
-async fn wait_for_stats(app: &TestApp, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        let s = stats(app).await;
-        if pred(&s) {
-            return s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "gave up waiting for {what}; stats: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-async fn wait_until(what: &str, pred: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !pred() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "gave up waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// A shared server whose fake transcriber holds every analysis at a closed gate, with these
+/// admission settings; and the fake and its gate.
+async fn gated_app(
+    settings: &[(&str, &str)],
+) -> (Arc<TestApp>, Arc<FakeTranscriber>, Arc<Semaphore>) {
+    let gate = Arc::new(Semaphore::new(0));
+    let fake = Arc::new(FakeTranscriber::gated(gate.clone()));
+    let app = Arc::new(spawn_app_with(settings, fake.clone()).await);
+    (app, fake, gate)
 }
 
 /// The counters a step is checked against.
@@ -76,58 +43,22 @@ fn counters(s: &Value) -> [u64; 6] {
     })
 }
 
-/// Parses the Prometheus/OpenMetrics text into `name{labels}` → value (labels sorted).
-async fn scrape(app: &TestApp) -> BTreeMap<String, f64> {
-    let r = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let text = r.text().await.unwrap();
-    let mut out = BTreeMap::new();
-    for line in text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-    {
-        let (series, value) = line.rsplit_once(' ').expect("`series value`");
-        let key = match series.split_once('{') {
-            Some((name, labels)) => {
-                let mut labels: Vec<&str> = labels.trim_end_matches('}').split(',').collect();
-                labels.sort_unstable();
-                format!("{name}{{{}}}", labels.join(","))
-            }
-            None => series.to_string(),
-        };
-        out.insert(key, value.parse::<f64>().expect("numeric sample"));
-    }
-    out
-}
-
-fn metric(m: &BTreeMap<String, f64>, key: &str) -> f64 {
-    *m.get(key)
-        .unwrap_or_else(|| panic!("{key} not exposed; have: {:?}", m.keys()))
-}
-
 #[tokio::test]
 async fn two_slots_four_places_ten_uploads_four_refused_hits_pass_the_full_pipeline() {
-    let gate = Arc::new(Semaphore::new(0));
-    let fake = Arc::new(FakeTranscriber::gated(gate.clone()));
-    let app = Arc::new(
-        spawn_app_with(
-            &[
-                ("MAX_CONCURRENT_ANALYSES", "2"),
-                ("MAX_QUEUED_ANALYSES", "4"),
-                ("QUEUE_TIMEOUT_SEC", "600"),
-            ],
-            fake.clone(),
-        )
-        .await,
-    );
+    let (app, fake, gate) = gated_app(&[
+        ("MAX_CONCURRENT_ANALYSES", "2"),
+        ("MAX_QUEUED_ANALYSES", "4"),
+        ("QUEUE_TIMEOUT_SEC", "600"),
+    ])
+    .await;
 
     // Step 0: one analysis, so a later request can hit the cache (and Retry-After has data).
     gate.add_permits(1);
     let warm = variant(200);
-    let r = post_bytes(&app, warm.clone(), "warm.wav", "").await;
+    let r = app.analyze_multipart(warm.clone(), "warm.wav", "").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-cache"], "miss");
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(counters(&s), [0, 0, 1, 0, 0, 0], "{s}");
     assert_eq!(s["max_parallel"], 2);
     assert_eq!(s["max_queued"], 4);
@@ -144,7 +75,9 @@ async fn two_slots_four_places_ten_uploads_four_refused_hits_pass_the_full_pipel
     for i in 1..=10u8 {
         let (app, tx) = (app.clone(), tx.clone());
         tasks.push(tokio::spawn(async move {
-            let r = post_bytes(&app, variant(i), &format!("v{i}.wav"), "").await;
+            let r = app
+                .analyze_multipart(variant(i), &format!("v{i}.wav"), "")
+                .await;
             let status = r.status().as_u16();
             let retry_after = r
                 .headers()
@@ -161,12 +94,13 @@ async fn two_slots_four_places_ten_uploads_four_refused_hits_pass_the_full_pipel
     drop(tx);
 
     // Exactly 2 run (both at the gate), 4 wait, 4 are refused at once with 503 + Retry-After.
-    let s = wait_for_stats(&app, "2 active, 4 queued, 4 rejected", |s| {
-        s["active"] == 2 && s["queued"] == 4 && s["rejected"] == 4
-    })
-    .await;
+    let s = app
+        .wait_for_pipeline("2 active, 4 queued, 4 rejected", |s| {
+            s["active"] == 2 && s["queued"] == 4 && s["rejected"] == 4
+        })
+        .await;
     assert_eq!(counters(&s), [2, 4, 1, 4, 0, 0], "{s}");
-    wait_until("both running analyses at the gate", || fake.calls() == 3).await;
+    wait::until("both running analyses at the gate", || fake.calls() == 3).await;
     let mut refused = Vec::new();
     for _ in 0..4 {
         refused.push(rx.recv().await.expect("a refused request answers"));
@@ -186,7 +120,7 @@ async fn two_slots_four_places_ten_uploads_four_refused_hits_pass_the_full_pipel
     assert!(rx.try_recv().is_err(), "only the refused ones answered");
 
     // /metrics reports the same state while saturated (it never waits for a slot either).
-    let m = scrape(&app).await;
+    let m = app.scrape().await;
     assert_eq!(metric(&m, "speech_coach_pipeline_active"), 2.0);
     assert_eq!(metric(&m, "speech_coach_pipeline_queued"), 4.0);
     assert_eq!(metric(&m, "speech_coach_pipeline_max_parallel"), 2.0);
@@ -219,7 +153,7 @@ async fn two_slots_four_places_ten_uploads_four_refused_hits_pass_the_full_pipel
     // (Bounded so a hit stuck behind the gate fails instead of hanging.)
     let r = tokio::time::timeout(
         Duration::from_secs(60),
-        post_bytes(&app, warm.clone(), "warm.wav", ""),
+        app.analyze_multipart(warm.clone(), "warm.wav", ""),
     )
     .await
     .expect("the cache hit is not held behind the busy slots");
@@ -227,22 +161,23 @@ async fn two_slots_four_places_ten_uploads_four_refused_hits_pass_the_full_pipel
     assert_eq!(r.headers()["x-cache"], "hit-memory");
     assert_eq!(gate.available_permits(), 0, "the gate was never opened");
     assert_eq!(fake.calls(), 3);
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(counters(&s), [2, 4, 1, 4, 0, 0], "a hit takes no slot: {s}");
     assert!(rx.try_recv().is_err(), "no queued upload finished");
-    let m = scrape(&app).await;
+    let m = app.scrape().await;
     assert_eq!(metric(&m, "speech_coach_cache_l1_memory_hits_total"), 1.0);
 
     // Step 3: one analysis may finish; its slot goes to a queued upload.
     gate.add_permits(1);
     let first_done = rx.recv().await.unwrap();
     assert_eq!(first_done.1, 200, "{}", first_done.4);
-    let s = wait_for_stats(&app, "a queued upload took the freed slot", |s| {
-        s["completed"] == 2 && s["queued"] == 3
-    })
-    .await;
+    let s = app
+        .wait_for_pipeline("a queued upload took the freed slot", |s| {
+            s["completed"] == 2 && s["queued"] == 3
+        })
+        .await;
     assert_eq!(counters(&s), [2, 3, 2, 4, 0, 0], "{s}");
-    wait_until("the dequeued analysis at the gate", || fake.calls() == 4).await;
+    wait::until("the dequeued analysis at the gate", || fake.calls() == 4).await;
 
     // Step 4: open the gate: the remaining five complete with 200, all fresh analyses.
     gate.add_permits(5);
@@ -267,9 +202,9 @@ async fn two_slots_four_places_ten_uploads_four_refused_hits_pass_the_full_pipel
     ids.sort_unstable();
     assert_eq!(ids, (1..=10).collect::<Vec<_>>());
     assert_eq!(fake.calls(), 1 + 6);
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(counters(&s), [0, 0, 7, 4, 0, 0], "{s}");
-    let m = scrape(&app).await;
+    let m = app.scrape().await;
     assert_eq!(metric(&m, "speech_coach_pipeline_completed_total"), 7.0);
     assert_eq!(metric(&m, "speech_coach_pipeline_active"), 0.0);
     assert_eq!(
@@ -283,37 +218,34 @@ async fn two_slots_four_places_ten_uploads_four_refused_hits_pass_the_full_pipel
     // The refused uploads succeed when retried now.
     gate.add_permits(4);
     for (i, ..) in refused {
-        let r = post_bytes(&app, variant(i), "retry.wav", "").await;
+        let r = app.analyze_multipart(variant(i), "retry.wav", "").await;
         assert_eq!(r.status(), 200, "retry of {i}");
     }
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(counters(&s), [0, 0, 11, 4, 0, 0], "{s}");
 }
 
 #[tokio::test]
 async fn a_request_that_waits_past_the_queue_timeout_gets_503_with_retry_after() {
-    let gate = Arc::new(Semaphore::new(0));
-    let fake = Arc::new(FakeTranscriber::gated(gate.clone()));
-    let app = Arc::new(
-        spawn_app_with(
-            &[
-                ("MAX_CONCURRENT_ANALYSES", "1"),
-                ("MAX_QUEUED_ANALYSES", "1"),
-                ("QUEUE_TIMEOUT_SEC", "0.5"),
-                ("ANALYSIS_TIMEOUT_SEC", "600"),
-            ],
-            fake.clone(),
-        )
-        .await,
-    );
+    let (app, fake, gate) = gated_app(&[
+        ("MAX_CONCURRENT_ANALYSES", "1"),
+        ("MAX_QUEUED_ANALYSES", "1"),
+        ("QUEUE_TIMEOUT_SEC", "0.5"),
+        ("ANALYSIS_TIMEOUT_SEC", "600"),
+    ])
+    .await;
     let running = {
         let app = app.clone();
-        tokio::spawn(async move { post_bytes(&app, variant(1), "a.wav", "").await.status() })
+        tokio::spawn(async move {
+            app.analyze_multipart(variant(1), "a.wav", "")
+                .await
+                .status()
+        })
     };
-    wait_until("the first analysis at the gate", || fake.calls() == 1).await;
+    wait::until("the first analysis at the gate", || fake.calls() == 1).await;
 
     // Queued behind it, never given the slot.
-    let r = post_bytes(&app, variant(2), "b.wav", "").await;
+    let r = app.analyze_multipart(variant(2), "b.wav", "").await;
     assert_eq!(r.status(), 503);
     let retry: u64 = r.headers()["retry-after"]
         .to_str()
@@ -330,59 +262,56 @@ async fn a_request_that_waits_past_the_queue_timeout_gets_503_with_retry_after()
             .contains("no analysis slot"),
         "{body}"
     );
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(counters(&s), [1, 0, 0, 1, 1, 0], "{s}");
     assert_eq!(fake.calls(), 1, "the timed-out upload never reached ASR");
 
     gate.add_permits(1);
     assert_eq!(running.await.unwrap(), 200);
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(counters(&s), [0, 0, 1, 1, 1, 0], "{s}");
 }
 
 #[tokio::test]
 async fn a_client_that_disconnects_while_queued_frees_its_place_and_a_running_one_is_cached() {
-    let gate = Arc::new(Semaphore::new(0));
-    let fake = Arc::new(FakeTranscriber::gated(gate.clone()));
-    let app = Arc::new(
-        spawn_app_with(
-            &[
-                ("MAX_CONCURRENT_ANALYSES", "1"),
-                ("MAX_QUEUED_ANALYSES", "1"),
-                ("QUEUE_TIMEOUT_SEC", "600"),
-            ],
-            fake.clone(),
-        )
-        .await,
-    );
+    let (app, fake, gate) = gated_app(&[
+        ("MAX_CONCURRENT_ANALYSES", "1"),
+        ("MAX_QUEUED_ANALYSES", "1"),
+        ("QUEUE_TIMEOUT_SEC", "600"),
+    ])
+    .await;
     // The running analysis: its client goes away too, later.
     let running = {
         let app = app.clone();
-        tokio::spawn(async move { post_bytes(&app, variant(1), "a.wav", "").await })
+        tokio::spawn(async move { app.analyze_multipart(variant(1), "a.wav", "").await })
     };
-    wait_until("the first analysis at the gate", || fake.calls() == 1).await;
+    wait::until("the first analysis at the gate", || fake.calls() == 1).await;
 
     let queued = {
         let app = app.clone();
-        tokio::spawn(async move { post_bytes(&app, variant(2), "b.wav", "").await })
+        tokio::spawn(async move { app.analyze_multipart(variant(2), "b.wav", "").await })
     };
-    wait_for_stats(&app, "one queued", |s| s["queued"] == 1).await;
+    app.wait_for_pipeline("one queued", |s| s["queued"] == 1)
+        .await;
     // The only queue place is taken.
-    let r = post_bytes(&app, variant(3), "c.wav", "").await;
+    let r = app.analyze_multipart(variant(3), "c.wav", "").await;
     assert_eq!(r.status(), 503);
 
     // Disconnect the queued client: dropping its request future closes the connection.
     queued.abort();
     assert!(queued.await.unwrap_err().is_cancelled());
-    let s = wait_for_stats(&app, "the abandoned place freed", |s| s["queued"] == 0).await;
+    let s = app
+        .wait_for_pipeline("the abandoned place freed", |s| s["queued"] == 0)
+        .await;
     assert_eq!(counters(&s), [1, 0, 0, 1, 0, 0], "{s}");
 
     // The freed place is usable: another upload queues (and is served once the gate opens).
     let requeued = {
         let app = app.clone();
-        tokio::spawn(async move { post_bytes(&app, variant(3), "c.wav", "").await })
+        tokio::spawn(async move { app.analyze_multipart(variant(3), "c.wav", "").await })
     };
-    wait_for_stats(&app, "the place taken again", |s| s["queued"] == 1).await;
+    app.wait_for_pipeline("the place taken again", |s| s["queued"] == 1)
+        .await;
 
     // Now the running analysis' client goes away: the analysis still finishes and is cached.
     running.abort();
@@ -391,10 +320,12 @@ async fn a_client_that_disconnects_while_queued_frees_its_place_and_a_running_on
     let r = requeued.await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-cache"], "miss");
-    let s = wait_for_stats(&app, "both analyses completed", |s| s["completed"] == 2).await;
+    let s = app
+        .wait_for_pipeline("both analyses completed", |s| s["completed"] == 2)
+        .await;
     assert_eq!(counters(&s), [0, 0, 2, 1, 0, 0], "{s}");
     assert_eq!(fake.calls(), 2, "the abandoned queued upload never ran");
-    let r = post_bytes(&app, variant(1), "a.wav", "").await;
+    let r = app.analyze_multipart(variant(1), "a.wav", "").await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.headers()["x-cache"],
@@ -417,7 +348,7 @@ async fn an_analysis_past_its_deadline_gets_504_and_frees_its_slot() {
         fake.clone(),
     )
     .await;
-    let r = post_bytes(&app, variant(1), "a.wav", "").await;
+    let r = app.analyze_multipart(variant(1), "a.wav", "").await;
     assert_eq!(r.status(), 504);
     assert!(r.headers().get("retry-after").is_none());
     let body: Value = r.json().await.unwrap();
@@ -429,41 +360,36 @@ async fn an_analysis_past_its_deadline_gets_504_and_frees_its_slot() {
             .contains("ANALYSIS_TIMEOUT_SEC")
     );
     assert!(body["request_id"].is_string());
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(counters(&s), [0, 0, 0, 0, 1, 1], "{s}");
     // The slot is free again and the failure was not cached: the same upload gets the slot,
     // reaches the recogniser anew (the gate stays closed, so it times out the same way).
-    let r = post_bytes(&app, variant(1), "a.wav", "").await;
+    let r = app.analyze_multipart(variant(1), "a.wav", "").await;
     assert_eq!(r.status(), 504);
     assert_eq!(fake.calls(), 2);
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(counters(&s), [0, 0, 0, 0, 2, 2], "{s}");
 }
 
 #[tokio::test]
 async fn shutdown_lets_running_and_queued_analyses_finish() {
-    let gate = Arc::new(Semaphore::new(0));
-    let fake = Arc::new(FakeTranscriber::gated(gate.clone()));
-    let app = Arc::new(
-        spawn_app_with(
-            &[
-                ("MAX_CONCURRENT_ANALYSES", "1"),
-                ("MAX_QUEUED_ANALYSES", "2"),
-                ("QUEUE_TIMEOUT_SEC", "600"),
-                ("SHUTDOWN_TIMEOUT_SEC", "60"),
-            ],
-            fake.clone(),
-        )
-        .await,
-    );
+    let (app, fake, gate) = gated_app(&[
+        ("MAX_CONCURRENT_ANALYSES", "1"),
+        ("MAX_QUEUED_ANALYSES", "2"),
+        ("QUEUE_TIMEOUT_SEC", "600"),
+        ("SHUTDOWN_TIMEOUT_SEC", "60"),
+    ])
+    .await;
     let mut inflight = Vec::new();
     for i in 1..=2u8 {
         let app = app.clone();
         inflight.push(tokio::spawn(async move {
-            post_bytes(&app, variant(i), "a.wav", "").await.status()
+            app.analyze_multipart(variant(i), "a.wav", "")
+                .await
+                .status()
         }));
     }
-    wait_for_stats(&app, "1 running, 1 queued", |s| {
+    app.wait_for_pipeline("1 running, 1 queued", |s| {
         s["active"] == 1 && s["queued"] == 1
     })
     .await;
@@ -488,23 +414,16 @@ async fn shutdown_lets_running_and_queued_analyses_finish() {
 
 #[tokio::test]
 async fn an_identical_upload_waits_for_the_queued_one_without_taking_a_place() {
-    let gate = Arc::new(Semaphore::new(0));
-    let fake = Arc::new(FakeTranscriber::gated(gate.clone()));
-    let app = Arc::new(
-        spawn_app_with(
-            &[
-                ("MAX_CONCURRENT_ANALYSES", "1"),
-                ("MAX_QUEUED_ANALYSES", "1"),
-                ("QUEUE_TIMEOUT_SEC", "600"),
-            ],
-            fake.clone(),
-        )
-        .await,
-    );
+    let (app, fake, gate) = gated_app(&[
+        ("MAX_CONCURRENT_ANALYSES", "1"),
+        ("MAX_QUEUED_ANALYSES", "1"),
+        ("QUEUE_TIMEOUT_SEC", "600"),
+    ])
+    .await;
     let post = |i: u8| {
         let app = app.clone();
         tokio::spawn(async move {
-            let r = post_bytes(&app, variant(i), "x.wav", "").await;
+            let r = app.analyze_multipart(variant(i), "x.wav", "").await;
             let cache = r
                 .headers()
                 .get("x-cache")
@@ -513,28 +432,28 @@ async fn an_identical_upload_waits_for_the_queued_one_without_taking_a_place() {
         })
     };
     let running = post(1);
-    wait_until("the first analysis at the gate", || fake.calls() == 1).await;
+    wait::until("the first analysis at the gate", || fake.calls() == 1).await;
     let queued = post(2);
-    wait_for_stats(&app, "one queued", |s| s["queued"] == 1).await;
+    app.wait_for_pipeline("one queued", |s| s["queued"] == 1)
+        .await;
 
     // The same bytes as the queued upload: it waits for that analysis, holding no place, so it
     // is neither refused (the only place is taken) nor counted as queued.
     let twin = post(2);
     let twin2 = post(2);
     // A distinct upload still finds the queue full: the twins took nothing.
-    let r = post_bytes(&app, variant(3), "c.wav", "").await;
+    let r = app.analyze_multipart(variant(3), "c.wav", "").await;
     assert_eq!(r.status(), 503);
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(counters(&s), [1, 1, 0, 1, 0, 0], "{s}");
     assert!(!twin.is_finished() && !twin2.is_finished());
 
     // The queued leader's client goes away: one twin takes over its place in the queue.
     queued.abort();
     let _ = queued.await;
-    let s = wait_for_stats(&app, "a twin queued in the leader's stead", |s| {
-        s["queued"] == 1
-    })
-    .await;
+    let s = app
+        .wait_for_pipeline("a twin queued in the leader's stead", |s| s["queued"] == 1)
+        .await;
     assert_eq!(counters(&s), [1, 1, 0, 1, 0, 0], "{s}");
     assert!(!twin.is_finished() && !twin2.is_finished());
 
@@ -547,6 +466,6 @@ async fn an_identical_upload_waits_for_the_queued_one_without_taking_a_place() {
         vec![(200, Some("coalesced".into())), (200, Some("miss".into()))]
     );
     assert_eq!(fake.calls(), 2, "one analysis per distinct upload");
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(counters(&s), [0, 0, 2, 1, 0, 0], "{s}");
 }

@@ -1,32 +1,9 @@
 //! `POST /analyze` through a real server with the fake transcriber: bad inputs, the report
 //! contract, the cache outcomes, single-flight.
 
-use crate::fakes::FakeTranscriber;
-use crate::helpers::{TestApp, corpus, spawn_app, spawn_app_with};
+use crate::support::{FakeTranscriber, corpus, spawn_app, spawn_app_with, wait};
 use serde_json::Value;
 use std::sync::Arc;
-
-async fn post_file(app: &TestApp, rel: &str, query: &str) -> reqwest::Response {
-    let bytes = std::fs::read(corpus(rel)).unwrap();
-    post_bytes(app, bytes, rel, query).await
-}
-
-pub async fn post_bytes(
-    app: &TestApp,
-    bytes: Vec<u8>,
-    name: &str,
-    query: &str,
-) -> reqwest::Response {
-    let part = reqwest::multipart::Part::bytes(bytes)
-        .file_name(name.rsplit('/').next().unwrap().to_string());
-    let form = reqwest::multipart::Form::new().part("file", part);
-    app.client
-        .post(app.url(&format!("/analyze{query}")))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn every_bad_file_gets_its_documented_answer_and_the_server_stays_healthy() {
@@ -44,7 +21,7 @@ async fn every_bad_file_gets_its_documented_answer_and_the_server_stays_healthy(
         ("bad/cut.mp3", 200, None),
     ];
     for (file, status, code) in cases {
-        let r = post_file(&app, file, "").await;
+        let r = app.analyze_corpus(file, "").await;
         assert_eq!(r.status(), status, "{file}");
         let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
         let body: Value = r.json().await.unwrap();
@@ -69,24 +46,18 @@ async fn every_bad_file_gets_its_documented_answer_and_the_server_stays_healthy(
         }
     }
     // Still healthy, and a good file right after is analysed.
-    let r = post_file(&app, "clips/en_talk_2.wav", "").await;
+    let r = app.analyze_corpus("clips/en_talk_2.wav", "").await;
     assert_eq!(r.status(), 200);
-    let h: Value = app
-        .client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h = app.health().await;
     assert_eq!(h["status"], "ok", "{h}");
 }
 
 #[tokio::test]
 async fn the_report_carries_the_contract_fields_and_the_cache_says_where_it_came_from() {
     let app = spawn_app(&[]).await;
-    let r = post_file(&app, "clips/en_talk_1.wav", "?language=en").await;
+    let r = app
+        .analyze_corpus("clips/en_talk_1.wav", "?language=en")
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-cache"], "miss");
     let report: Value = r.json().await.unwrap();
@@ -136,7 +107,9 @@ async fn the_report_carries_the_contract_fields_and_the_cache_says_where_it_came
     assert!((duration - 31.164).abs() < 0.02, "{duration}");
 
     // The same bytes again: a memory hit with the same report.
-    let r = post_file(&app, "clips/en_talk_1.wav", "?language=en").await;
+    let r = app
+        .analyze_corpus("clips/en_talk_1.wav", "?language=en")
+        .await;
     assert_eq!(r.headers()["x-cache"], "hit-memory");
     let again: Value = r.json().await.unwrap();
     assert_eq!(again["cache"]["hit"], true);
@@ -145,7 +118,9 @@ async fn the_report_carries_the_contract_fields_and_the_cache_says_where_it_came
     assert_eq!(again["id"], report["id"]);
 
     // Summary drops per-word arrays.
-    let r = post_file(&app, "clips/en_talk_1.wav", "?language=en&detail=summary").await;
+    let r = app
+        .analyze_corpus("clips/en_talk_1.wav", "?language=en&detail=summary")
+        .await;
     let summary: Value = r.json().await.unwrap();
     assert_eq!(summary["transcript"]["words"].as_array().unwrap().len(), 0);
     assert_eq!(summary["metrics"], report["metrics"]);
@@ -154,33 +129,19 @@ async fn the_report_carries_the_contract_fields_and_the_cache_says_where_it_came
 #[tokio::test]
 async fn raw_bodies_are_accepted_and_odd_parameters_refused() {
     let app = spawn_app(&[]).await;
-    let bytes = std::fs::read(corpus("formats/en_talk_2.flac")).unwrap();
-    let r = app
-        .client
-        .post(app.url("/analyze"))
-        .header("content-type", "audio/flac")
-        .body(bytes.clone())
-        .send()
-        .await
-        .unwrap();
+    let bytes = corpus::read("formats/en_talk_2.flac");
+    let r = app.analyze_raw(bytes.clone(), "audio/flac", "").await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["audio"]["container"], "flac");
 
     for q in ["?language=klingon", "?detail=everything"] {
-        let r = post_bytes(&app, bytes.clone(), "a.flac", q).await;
+        let r = app.analyze_multipart(bytes.clone(), "a.flac", q).await;
         assert_eq!(r.status(), 400, "{q}");
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"], "invalid_parameter");
     }
-    let r = app
-        .client
-        .post(app.url("/analyze"))
-        .header("content-type", "text/plain")
-        .body("hello")
-        .send()
-        .await
-        .unwrap();
+    let r = app.analyze_raw("hello", "text/plain", "").await;
     assert_eq!(r.status(), 415);
     let form = reqwest::multipart::Form::new().text("other", "x");
     let r = app
@@ -200,7 +161,7 @@ async fn silence_and_noise_give_no_speech_not_an_error() {
     let fake = Arc::new(FakeTranscriber::new());
     let app = spawn_app_with(&[], fake.clone()).await;
     for file in ["edge/silence_5s.wav", "edge/noise_5s.wav"] {
-        let r = post_file(&app, file, "").await;
+        let r = app.analyze_corpus(file, "").await;
         assert_eq!(r.status(), 200, "{file}");
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["metrics"]["words_total"], 0, "{file}");
@@ -223,21 +184,19 @@ async fn sixteen_identical_concurrent_uploads_run_one_analysis() {
     let app = Arc::new(spawn_app_with(&[], fake.clone()).await);
     let n = 16;
     let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let bytes = std::fs::read(corpus("clips/en_talk_2.wav")).unwrap();
+    let bytes = corpus::read("clips/en_talk_2.wav");
     let mut tasks = Vec::new();
     for _ in 0..n {
         let (app, barrier, bytes) = (app.clone(), barrier.clone(), bytes.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            let r = post_bytes(&app, bytes, "en_talk_2.wav", "").await;
+            let r = app.analyze_multipart(bytes, "en_talk_2.wav", "").await;
             let cache = r.headers()["x-cache"].to_str().unwrap().to_string();
             (r.status(), cache, r.json::<Value>().await.unwrap())
         }));
     }
     // Wait until the single analysis is at the gate, then open it.
-    while fake.calls() == 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    wait::until("the analysis at the gate", || fake.calls() > 0).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     gate.add_permits(100);
     let mut outcomes = Vec::new();
@@ -257,15 +216,7 @@ async fn sixteen_identical_concurrent_uploads_run_one_analysis() {
     for r in &reports {
         assert_eq!(r["metrics"], reports[0]["metrics"]);
     }
-    let stats: Value = app
-        .client
-        .get(app.url("/stats/cache"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = app.stats_cache().await;
     let coalesced = outcomes.iter().filter(|c| *c == "coalesced").count() as u64;
     assert_eq!(stats["coalesced"].as_u64().unwrap(), coalesced, "{stats}");
 }

@@ -5,18 +5,13 @@
 //!
 //! Every request also checks that the report's `cache` field and the `x-cache` header agree.
 
-#[path = "../support/redis_server.rs"]
-mod redis_server;
-
-use crate::analyze::post_bytes;
-use crate::fakes::FakeTranscriber;
-use crate::helpers::{TestApp, corpus, spawn_app_with};
-use redis_server::RedisServer;
+use crate::support::redis_server::RedisServer;
+use crate::support::{FakeTranscriber, TestApp, spawn_app_with, wait};
 use serde_json::Value;
 use speech_coach::cache::disk::envelope;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Upper bound for anything the tests wait for (background writes, the Redis probe): far above
 /// what it takes on an idle machine, so only a real hang fails a test.
@@ -36,8 +31,7 @@ struct Answer {
 }
 
 async fn post(app: &TestApp, rel: &str) -> Answer {
-    let bytes = std::fs::read(corpus(rel)).unwrap();
-    let r = post_bytes(app, bytes, rel, "").await;
+    let r = app.analyze_corpus(rel, "").await;
     let status = r.status().as_u16();
     let x_cache = r
         .headers()
@@ -74,30 +68,10 @@ async fn expect(app: &TestApp, rel: &str, x_cache: &str) -> Value {
     a.body
 }
 
-async fn get_json(app: &TestApp, path: &str) -> Value {
-    let r = app.client.get(app.url(path)).send().await.unwrap();
-    assert_eq!(r.status(), 200, "{path}");
-    r.json().await.unwrap()
-}
-
-async fn stats(app: &TestApp) -> Value {
-    get_json(app, "/stats/cache").await
-}
-
 /// Polls `/stats/cache` until `pred` holds (bounded by [`WAIT_LIMIT`]); returns the stats.
 async fn wait_for_stats(app: &TestApp, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        let s = stats(app).await;
-        if pred(&s) {
-            return s;
-        }
-        assert!(
-            start.elapsed() < WAIT_LIMIT,
-            "timed out waiting for {what}: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    app.wait_for_json("/stats/cache", WAIT_LIMIT, what, pred)
+        .await
 }
 
 /// Waits until the background writes (Redis, disk) started so far have landed.
@@ -169,7 +143,7 @@ async fn miss_then_memory_then_disk_after_a_restart_then_memory_again() {
 
     let second_fake = Arc::new(FakeTranscriber::new());
     let second = spawn(&env, &second_fake).await;
-    let s = stats(&second).await;
+    let s = second.stats_cache().await;
     assert_eq!(s["disk"]["entries"], 1, "indexed at start: {s}");
     assert_eq!(s["memory"]["entries"], 0, "{s}");
     let from_disk = expect(&second, X, "hit-disk").await;
@@ -183,7 +157,7 @@ async fn miss_then_memory_then_disk_after_a_restart_then_memory_again() {
         0,
         "never analysed again after the restart"
     );
-    let s = stats(&second).await;
+    let s = second.stats_cache().await;
     assert_eq!(
         (
             &s["l1_memory_hits"],
@@ -214,14 +188,14 @@ async fn a_report_analysed_on_one_replica_is_a_redis_hit_on_the_other() {
     let a = spawn(&env, &fake_a).await;
     let b = spawn(&env, &fake_b).await;
     for app in [&a, &b] {
-        let h = get_json(app, "/health").await;
+        let h = app.get_ok_json("/health").await;
         assert_eq!(h["status"], "ok", "{h}");
         assert_eq!(
             h["components"]["cache"],
             serde_json::json!({"status": "ok", "tiers": {"memory": "ok", "redis": "ok", "disk": "ok"}}),
             "{h}"
         );
-        assert_eq!(stats(app).await["redis_available"], true);
+        assert_eq!(app.stats_cache().await["redis_available"], true);
     }
 
     let on_a = expect(&a, X, "miss").await;
@@ -254,7 +228,7 @@ async fn redis_killed_mid_run_the_service_serves_and_recovers_without_a_restart(
     expect(&a, X, "miss").await;
     settle(&a).await;
     expect(&b, X, "hit-redis").await;
-    assert_eq!(stats(&a).await["errors"]["redis"], 0);
+    assert_eq!(a.stats_cache().await["errors"]["redis"], 0);
 
     redis.stop();
     // Known reports are still served from memory, new uploads are analysed: all 200.
@@ -267,7 +241,7 @@ async fn redis_killed_mid_run_the_service_serves_and_recovers_without_a_restart(
     .await;
     assert!(s["errors"]["redis"].as_u64().unwrap() >= 1, "{s}");
     assert_eq!(s["tiers"]["redis"], "unavailable", "{s}");
-    let h = get_json(&a, "/health").await;
+    let h = a.get_ok_json("/health").await;
     assert_eq!(h["status"], "degraded", "{h}");
     assert_eq!(h["components"]["cache"]["status"], "degraded", "{h}");
     assert_eq!(
@@ -279,7 +253,7 @@ async fn redis_killed_mid_run_the_service_serves_and_recovers_without_a_restart(
     let before = s["errors"]["redis"].as_u64().unwrap();
     expect(&a, Z, "miss").await;
     settle(&a).await;
-    let s = stats(&a).await;
+    let s = a.stats_cache().await;
     assert!(
         s["errors"]["redis"].as_u64().unwrap() > before,
         "a lookup and a write skipped Redis: {s}"
@@ -297,7 +271,7 @@ async fn redis_killed_mid_run_the_service_serves_and_recovers_without_a_restart(
             s["redis_available"] == true
         })
         .await;
-        let h = get_json(app, "/health").await;
+        let h = app.get_ok_json("/health").await;
         assert_eq!(h["status"], "ok", "{h}");
     }
     expect(&a, V, "miss").await;
@@ -331,7 +305,7 @@ async fn stats_are_exact_after_a_scripted_sequence() {
     expect(&a, X, "miss").await;
     settle(&a).await;
     assert_eq!(redis_dbsize(&redis), 1);
-    let s = stats(&a).await;
+    let s = a.stats_cache().await;
     assert_eq!(
         (&s["misses"], &s["total"]),
         (&Value::from(2), &Value::from(2))
@@ -354,14 +328,10 @@ async fn stats_are_exact_after_a_scripted_sequence() {
         let b = b.clone();
         tokio::spawn(async move { post(&b, Z).await })
     };
-    let start = Instant::now();
-    while fake_b.calls() == 0 {
-        assert!(
-            start.elapsed() < WAIT_LIMIT,
-            "Z never reached the transcriber"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait::until_within(WAIT_LIMIT, "Z to reach the transcriber", || {
+        fake_b.calls() > 0
+    })
+    .await;
     let follower = {
         let b = b.clone();
         tokio::spawn(async move { post(&b, Z).await })
@@ -517,7 +487,7 @@ async fn corrupt_or_foreign_disk_entries_are_misses_recomputed_never_errors() {
         assert_eq!(the_entry(cache_dir.path()), entry, "{what}");
         expect(&app, Y, "hit-disk").await;
     }
-    let s = stats(&app).await;
+    let s = app.stats_cache().await;
     assert_eq!(s["misses"], cases.len() + 1, "{s}");
     assert_eq!(s["l3_disk_hits"], cases.len() + 1, "{s}");
     // The version check is the validator's (the envelope is intact): counted as such.
@@ -540,7 +510,7 @@ async fn an_unusable_cache_dir_degrades_the_disk_tier_and_the_service_still_serv
     let fake = Arc::new(FakeTranscriber::new());
     let app = spawn(&env, &fake).await;
 
-    let h = get_json(&app, "/health").await;
+    let h = app.get_ok_json("/health").await;
     assert_eq!(h["status"], "degraded", "{h}");
     assert_eq!(
         h["components"]["cache"],
@@ -627,7 +597,7 @@ async fn delete_cache_needs_the_admin_token_and_empties_every_tier() {
         body,
         serde_json::json!({"cleared": ["memory", "redis", "disk"], "failed": []})
     );
-    let s = stats(&app).await;
+    let s = app.stats_cache().await;
     assert_eq!(
         (&s["memory"]["entries"], &s["disk"]["entries"]),
         (&Value::from(0), &Value::from(0)),

@@ -4,26 +4,25 @@
 //! `/stats/coach`, `/health` and `/metrics`; cached fallback reports are upgraded without
 //! re-running ASR; no secret reaches the log files.
 
-#[path = "../support/fake_gigachat.rs"]
-mod fake_gigachat;
-
-use crate::analyze::post_bytes;
-use crate::fakes::FakeTranscriber;
-use crate::helpers::{TestApp, corpus, read_json_logs, spawn_app_with, spawn_binary};
-use fake_gigachat::{
+use crate::support::app::spawn_binary;
+use crate::support::fake_gigachat::{
     ChatMode, FakeGigaChat, MODEL_REPORTED, OAuthMode, feedback_json, refused_url,
 };
+use crate::support::logs::read_json_logs;
+use crate::support::{FakeTranscriber, TestApp, corpus, spawn_app_with, wait};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const CLIP: &str = "clips/en_talk_2.wav";
+/// How long a background upgrade or breaker transition may take before a test fails.
+const WAIT: Duration = Duration::from_secs(30);
 
 /// `en_talk_2.wav` made unique: its last sample (in the trailing 0.5 s of silence) set to `n`.
 /// Same duration and speech, so the fake transcriber hears the same talk; different content
 /// hash, so a different cache entry.
 fn upload(n: u16) -> Vec<u8> {
-    let mut bytes = std::fs::read(corpus(CLIP)).unwrap();
+    let mut bytes = corpus::read(CLIP);
     let len = bytes.len();
     bytes[len - 2..].copy_from_slice(&n.to_le_bytes());
     bytes
@@ -79,33 +78,11 @@ async fn spawn_coached(
 
 /// `POST /analyze` of `bytes`; asserts 200 and returns the report.
 async fn analyze(app: &TestApp, bytes: Vec<u8>) -> Value {
-    let r = post_bytes(app, bytes, CLIP, "").await;
+    let r = app.analyze_multipart(bytes, CLIP, "").await;
     let status = r.status();
     let body: Value = r.json().await.unwrap();
     assert_eq!(status, 200, "{body}");
     body
-}
-
-async fn get_json(app: &TestApp, path: &str) -> Value {
-    app.client
-        .get(app.url(path))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn metrics_text(app: &TestApp) -> String {
-    app.client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 /// The value of an unlabelled Prometheus sample.
@@ -114,15 +91,6 @@ fn metric(text: &str, name: &str) -> Option<f64> {
         let (n, v) = l.split_once(' ')?;
         (n == name).then(|| v.trim().parse().ok())?
     })
-}
-
-/// Polls `cond` every 20 ms, failing after 30 s.
-async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Requests `bytes` (a cached upload) until its report carries GigaChat feedback (for at most
@@ -294,7 +262,7 @@ async fn every_failure_mode_answers_200_with_rule_based_feedback_and_its_reason(
         assert_eq!(fake.token_requests().len(), c.token_requests, "{}", c.name);
         assert_eq!(fake.chat_calls().len(), c.chat_calls, "{}", c.name);
 
-        let s = get_json(&app, "/stats/coach").await;
+        let s = app.stats_coach().await;
         assert_eq!(s["enabled"], true, "{}: {s}", c.name);
         assert_eq!(s["requests"], 1, "{}: {s}", c.name);
         assert_eq!(s["gigachat_answers"], 0, "{}: {s}", c.name);
@@ -365,7 +333,7 @@ async fn gigachat_feedback_reaches_the_report_with_its_model_name_also_from_a_co
         assert_eq!(fake.token_requests().len(), 1, "{case}: token reused");
         assert_eq!(fake.chat_calls().len(), 2);
 
-        let s = get_json(&app, "/stats/coach").await;
+        let s = app.stats_coach().await;
         assert_eq!(s["gigachat_answers"], 2, "{s}");
         assert_eq!(s["fallbacks"], 0, "{s}");
         assert_eq!(s["model"], "GigaChat-Pro", "{s}");
@@ -383,7 +351,7 @@ async fn five_failing_analyses_open_the_breaker_and_the_next_one_never_reaches_g
     )
     .await;
 
-    let m = metrics_text(&app).await;
+    let m = app.metrics_text().await;
     assert_eq!(
         metric(&m, "speech_coach_coach_breaker_state"),
         Some(0.0),
@@ -392,20 +360,20 @@ async fn five_failing_analyses_open_the_breaker_and_the_next_one_never_reaches_g
     for i in 1..=5u16 {
         let report = analyze(&app, upload(i)).await;
         assert_rules(&report, "upstream_error", &format!("failure {i}"));
-        let s = get_json(&app, "/stats/coach").await;
+        let s = app.stats_coach().await;
         let want = if i < 5 { "closed" } else { "open" };
         assert_eq!(s["breaker_state"], want, "after {i} failures: {s}");
     }
     assert_eq!(fake.chat_calls().len(), 5);
 
-    let s = get_json(&app, "/stats/coach").await;
+    let s = app.stats_coach().await;
     assert_eq!(s["failures"], 5, "{s}");
     assert_eq!(s["breaker"]["transitions"]["opened"], 1, "{s}");
-    let h = get_json(&app, "/health").await;
+    let h = app.health().await;
     assert_eq!(h["components"]["coach"]["breaker_state"], "open", "{h}");
     assert_eq!(h["components"]["coach"]["status"], "degraded", "{h}");
     assert_eq!(h["status"], "degraded", "{h}");
-    let m = metrics_text(&app).await;
+    let m = app.metrics_text().await;
     assert_eq!(
         metric(&m, "speech_coach_coach_breaker_state"),
         Some(2.0),
@@ -422,12 +390,12 @@ async fn five_failing_analyses_open_the_breaker_and_the_next_one_never_reaches_g
         tokens,
         "no token call while open"
     );
-    let s = get_json(&app, "/stats/coach").await;
+    let s = app.stats_coach().await;
     assert_eq!(s["rejections"], 1, "{s}");
     assert_eq!(s["fallbacks_by_reason"]["breaker_open"], 1, "{s}");
     assert_eq!(s["fallbacks_by_reason"]["upstream_error"], 5, "{s}");
     assert_eq!(s["upstream_calls"], 5, "{s}");
-    let m = metrics_text(&app).await;
+    let m = app.metrics_text().await;
     assert_eq!(
         metric(&m, "speech_coach_coach_rejections_total"),
         Some(1.0),
@@ -452,7 +420,7 @@ async fn a_cached_fallback_report_is_upgraded_once_gigachat_answers_without_reru
     let again = analyze(&app, upload(7)).await;
     assert_eq!(again["cache"]["hit"], true);
     assert_rules(&again, "upstream_error", "hit while failing");
-    wait_until("the hit asked GigaChat again", || {
+    wait::until_within(WAIT, "the hit asked GigaChat again", || {
         fake.chat_calls().len() == 2
     })
     .await;
@@ -497,7 +465,7 @@ async fn a_cache_hit_does_not_wait_for_a_slow_gigachat_and_the_upgrade_lands_for
     let hit = analyze(&app, upload(10)).await;
     assert_eq!(hit["cache"]["hit"], true);
     // Served while GigaChat is still composing its answer: the hit did not wait for it.
-    let s = get_json(&app, "/stats/coach").await;
+    let s = app.stats_coach().await;
     assert_eq!(
         s["slots_available"], 0,
         "the upgrade call is still in flight: {s}"
@@ -533,7 +501,7 @@ async fn with_the_breaker_open_a_cached_fallback_waits_and_its_upgrade_is_the_ha
 
     let first = analyze(&app, upload(8)).await;
     assert_rules(&first, "upstream_error", "first analysis");
-    let s = get_json(&app, "/stats/coach").await;
+    let s = app.stats_coach().await;
     assert_eq!(s["breaker_state"], "open", "{s}");
 
     // While open, the hit is not upgraded (the coach is not healthy) and GigaChat is not asked.
@@ -542,31 +510,29 @@ async fn with_the_breaker_open_a_cached_fallback_waits_and_its_upgrade_is_the_ha
     let hit = analyze(&app, upload(8)).await;
     assert_eq!(hit["cache"]["hit"], true);
     assert_rules(&hit, "upstream_error", "hit while open");
-    let s = get_json(&app, "/stats/coach").await;
+    let s = app.stats_coach().await;
     if s["breaker"]["transitions"]["half_opened"] == 0 {
         assert_eq!(fake.chat_calls().len(), 1, "not asked while open: {s}");
     }
 
     // GigaChat recovers; wait (bounded) for the reset timeout to pass.
     fake.set_chat_mode(ChatMode::Ok);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = get_json(&app, "/stats/coach").await;
-        if s["breaker_state"] == "half_open" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "breaker never half-opened: {s}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait::value(
+        WAIT,
+        "the breaker to half-open",
+        || app.stats_coach(),
+        |s| s["breaker_state"] == "half_open",
+    )
+    .await;
     let chats = fake.chat_calls().len();
     let upgraded = hit_until_gigachat(&app, upload(8)).await;
     assert_gigachat(&upgraded, "upgrade as the probe");
     assert_eq!(fake.chat_calls().len(), chats + 1, "exactly one probe call");
     assert_eq!(transcriber.calls(), 1, "no ASR re-run");
-    let s = get_json(&app, "/stats/coach").await;
+    let s = app.stats_coach().await;
     assert_eq!(s["breaker_state"], "closed", "the probe closed it: {s}");
     assert_eq!(s["breaker"]["transitions"]["closed"], 1, "{s}");
-    let h = get_json(&app, "/health").await;
+    let h = app.health().await;
     assert_eq!(h["components"]["coach"]["status"], "ok", "{h}");
 }
 
@@ -585,21 +551,16 @@ async fn a_report_cached_while_the_coach_was_disabled_is_upgraded_after_a_restar
         // A disabled coach is never healthy: a hit stays rules and nothing is asked.
         let hit = analyze(&app, upload(9)).await;
         assert_rules(&hit, "disabled", "hit while disabled");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let c = get_json(&app, "/stats/cache").await;
-            if c["pending_writes"] == 0 {
-                break;
-            }
-            assert!(Instant::now() < deadline, "disk write never finished: {c}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        app.wait_for_json("/stats/cache", WAIT, "the disk write", |c| {
+            c["pending_writes"] == 0
+        })
+        .await;
     }
     assert!(fake.chat_calls().is_empty() && fake.token_requests().is_empty());
 
     // Second run, same cache directory, GigaChat enabled and healthy.
     let app = spawn_coached(&fake, &[("CACHE_DIR", &cache_path)], transcriber.clone()).await;
-    let r = post_bytes(&app, upload(9), CLIP, "").await;
+    let r = app.analyze_multipart(upload(9), CLIP, "").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-cache"], "hit-disk");
     let report: Value = r.json().await.unwrap();
@@ -812,10 +773,7 @@ async fn latency_of_analyze_with_the_breaker_open_vs_gigachat_timing_out() {
     )
     .await;
     analyze(&app, upload(199)).await;
-    assert_eq!(
-        get_json(&app, "/stats/coach").await["breaker_state"],
-        "open"
-    );
+    assert_eq!(app.stats_coach().await["breaker_state"], "open");
     let (w, f) = time_analyses(&app, 200, N, false).await;
     rows.push(("**breaker open → rules (miss)**", w, f));
     let (w, f) = time_analyses(&app, 200, N, true).await;

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::analyze::post_bytes;
-use crate::helpers::{TestApp, corpus, spawn_app};
-use crate::postgres_server::PostgresServer;
+use crate::support::app::json_of;
+use crate::support::postgres_server::PostgresServer;
+use crate::support::{TestApp, corpus, spawn_app};
 
 /// Five different clips: five rehearsals with different numbers.
 const CLIPS: [&str; 5] = [
@@ -44,15 +44,6 @@ async fn app_on(url: &str, extra: &[(&str, &str)]) -> TestApp {
     spawn_app(&pairs).await
 }
 
-async fn json_of(resp: reqwest::Response) -> (StatusCode, Value) {
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-async fn get(app: &TestApp, path: &str) -> (StatusCode, Value) {
-    json_of(app.client.get(app.url(path)).send().await.unwrap()).await
-}
-
 async fn new_speaker(app: &TestApp) -> String {
     let (status, body) = json_of(app.client.post(app.url("/speakers")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -62,14 +53,9 @@ async fn new_speaker(app: &TestApp) -> String {
 }
 
 async fn rehearse(app: &TestApp, speaker: &str, clip: &str, title: &str) -> Value {
-    let bytes = std::fs::read(corpus(clip)).unwrap();
-    let resp = post_bytes(
-        app,
-        bytes,
-        clip,
-        &format!("?speaker={speaker}&title={title}"),
-    )
-    .await;
+    let resp = app
+        .analyze_corpus(clip, &format!("?speaker={speaker}&title={title}"))
+        .await;
     let (status, body) = json_of(resp).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
@@ -185,7 +171,9 @@ async fn five_rehearsals(url: &str) {
     assert_eq!(status, StatusCode::OK, "{put}");
     assert_eq!(put["goals"][0]["status"], "achieved");
 
-    let (status, p) = get(&app, &format!("/speakers/{speaker}/progress")).await;
+    let (status, p) = app
+        .get_with_status(&format!("/speakers/{speaker}/progress"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{p}");
     assert_eq!(p["rehearsal_count"], 5);
     assert_eq!(p["baseline_of"], N);
@@ -261,11 +249,9 @@ async fn five_rehearsals(url: &str) {
     assert_eq!(cmp["b"]["id"], ids[4].as_str());
 
     // Paged listing, newest first, with each rehearsal's own goal statuses.
-    let (status, page) = get(
-        &app,
-        &format!("/speakers/{speaker}/rehearsals?limit=2&offset=1"),
-    )
-    .await;
+    let (status, page) = app
+        .get_with_status(&format!("/speakers/{speaker}/rehearsals?limit=2&offset=1"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["total"], 5);
     let listed: Vec<&str> = page["rehearsals"]
@@ -280,11 +266,12 @@ async fn five_rehearsals(url: &str) {
     assert_eq!(statuses(&page["rehearsals"][1]["goals"]), expect_for(2));
 
     // Compare the first with the last: b - a, and the direction per metric.
-    let (status, c) = get(
-        &app,
-        &format!("/speakers/{speaker}/compare?a={}&b={}", ids[0], ids[4]),
-    )
-    .await;
+    let (status, c) = app
+        .get_with_status(&format!(
+            "/speakers/{speaker}/compare?a={}&b={}",
+            ids[0], ids[4]
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK, "{c}");
     let f = c["metrics"]
         .as_array()
@@ -306,13 +293,16 @@ async fn five_rehearsals(url: &str) {
     assert_eq!(f["improved"], expected);
 
     // The same bytes again: a cache hit (no second transcription), still a new rehearsal.
-    let bytes = std::fs::read(corpus(CLIPS[4])).unwrap();
-    let resp = post_bytes(&app, bytes, CLIPS[4], &format!("?speaker={speaker}")).await;
+    let resp = app
+        .analyze_corpus(CLIPS[4], &format!("?speaker={speaker}"))
+        .await;
     assert_eq!(resp.headers()["x-cache"], "hit-memory");
     let (_, again) = json_of(resp).await;
     assert_eq!(again["rehearsal"]["status"], "recorded");
     assert_eq!(again["rehearsal"]["earlier_rehearsals"], 5);
-    let (_, page) = get(&app, &format!("/speakers/{speaker}/rehearsals")).await;
+    let (_, page) = app
+        .get_with_status(&format!("/speakers/{speaker}/rehearsals"))
+        .await;
     assert_eq!(page["total"], 6);
 }
 
@@ -345,7 +335,9 @@ async fn survives_restart_then_deletes(url: &str) {
         .await
         .unwrap();
     assert!(cleared.status().is_success(), "{}", cleared.status());
-    let (status, stored) = get(&app, &format!("/speakers/{speaker}/rehearsals/{rid}")).await;
+    let (status, stored) = app
+        .get_with_status(&format!("/speakers/{speaker}/rehearsals/{rid}"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{stored}");
     assert_eq!(
         stored["id"], one["id"],
@@ -358,10 +350,14 @@ async fn survives_restart_then_deletes(url: &str) {
 
     // A new server: nothing in memory, a fresh (empty) cache dir, the same database.
     let app = app_on(url, &admin).await;
-    let (status, p) = get(&app, &format!("/speakers/{speaker}/progress")).await;
+    let (status, p) = app
+        .get_with_status(&format!("/speakers/{speaker}/progress"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{p}");
     assert_eq!(p["rehearsal_count"], 2);
-    let (status, stored) = get(&app, &format!("/speakers/{speaker}/rehearsals/{rid}")).await;
+    let (status, stored) = app
+        .get_with_status(&format!("/speakers/{speaker}/rehearsals/{rid}"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(stored["transcript"], one["transcript"]);
     assert_eq!(stored["rehearsal"]["title"], "first");
@@ -383,12 +379,13 @@ async fn survives_restart_then_deletes(url: &str) {
         format!("/speakers/{speaker}/progress"),
         format!("/speakers/{speaker}/rehearsals"),
     ] {
-        let (status, body) = get(&app, &path).await;
+        let (status, body) = app.get_with_status(&path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
         assert_eq!(body["error"], "not_found");
     }
-    let bytes = std::fs::read(corpus(CLIPS[2])).unwrap();
-    let resp = post_bytes(&app, bytes, CLIPS[2], &format!("?speaker={speaker}")).await;
+    let resp = app
+        .analyze_corpus(CLIPS[2], &format!("?speaker={speaker}"))
+        .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let (status, _) = json_of(
         app.client
@@ -518,14 +515,14 @@ async fn malformed_ids_are_400_and_unknown_ones_404_all_json() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{g}: {body}");
     }
     // /analyze refuses bad speaker parameters before analysing anything.
-    let bytes = std::fs::read(corpus(CLIPS[2])).unwrap();
+    let bytes = corpus::read(CLIPS[2]);
     for (query, want) in [
         ("?speaker=123".to_string(), 400),
         (format!("?speaker={unknown}"), 404),
         ("?title=alone".to_string(), 400),
         (format!("?speaker={speaker}&title=%07bell"), 400),
     ] {
-        let resp = post_bytes(&app, bytes.clone(), CLIPS[2], &query).await;
+        let resp = app.analyze_multipart(bytes.clone(), CLIPS[2], &query).await;
         let (status, body) = json_of(resp).await;
         assert_eq!(status.as_u16(), want, "{query}: {body}");
         assert!(body["error"].is_string());
@@ -560,8 +557,12 @@ async fn two_replicas_on_one_postgres_see_the_same_history() {
         two["rehearsal"]["earlier_rehearsals"], 1,
         "b sees a's rehearsal"
     );
-    let (_, pa) = get(&a, &format!("/speakers/{speaker}/progress")).await;
-    let (_, pb) = get(&b, &format!("/speakers/{speaker}/progress")).await;
+    let (_, pa) = a
+        .get_with_status(&format!("/speakers/{speaker}/progress"))
+        .await;
+    let (_, pb) = b
+        .get_with_status(&format!("/speakers/{speaker}/progress"))
+        .await;
     assert_eq!(pa["rehearsal_count"], 2);
     assert_eq!(pa, pb);
     let ids: Vec<&str> = pa["rehearsals"]
@@ -591,21 +592,25 @@ async fn database_stopped_mid_run_analyses_still_answer_and_the_rehearsal_lands_
     let r = &during["rehearsal"];
     assert_eq!(r["status"], "pending", "{r}");
     assert!(r["message"].as_str().unwrap().contains("unavailable"));
-    let (_, health) = get(&app, "/health").await;
+    let (_, health) = app.get_with_status("/health").await;
     assert_eq!(
         health["components"]["history"]["status"], "degraded",
         "{health}"
     );
     assert_eq!(health["components"]["history"]["pending_writes"], 1);
     // Reads the client asked for directly say so (503), they do not hang or 500.
-    let (status, body) = get(&app, &format!("/speakers/{speaker}/progress")).await;
+    let (status, body) = app
+        .get_with_status(&format!("/speakers/{speaker}/progress"))
+        .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 
     pg.start_again();
     let pending_id = r["id"].as_str().unwrap();
     let start = Instant::now();
     loop {
-        let (status, page) = get(&app, &format!("/speakers/{speaker}/rehearsals")).await;
+        let (status, page) = app
+            .get_with_status(&format!("/speakers/{speaker}/rehearsals"))
+            .await;
         if status == StatusCode::OK && page["total"] == 2 {
             assert_eq!(page["rehearsals"][0]["id"], pending_id);
             assert_eq!(page["rehearsals"][0]["title"], "during");
@@ -618,7 +623,7 @@ async fn database_stopped_mid_run_analyses_still_answer_and_the_rehearsal_lands_
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (_, health) = get(&app, "/health").await;
+    let (_, health) = app.get_with_status("/health").await;
     assert_eq!(health["components"]["history"]["status"], "ok", "{health}");
     assert_eq!(health["components"]["history"]["landed_after_retry"], 1);
 }

@@ -2,10 +2,9 @@
 //! gate, so the tests see every state, stage and window as it happens, over polling and SSE.
 //! No test asserts a duration; waits are bounded polls.
 
-use crate::analyze::post_bytes;
-use crate::fakes::FakeTranscriber;
-use crate::helpers::{TestApp, corpus, spawn_app_with};
-use futures::StreamExt;
+use crate::support::app::file_form;
+use crate::support::sse::SseEvent;
+use crate::support::{FakeTranscriber, TestApp, corpus, spawn_app_with, wait};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,34 +14,19 @@ const CLIP: &str = "clips/en_talk_2.wav";
 /// Seconds per fake window: the 12.5 s clip is 5 windows (3, 6, 9, 12, 12.5 s).
 const WINDOW_SEC: f64 = 3.0;
 const WINDOWS: usize = 5;
-const LIMIT: Duration = Duration::from_secs(60);
 
 fn clip() -> Vec<u8> {
-    std::fs::read(corpus(CLIP)).unwrap()
+    corpus::read(CLIP)
 }
 
 /// The clip with one sample changed: another upload (content hash), the same duration and words.
 fn variant(i: u8) -> Vec<u8> {
-    let mut bytes = clip();
-    let n = bytes.len();
-    bytes[n - 2] ^= i;
-    bytes
-}
-
-async fn post_job(app: &TestApp, bytes: Vec<u8>, query: &str) -> reqwest::Response {
-    let part = reqwest::multipart::Part::bytes(bytes).file_name("talk.wav");
-    let form = reqwest::multipart::Form::new().part("file", part);
-    app.client
-        .post(app.url(&format!("/jobs{query}")))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
+    corpus::variant(CLIP, i)
 }
 
 /// Posts a job and returns its id (asserting the 202 contract).
 async fn submit(app: &TestApp, bytes: Vec<u8>) -> (String, Value) {
-    let resp = post_job(app, bytes, "").await;
+    let resp = app.post_job(bytes, "").await;
     assert_eq!(resp.status(), 202, "POST /jobs");
     let location = resp.headers()["location"].to_str().unwrap().to_string();
     let body: Value = resp.json().await.unwrap();
@@ -52,144 +36,6 @@ async fn submit(app: &TestApp, bytes: Vec<u8>) -> (String, Value) {
     assert_eq!(body["links"]["self"], location);
     assert_eq!(body["links"]["events"], format!("{location}/events"));
     (id, body)
-}
-
-async fn get_job(app: &TestApp, id: &str) -> Value {
-    let resp = app
-        .client
-        .get(app.url(&format!("/jobs/{id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "GET /jobs/{id}");
-    resp.json().await.unwrap()
-}
-
-async fn delete_job(app: &TestApp, id: &str) -> Value {
-    let resp = app
-        .client
-        .delete(app.url(&format!("/jobs/{id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "DELETE /jobs/{id}");
-    resp.json().await.unwrap()
-}
-
-async fn stats(app: &TestApp) -> Value {
-    app.client
-        .get(app.url("/stats/pipeline"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// Polls until `pred` holds for the job (bounded).
-async fn wait_job(app: &TestApp, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        let j = get_job(app, id).await;
-        if pred(&j) {
-            return j;
-        }
-        assert!(start.elapsed() < LIMIT, "gave up waiting for {what}: {j}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-async fn wait_stats(app: &TestApp, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
-        let s = stats(app).await;
-        if pred(&s) {
-            return s;
-        }
-        assert!(start.elapsed() < LIMIT, "gave up waiting for {what}: {s}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// One Server-Sent Event.
-#[derive(Debug, Clone)]
-struct Sse {
-    id: Option<u64>,
-    event: String,
-    data: Value,
-}
-
-/// Reads an SSE response event by event.
-struct SseReader {
-    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
-    buf: String,
-}
-
-impl SseReader {
-    async fn open(app: &TestApp, id: &str, last_event_id: Option<u64>) -> Self {
-        let mut req = app.client.get(app.url(&format!("/jobs/{id}/events")));
-        if let Some(last) = last_event_id {
-            req = req.header("Last-Event-ID", last.to_string());
-        }
-        let resp = req.send().await.unwrap();
-        assert_eq!(resp.status(), 200);
-        assert!(
-            resp.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/event-stream")
-        );
-        Self {
-            stream: resp.bytes_stream().boxed(),
-            buf: String::new(),
-        }
-    }
-
-    /// The next event (comments skipped); `None` when the server ended the stream.
-    async fn next(&mut self) -> Option<Sse> {
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let (mut id, mut event, mut data) = (None, String::from("message"), String::new());
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id:") {
-                        id = Some(v.trim().parse().unwrap());
-                    } else if let Some(v) = line.strip_prefix("event:") {
-                        event = v.trim().to_string();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim_start());
-                    }
-                }
-                if data.is_empty() {
-                    continue; // a keep-alive comment
-                }
-                return Some(Sse {
-                    id,
-                    event,
-                    data: serde_json::from_str(&data).unwrap(),
-                });
-            }
-            let chunk = tokio::time::timeout(LIMIT, self.stream.next())
-                .await
-                .expect("an SSE event within the limit")?;
-            self.buf
-                .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
-        }
-    }
-
-    /// Events with ids (the log) until and including the first whose kind is in `until`.
-    async fn until(&mut self, until: &[&str]) -> Vec<Sse> {
-        let mut out = Vec::new();
-        while let Some(e) = self.next().await {
-            let stop = until.contains(&e.event.as_str()) && e.id.is_some();
-            out.push(e);
-            if stop {
-                break;
-            }
-        }
-        out
-    }
 }
 
 fn windowed_app_gate() -> (Arc<FakeTranscriber>, Arc<Semaphore>) {
@@ -213,19 +59,20 @@ async fn a_job_goes_through_every_state_with_monotonic_progress_and_partial_word
         ["queued", "running"].contains(&created["state"].as_str().unwrap()),
         "{created}"
     );
-    let mut sse = SseReader::open(&app, &id, None).await;
+    let mut sse = app.job_events(&id, None).await;
 
     // Step the recogniser one window at a time; poll in between.
     let mut fractions = vec![];
     let mut words_seen = vec![];
     for w in 1..=WINDOWS {
         gate.add_permits(1);
-        let j = wait_job(&app, &id, "the next window", |j| {
-            j["state"] == "done"
-                || j["progress"]["audio_sec_done"].as_f64().unwrap()
-                    >= (w as f64 * WINDOW_SEC).min(12.0)
-        })
-        .await;
+        let j = app
+            .wait_for_job(&id, "the next window", |j| {
+                j["state"] == "done"
+                    || j["progress"]["audio_sec_done"].as_f64().unwrap()
+                        >= (w as f64 * WINDOW_SEC).min(12.0)
+            })
+            .await;
         if j["state"] != "done" {
             assert_eq!(j["state"], "running");
             assert!(
@@ -237,7 +84,9 @@ async fn a_job_goes_through_every_state_with_monotonic_progress_and_partial_word
         }
         fractions.push(j["progress"]["fraction"].as_f64().unwrap());
     }
-    let done = wait_job(&app, &id, "done", |j| j["state"] == "done").await;
+    let done = app
+        .wait_for_job(&id, "done", |j| j["state"] == "done")
+        .await;
     assert_eq!(done["progress"]["fraction"], 1.0);
     assert_eq!(done["eta_sec"], 0.0);
     assert!(
@@ -253,7 +102,7 @@ async fn a_job_goes_through_every_state_with_monotonic_progress_and_partial_word
     // The SSE log: ids 1, 2, 3… without gaps; states in order; stages in pipeline order;
     // progress monotonic to 1; words before done.
     let events = sse.until(&["done", "failed", "cancelled"]).await;
-    let logged: Vec<&Sse> = events.iter().filter(|e| e.id.is_some()).collect();
+    let logged: Vec<&SseEvent> = events.iter().filter(|e| e.id.is_some()).collect();
     let ids: Vec<u64> = logged.iter().map(|e| e.id.unwrap()).collect();
     assert_eq!(
         ids,
@@ -309,7 +158,8 @@ async fn a_job_goes_through_every_state_with_monotonic_progress_and_partial_word
     assert!(sse.next().await.is_none(), "the stream ends after done");
 
     // The same report /analyze gives (now a cache hit of the job's analysis).
-    let sync: Value = post_bytes(&app, clip(), "talk.wav", "")
+    let sync: Value = app
+        .analyze_multipart(clip(), "talk.wav", "")
         .await
         .json()
         .await
@@ -317,7 +167,7 @@ async fn a_job_goes_through_every_state_with_monotonic_progress_and_partial_word
     assert_eq!(sync["cache"]["hit"], true);
     assert_eq!(without_cache(sync), without_cache(report));
     assert_eq!(fake.calls(), 1);
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(s["jobs"]["done"], 1, "{s}");
 }
 
@@ -327,7 +177,7 @@ async fn a_reconnecting_client_resumes_with_last_event_id_without_gaps() {
     let app = spawn_app_with(&[], fake).await;
     let (id, _) = submit(&app, clip()).await;
     gate.add_permits(2);
-    let mut first = SseReader::open(&app, &id, None).await;
+    let mut first = app.job_events(&id, None).await;
     let mut seen: Vec<u64> = Vec::new();
     // Read up to the second window's progress, then drop the connection.
     let mut windows = 0;
@@ -341,7 +191,7 @@ async fn a_reconnecting_client_resumes_with_last_event_id_without_gaps() {
     drop(first);
     gate.add_permits(WINDOWS);
     let last = *seen.last().unwrap();
-    let mut again = SseReader::open(&app, &id, Some(last)).await;
+    let mut again = app.job_events(&id, Some(last)).await;
     for e in again.until(&["done"]).await {
         if let Some(id) = e.id {
             seen.push(id);
@@ -352,11 +202,11 @@ async fn a_reconnecting_client_resumes_with_last_event_id_without_gaps() {
         (1..=seen.len() as u64).collect::<Vec<_>>(),
         "no gap, no repeat"
     );
-    let j = get_job(&app, &id).await;
+    let j = app.job(&id).await;
     assert_eq!(j["state"], "done");
     assert_eq!(j["last_event_id"], *seen.last().unwrap());
     // Resuming a finished job after its last event: the stream simply ends.
-    let mut after = SseReader::open(&app, &id, seen.last().copied()).await;
+    let mut after = app.job_events(&id, seen.last().copied()).await;
     let extra = after.next().await;
     assert!(
         extra.is_none(),
@@ -386,44 +236,44 @@ async fn cancel_while_queued_and_while_running_frees_the_slot_and_counts_exactly
     )
     .await;
     let (running, _) = submit(&app, variant(1)).await;
-    wait_job(&app, &running, "the first job at ASR", |j| {
-        j["stage"] == "asr"
-    })
-    .await;
+    app.wait_for_job(&running, "the first job at ASR", |j| j["stage"] == "asr")
+        .await;
     let (queued, body) = submit(&app, variant(2)).await;
     assert_eq!(body["state"], "queued");
-    let q = wait_job(&app, &queued, "a queue position", |j| {
-        j["queue_position"] == 1
-    })
-    .await;
+    let q = app
+        .wait_for_job(&queued, "a queue position", |j| j["queue_position"] == 1)
+        .await;
     assert_eq!(q["stage"], "queued");
-    wait_stats(&app, "one active, one queued", |s| {
+    app.wait_for_pipeline("one active, one queued", |s| {
         s["active"] == 1 && s["queued"] == 1
     })
     .await;
 
     // Cancel while queued: the place is freed at once, nothing was analysed.
-    let c = delete_job(&app, &queued).await;
+    let c = app.delete_job(&queued).await;
     assert_eq!(c["state"], "cancelled");
-    let s = wait_stats(&app, "the queue place freed", |s| s["queued"] == 0).await;
+    let s = app
+        .wait_for_pipeline("the queue place freed", |s| s["queued"] == 0)
+        .await;
     assert_eq!(s["active"], 1);
 
     // Cancel while running: it stops at the next window and frees the slot.
     gate.add_permits(1);
-    let r = delete_job(&app, &running).await;
+    let r = app.delete_job(&running).await;
     assert_eq!(r["state"], "cancelled");
     gate.add_permits(1); // the window in progress, if any, completes; then the run sees the cancel
-    let s = wait_stats(&app, "the slot freed", |s| {
-        s["active"] == 0 && s["cancelled"] == 1
-    })
-    .await;
+    let s = app
+        .wait_for_pipeline("the slot freed", |s| {
+            s["active"] == 0 && s["cancelled"] == 1
+        })
+        .await;
     assert_eq!(s["failed"], 0, "a cancellation is not a failure: {s}");
     assert_eq!(s["completed"], 0);
     assert_eq!(s["jobs"]["cancelled"], 2, "{s}");
     assert_eq!(s["jobs"]["running"], 0);
     assert_eq!(s["jobs"]["queued"], 0);
     // Cancelling again changes nothing; the job keeps its state.
-    assert_eq!(delete_job(&app, &running).await["state"], "cancelled");
+    assert_eq!(app.delete_job(&running).await["state"], "cancelled");
     assert_eq!(
         fake.calls(),
         1,
@@ -433,16 +283,9 @@ async fn cancel_while_queued_and_while_running_frees_the_slot_and_counts_exactly
     // The freed slot serves the next job to the end.
     gate.add_permits(100);
     let (next, _) = submit(&app, variant(3)).await;
-    wait_job(&app, &next, "done", |j| j["state"] == "done").await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    app.wait_for_job(&next, "done", |j| j["state"] == "done")
+        .await;
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("speech_coach_jobs{state=\"cancelled\"} 2"),
         "{metrics}"
@@ -463,44 +306,45 @@ async fn cancelling_one_job_keeps_the_analysis_that_others_wait_on() {
     let app = spawn_app_with(&[], fake.clone()).await;
     let (a, _) = submit(&app, clip()).await;
     let (b, _) = submit(&app, clip()).await;
-    wait_job(&app, &a, "ASR", |j| j["stage"] == "asr").await;
+    app.wait_for_job(&a, "ASR", |j| j["stage"] == "asr").await;
     let sync = {
         let client = app.client.clone();
         let url = app.url("/analyze");
         tokio::spawn(async move {
-            let part = reqwest::multipart::Part::bytes(clip()).file_name("talk.wav");
-            let form = reqwest::multipart::Form::new().part("file", part);
+            let form = file_form(clip(), "talk.wav");
             client.post(url).multipart(form).send().await.unwrap()
         })
     };
     gate.add_permits(1);
-    wait_job(&app, &b, "a window", |j| {
+    app.wait_for_job(&b, "a window", |j| {
         j["progress"]["audio_sec_done"].as_f64() > Some(0.0)
     })
     .await;
-    assert_eq!(delete_job(&app, &a).await["state"], "cancelled");
+    assert_eq!(app.delete_job(&a).await["state"], "cancelled");
     gate.add_permits(100);
-    let done = wait_job(&app, &b, "the other job done", |j| {
-        j["state"] != "running" && j["state"] != "queued"
-    })
-    .await;
+    let done = app
+        .wait_for_job(&b, "the other job done", |j| {
+            j["state"] != "running" && j["state"] != "queued"
+        })
+        .await;
     assert_eq!(done["state"], "done", "{done}");
     let resp = sync.await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(fake.calls(), 1, "one analysis for all three");
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(
         (s["cancelled"].as_u64(), s["completed"].as_u64()),
         (Some(0), Some(1)),
         "{s}"
     );
-    assert_eq!(get_job(&app, &a).await["state"], "cancelled");
+    assert_eq!(app.job(&a).await["state"], "cancelled");
 }
 
 #[tokio::test]
 async fn a_cached_upload_is_done_at_once() {
     let app = spawn_app_with(&[], Arc::new(FakeTranscriber::new())).await;
-    let sync: Value = post_bytes(&app, clip(), "talk.wav", "")
+    let sync: Value = app
+        .analyze_multipart(clip(), "talk.wav", "")
         .await
         .json()
         .await
@@ -510,7 +354,7 @@ async fn a_cached_upload_is_done_at_once() {
     assert_eq!(body["progress"]["fraction"], 1.0);
     assert_eq!(body["report"]["cache"]["hit"], true);
     assert_eq!(without_cache(body["report"].clone()), without_cache(sync));
-    let mut sse = SseReader::open(&app, &id, None).await;
+    let mut sse = app.job_events(&id, None).await;
     let kinds: Vec<String> = sse
         .until(&["done"])
         .await
@@ -535,7 +379,7 @@ async fn sixteen_identical_jobs_run_one_analysis() {
     gate.add_permits(1);
     // Every job hears the shared analysis' windows, not just the one that leads it.
     for id in &ids {
-        wait_job(&app, id, "the first window", |j| {
+        app.wait_for_job(id, "the first window", |j| {
             j["progress"]["audio_sec_done"].as_f64() >= Some(WINDOW_SEC)
         })
         .await;
@@ -543,12 +387,12 @@ async fn sixteen_identical_jobs_run_one_analysis() {
     gate.add_permits(100);
     let mut reports = Vec::new();
     for id in &ids {
-        let j = wait_job(&app, id, "done", |j| j["state"] == "done").await;
+        let j = app.wait_for_job(id, "done", |j| j["state"] == "done").await;
         reports.push(without_cache(j["report"].clone()));
     }
     assert!(reports.windows(2).all(|p| p[0] == p[1]));
     assert_eq!(fake.calls(), 1);
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(
         (s["completed"].as_u64(), s["jobs"]["done"].as_u64()),
         (Some(1), Some(16))
@@ -567,10 +411,11 @@ async fn a_job_the_queue_cannot_take_is_refused_at_post() {
     )
     .await;
     let (a, _) = submit(&app, variant(1)).await;
-    wait_job(&app, &a, "running", |j| j["state"] == "running").await;
+    app.wait_for_job(&a, "running", |j| j["state"] == "running")
+        .await;
     let (b, body) = submit(&app, variant(2)).await;
     assert_eq!(body["state"], "queued");
-    let resp = post_job(&app, variant(3), "").await;
+    let resp = app.post_job(variant(3), "").await;
     assert_eq!(resp.status(), 503);
     assert!(
         resp.headers()["retry-after"]
@@ -584,7 +429,7 @@ async fn a_job_the_queue_cannot_take_is_refused_at_post() {
     let err: Value = resp.json().await.unwrap();
     assert_eq!(err["error"], "overloaded");
     assert!(err["request_id"].is_string() && err["message"].is_string());
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(
         s["jobs"]["queued"].as_u64().unwrap() + s["jobs"]["running"].as_u64().unwrap(),
         2,
@@ -592,7 +437,7 @@ async fn a_job_the_queue_cannot_take_is_refused_at_post() {
     );
     gate.add_permits(100);
     for id in [&a, &b] {
-        wait_job(&app, id, "done", |j| j["state"] == "done").await;
+        app.wait_for_job(id, "done", |j| j["state"] == "done").await;
     }
 }
 
@@ -600,47 +445,40 @@ async fn a_job_the_queue_cannot_take_is_refused_at_post() {
 async fn finished_jobs_expire_after_the_ttl() {
     let app = spawn_app_with(&[("JOB_TTL_SEC", "0.5")], Arc::new(FakeTranscriber::new())).await;
     let (id, _) = submit(&app, clip()).await;
-    wait_job(&app, &id, "done", |j| j["state"] == "done").await;
+    app.wait_for_job(&id, "done", |j| j["state"] == "done")
+        .await;
     let start = Instant::now();
     loop {
-        let resp = app
-            .client
-            .get(app.url(&format!("/jobs/{id}")))
-            .send()
-            .await
-            .unwrap();
+        let resp = app.get(&format!("/jobs/{id}")).await;
         if resp.status() == 404 {
             let err: Value = resp.json().await.unwrap();
             assert_eq!(err["error"], "not_found");
             break;
         }
-        assert!(start.elapsed() < LIMIT, "never expired");
+        assert!(start.elapsed() < wait::LIMIT, "never expired");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(
         start.elapsed() >= Duration::from_millis(300),
         "not before its TTL"
     );
-    let s = stats(&app).await;
+    let s = app.stats_pipeline().await;
     assert_eq!(s["jobs"]["done"], 0, "{s}");
-    let resp = app
-        .client
-        .get(app.url(&format!("/jobs/{id}/events")))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.job_events_response(&id, None).await;
     assert_eq!(resp.status(), 404);
 }
 
 #[tokio::test]
 async fn a_failing_upload_fails_the_job_with_the_error_analyze_gives() {
     let app = spawn_app_with(&[], Arc::new(FakeTranscriber::new())).await;
-    let bad = std::fs::read(corpus("bad/random_1k.wav")).unwrap();
-    let sync = post_bytes(&app, bad.clone(), "x.wav", "").await;
+    let bad = corpus::read("bad/random_1k.wav");
+    let sync = app.analyze_multipart(bad.clone(), "x.wav", "").await;
     let sync_status = sync.status().as_u16();
     let sync: Value = sync.json().await.unwrap();
     let (id, _) = submit(&app, bad).await;
-    let j = wait_job(&app, &id, "failed", |j| j["state"] == "failed").await;
+    let j = app
+        .wait_for_job(&id, "failed", |j| j["state"] == "failed")
+        .await;
     assert_eq!(j["error"]["status"], sync_status);
     assert_eq!(j["error"]["error"], sync["error"]);
     assert_eq!(j["error"]["message"], sync["message"]);
@@ -656,7 +494,7 @@ async fn bad_ids_and_parameters_are_json_errors() {
         "/jobs/00000000000000000000000000000000",
         "/jobs/00000000000000000000000000000000/events",
     ] {
-        let resp = app.client.get(app.url(path)).send().await.unwrap();
+        let resp = app.get(path).await;
         assert_eq!(resp.status(), 404, "{path}");
         let err: Value = resp.json().await.unwrap();
         assert_eq!(err["error"], "not_found");
@@ -668,18 +506,20 @@ async fn bad_ids_and_parameters_are_json_errors() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
-    let resp = post_job(&app, clip(), "?detail=everything").await;
+    let resp = app.post_job(clip(), "?detail=everything").await;
     assert_eq!(resp.status(), 400);
     let err: Value = resp.json().await.unwrap();
     assert_eq!(err["error"], "invalid_parameter");
     // detail=summary is honoured like /analyze's.
     let (id, _) = {
-        let resp = post_job(&app, clip(), "?detail=summary&language=en").await;
+        let resp = app.post_job(clip(), "?detail=summary&language=en").await;
         assert_eq!(resp.status(), 202);
         let body: Value = resp.json().await.unwrap();
         (body["id"].as_str().unwrap().to_string(), body)
     };
-    let j = wait_job(&app, &id, "done", |j| j["state"] == "done").await;
+    let j = app
+        .wait_for_job(&id, "done", |j| j["state"] == "done")
+        .await;
     assert!(
         j["report"]["transcript"]["words"]
             .as_array()

@@ -1,4 +1,5 @@
-use crate::helpers::{read_json_logs, spawn_binary};
+use crate::support::app::spawn_binary;
+use crate::support::logs::read_json_logs;
 
 #[tokio::test]
 async fn a_line_logged_inside_a_handler_carries_the_request_id() {

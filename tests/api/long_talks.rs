@@ -4,9 +4,8 @@
 //! transcriber "hears" the talk's known text; everything else (upload, decode, VAD, analysis,
 //! advice) is the real service.
 
-use crate::fakes::FakeTranscriber;
-use crate::helpers::spawn_app_with;
-use crate::long_talk::{self, LongTalk};
+use crate::support::long_talk::{self, LongTalk};
+use crate::support::{FakeTranscriber, spawn_app_with};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-use crate::helpers::spawn_app;
+use crate::support::{corpus, spawn_app};
 use serde_json::Value;
 
 fn is_uuid_v4(s: &str) -> bool {
@@ -155,8 +155,8 @@ async fn openapi_document_matches_the_server() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    let bytes = std::fs::read(crate::helpers::corpus("clips/en_talk_2.wav")).unwrap();
-    let report: Value = crate::analyze::post_bytes(&app, bytes, "a.wav", "")
+    let report: Value = app
+        .analyze_multipart(corpus::read("clips/en_talk_2.wav"), "a.wav", "")
         .await
         .json()
         .await

@@ -1,4 +1,5 @@
-use crate::helpers::{corpus, spawn_binary};
+use crate::support::app::{signal, spawn_binary};
+use crate::support::corpus;
 use std::time::Duration;
 
 /// SIGTERM while an upload is still streaming: the server stops accepting, lets the request
@@ -6,7 +7,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn sigterm_lets_the_in_flight_request_finish_and_exits_zero() {
     let mut app = spawn_binary(&[("LOG_FILE", ""), ("SHUTDOWN_TIMEOUT_SEC", "20")]).await;
-    let bytes = std::fs::read(corpus("bad/random_1k.wav")).unwrap();
+    let bytes = corpus::read("bad/random_1k.wav");
     // A body that trickles in over ~1.5 s.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         bytes.chunks(64).map(|c| Ok(c.to_vec())).collect();
@@ -25,7 +26,7 @@ async fn sigterm_lets_the_in_flight_request_finish_and_exits_zero() {
             .await
     });
     tokio::time::sleep(Duration::from_millis(400)).await;
-    crate::helpers::signal(app.pid(), "TERM");
+    signal(app.pid(), "TERM");
     let response = request.await.unwrap().expect("in-flight request completed");
     // random bytes are refused as not audio: the request got its real answer.
     assert_eq!(response.status(), 415);

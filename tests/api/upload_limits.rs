@@ -1,4 +1,4 @@
-use crate::helpers::spawn_binary;
+use crate::support::app::{BinaryApp, proc_status_kib, spawn_binary};
 use futures::StreamExt;
 use std::time::Duration;
 
@@ -52,7 +52,7 @@ async fn a_150_mb_upload_is_refused_with_413_and_memory_stays_flat() {
         assert_eq!(r.status(), 413);
     }
     let after = app.rss_kib();
-    let peak = crate::helpers::proc_status_kib(app.pid(), "VmHWM:");
+    let peak = proc_status_kib(app.pid(), "VmHWM:");
     println!("RSS before {before} KiB, after {after} KiB, peak {peak} KiB");
     // Flat: far below the 150 MB that was sent (allocator noise and buffers only).
     assert!(
@@ -110,11 +110,7 @@ enum Shape {
     Multipart,
 }
 
-async fn post_wav(
-    app: &crate::helpers::BinaryApp,
-    total: usize,
-    shape: &Shape,
-) -> (u16, serde_json::Value) {
+async fn post_wav(app: &BinaryApp, total: usize, shape: &Shape) -> (u16, serde_json::Value) {
     let client = reqwest::Client::new();
     let (header, zeros) = silent_wav(total);
     let req = client
@@ -166,7 +162,7 @@ async fn the_limit_is_exact_for_raw_chunked_and_multipart_uploads() {
             assert_eq!(body["error"], "payload_too_large", "{body}");
         }
     }
-    let peak = crate::helpers::proc_status_kib(app.pid(), "VmHWM:");
+    let peak = proc_status_kib(app.pid(), "VmHWM:");
     println!("413s: RSS before {before} KiB, peak {peak} KiB");
     assert!(
         peak < before + 40 * 1024,

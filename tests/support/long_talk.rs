@@ -2,9 +2,12 @@
 //! of one language one after another, separated by silences of varied length, until the target
 //! length is reached. Nothing this size is committed; the text of what was spoken is known exactly.
 //!
-//! Include it with `#[path = "../support/long_talk.rs"] mod long_talk;` (or `support/long_talk.rs`
-//! from a top-level test file).
+//! Part of `tests/support` (`support::long_talk`); a bench or example includes it on its own
+//! with `#[path = "../tests/support/long_talk.rs"] mod long_talk;` (it brings its own `corpus`).
 #![allow(dead_code)]
+
+#[path = "corpus.rs"]
+mod corpus;
 
 use std::path::{Path, PathBuf};
 
@@ -50,42 +53,12 @@ impl LongTalk {
     }
 }
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
-}
-
-fn manifest_text(clip: &str) -> String {
-    let raw = std::fs::read_to_string(corpus_dir().join("manifest.json")).expect("manifest");
-    let m: serde_json::Value = serde_json::from_str(&raw).expect("manifest json");
-    m["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["file"] == clip)
-        .and_then(|f| f["text"].as_str())
-        .unwrap_or_else(|| panic!("{clip} not in the manifest"))
-        .to_string()
-}
-
 /// The samples of a 16 kHz mono 16-bit corpus WAV.
 pub fn read_clip(clip: &str) -> Vec<i16> {
-    let bytes = std::fs::read(corpus_dir().join(clip)).unwrap_or_else(|e| panic!("{clip}: {e}"));
+    let path = corpus::path(clip);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{clip}: {e}"));
     assert_eq!(&bytes[0..4], b"RIFF", "{clip}");
-    // Walk the chunks to `data` (the corpus WAVs are plain PCM, but don't assume 44 bytes).
-    let mut pos = 12;
-    while pos + 8 <= bytes.len() {
-        let id = &bytes[pos..pos + 4];
-        let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
-        if id == b"data" {
-            let end = (pos + 8 + len).min(bytes.len());
-            return bytes[pos + 8..end]
-                .chunks_exact(2)
-                .map(|c| i16::from_le_bytes([c[0], c[1]]))
-                .collect();
-        }
-        pos += 8 + len + (len & 1);
-    }
-    panic!("{clip}: no data chunk");
+    read_wav_samples(&path)
 }
 
 /// Clips of a language usable for long talks (intelligible voices only for Russian).
@@ -104,7 +77,7 @@ pub fn clips_for(language: &str) -> &'static [&'static str] {
 pub fn build(minutes: f64, language: &str) -> LongTalk {
     let clips: Vec<(String, Vec<i16>, String)> = clips_for(language)
         .iter()
-        .map(|c| (c.to_string(), read_clip(c), manifest_text(c)))
+        .map(|c| (c.to_string(), read_clip(c), corpus::text(c).to_string()))
         .collect();
     let gaps_sec = [0.7, 1.6, 3.2, 6.5];
     let target = (minutes * 60.0 * f64::from(RATE)) as usize;
@@ -197,7 +170,7 @@ pub fn encode(wav: &Path, ext: &str) -> PathBuf {
 /// paragraph with its exact text. Panics with a hint if espeak-ng or ffmpeg is missing
 /// (`scripts/deps.sh test` installs them).
 pub fn held_out_english() -> LongTalk {
-    let text = std::fs::read_to_string(corpus_dir().join("texts/held_out_en_team_talk.txt"))
+    let text = std::fs::read_to_string(corpus::path("texts/held_out_en_team_talk.txt"))
         .expect("held-out talk text");
     let paragraphs: Vec<&str> = text
         .split("\n\n")
@@ -253,7 +226,8 @@ pub fn synthesize(
     LongTalk { samples, parts }
 }
 
-/// The 16-bit samples of any 16-bit PCM WAV file.
+/// The 16-bit samples of any 16-bit PCM WAV file (the chunks walked to `data`: don't assume a
+/// 44-byte header).
 fn read_wav_samples(path: &Path) -> Vec<i16> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut pos = 12;

@@ -9,27 +9,21 @@
 //! `SPEECH_COACH_SKIP_BROWSER=1` to skip explicitly where no browser can be installed.
 
 mod browser;
-#[path = "../api/fakes.rs"]
-#[allow(dead_code)] // the gate and call counter serve the API tests
-mod fakes;
-#[path = "../support/long_talk.rs"]
-mod long_talk;
 mod progress;
 mod standin;
-mod helpers {
-    pub use crate::standin::corpus;
-}
+#[path = "../support/mod.rs"]
+mod support;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use serde_json::Value;
 
 use browser::Browser;
-use standin::{
-    TestServer, corpus, spawn_server, spawn_server_hearing, spawn_server_with, spawn_tiled_server,
-};
+use standin::spawn_tiled_server;
+use support::{FakeTranscriber, TestApp, corpus, long_talk, spawn_app, spawn_app_with};
 
 /// Generous: a loaded CI box may be slow to start Chromium; nothing here waits on purpose.
 const WAIT: Duration = Duration::from_secs(60);
@@ -38,18 +32,6 @@ fn artifacts() -> std::path::PathBuf {
     let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/test-artifacts/web"));
     std::fs::create_dir_all(dir).unwrap();
     dir.to_path_buf()
-}
-
-fn manifest_entry(file: &str) -> Value {
-    let m: Value =
-        serde_json::from_str(&std::fs::read_to_string(corpus("manifest.json")).unwrap()).unwrap();
-    m["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["file"] == file)
-        .unwrap_or_else(|| panic!("{file} not in the manifest"))
-        .clone()
 }
 
 async fn visible(c: &Client, css: &str) -> fantoccini::elements::Element {
@@ -64,6 +46,26 @@ async fn visible(c: &Client, css: &str) -> fantoccini::elements::Element {
         assert!(start.elapsed() < WAIT, "{css} never became visible");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Clicks the element `css` (found now).
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Whether the element `css` is displayed now.
+async fn shown(c: &Client, css: &str) -> bool {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap()
 }
 
 /// Visible text, non-breaking spaces (between numbers and units) as plain ones.
@@ -87,12 +89,7 @@ async fn upload(c: &Client, path: &std::path::Path) {
     let path = path.canonicalize().unwrap();
     let input = c.find(Locator::Css("#file")).await.unwrap();
     input.send_keys(&path.display().to_string()).await.unwrap();
-    c.find(Locator::Css("#analyze"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#analyze").await;
 }
 
 /// Saves the whole page at `width` (the window is made as tall as the page) as a PNG.
@@ -150,7 +147,7 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
     let Some(browser) = Browser::start_or_skip().await else {
         return;
     };
-    let server: TestServer = spawn_server(&[]).await;
+    let server: TestApp = spawn_app(&[]).await;
     let c = browser.client();
     c.set_window_size(1280, 900).await.unwrap();
     c.goto(&server.url("/")).await.unwrap();
@@ -166,8 +163,8 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
 
     // --- a clip: the report and its timeline ---
     let clip = "clips/en_talk_2.wav";
-    let entry = manifest_entry(clip);
-    upload(c, &corpus(clip)).await;
+    let entry = corpus::entry(clip);
+    upload(c, &corpus::path(clip)).await;
     visible(c, "#report #timeline-svg").await;
     eprintln!("render-report: {} ms", render_ms(c).await);
 
@@ -250,12 +247,7 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
             .is_empty()
     );
     assert!(
-        !c.find(Locator::Css("#cache-note"))
-            .await
-            .unwrap()
-            .is_displayed()
-            .await
-            .unwrap(),
+        !shown(c, "#cache-note").await,
         "a fresh analysis is not called cached"
     );
 
@@ -297,35 +289,18 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
     c.set_window_size(1280, 900).await.unwrap();
 
     // --- the same file again: the answer comes from the cache and the page says so ---
-    c.find(Locator::Css("#again"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    upload(c, &corpus(clip)).await;
+    click(c, "#again").await;
+    upload(c, &corpus::path(clip)).await;
     let note = visible(c, "#cache-note").await;
     assert!(note.text().await.unwrap().contains("cache"));
 
     // --- a broken file: the API's own message is shown ---
-    c.find(Locator::Css("#again"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let bad = corpus("bad/text.mp3");
+    click(c, "#again").await;
+    let bad = corpus::path("bad/text.mp3");
     let api: Value = {
-        let form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(std::fs::read(&bad).unwrap()).file_name("text.mp3"),
-        );
-        let resp = reqwest::Client::new()
-            .post(server.url("/analyze"))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
+        let resp = server
+            .analyze_multipart(std::fs::read(&bad).unwrap(), "text.mp3", "")
+            .await;
         assert!(resp.status().is_client_error(), "{}", resp.status());
         resp.json().await.unwrap()
     };
@@ -352,12 +327,7 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
     );
 
     // The interface switches to Russian, the error included.
-    c.find(Locator::Css("[data-ui-lang='ru']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "[data-ui-lang='ru']").await;
     assert_eq!(text(c, "h1").await, "Тренер выступлений");
     let title_ru = text(c, "#error-title").await;
     assert!(
@@ -367,7 +337,7 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
     screenshot(c, "error-phone-ru.png", 390, 844).await;
 
     // --- a file over the server's limit is refused by the page, before uploading ---
-    let small = spawn_server(&[("MAX_FILE_SIZE_MB", "0.1")]).await;
+    let small = spawn_app(&[("MAX_FILE_SIZE_MB", "0.1")]).await;
     c.goto(&small.url("/")).await.unwrap();
     let start = std::time::Instant::now();
     while !text(c, "#limit-text").await.contains("102 KB") {
@@ -376,7 +346,13 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
     }
     let input = c.find(Locator::Css("#file")).await.unwrap();
     input
-        .send_keys(&corpus(clip).canonicalize().unwrap().display().to_string())
+        .send_keys(
+            &corpus::path(clip)
+                .canonicalize()
+                .unwrap()
+                .display()
+                .to_string(),
+        )
         .await
         .unwrap();
     visible(c, "#error").await;
@@ -402,9 +378,9 @@ async fn page_follows_a_job_window_by_window_and_reattaches_after_a_reload() {
     let Some(browser) = Browser::start_or_skip().await else {
         return;
     };
-    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-    let fake = std::sync::Arc::new(fakes::FakeTranscriber::windowed(2.0, Some(gate.clone())));
-    let server = spawn_server_with(&[], fake).await;
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let fake = Arc::new(FakeTranscriber::windowed(2.0, Some(gate.clone())));
+    let server = spawn_app_with(&[], fake).await;
     let c = browser.client();
     c.set_window_size(1280, 900).await.unwrap();
     c.goto(&server.url("/")).await.unwrap();
@@ -412,7 +388,7 @@ async fn page_follows_a_job_window_by_window_and_reattaches_after_a_reload() {
 
     // en_talk_2.wav is 12.5 s: seven windows of 2 s.
     let clip = "clips/en_talk_2.wav";
-    upload(c, &corpus(clip)).await;
+    upload(c, &corpus::path(clip)).await;
     let job = wait_for(
         c,
         "the job id in the URL",
@@ -490,12 +466,7 @@ async fn page_follows_a_job_window_by_window_and_reattaches_after_a_reload() {
     gate.add_permits(100);
     visible(c, "#report #timeline-svg").await;
     assert!(
-        !c.find(Locator::Css("#progress"))
-            .await
-            .unwrap()
-            .is_displayed()
-            .await
-            .unwrap(),
+        !shown(c, "#progress").await,
         "progress hidden once the report is shown"
     );
     let words = c
@@ -507,13 +478,8 @@ async fn page_follows_a_job_window_by_window_and_reattaches_after_a_reload() {
     // Cancel: another upload (not cached), cancelled on the server.
     let gate_before = gate.available_permits();
     gate.forget_permits(gate_before);
-    c.find(Locator::Css("#again"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    upload(c, &corpus("clips/en_talk_1.wav")).await;
+    click(c, "#again").await;
+    upload(c, &corpus::path("clips/en_talk_1.wav")).await;
     let second = wait_for(
         c,
         "a new job id",
@@ -523,21 +489,11 @@ async fn page_follows_a_job_window_by_window_and_reattaches_after_a_reload() {
     .await;
     let second = second.as_str().unwrap().to_string();
     visible(c, "#cancel").await;
-    c.find(Locator::Css("#cancel"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#cancel").await;
     gate.add_permits(1); // the window in progress ends; the run then sees the cancel
     visible(c, "#error").await;
     assert_eq!(text(c, "#error-title").await, "Analysis cancelled");
-    let state: Value = reqwest::get(server.url(&format!("/jobs/{second}")))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = server.job(&second).await;
     assert_eq!(state["state"], "cancelled");
     screenshot(c, "job-cancelled.png", 1280, 900).await;
     browser.close().await;
@@ -571,15 +527,10 @@ async fn measure_one_hour_report() {
     visible(c, "#limit-text").await;
     for round in 0..3 {
         if round > 0 {
-            c.find(Locator::Css("#again"))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
+            click(c, "#again").await;
         }
         let started = std::time::Instant::now();
-        upload(c, &corpus("clips/en_talk_2.wav")).await;
+        upload(c, &corpus::path("clips/en_talk_2.wav")).await;
         visible(c, "#report #timeline-svg").await;
         let wall = started.elapsed();
         let fillers = c
@@ -614,7 +565,7 @@ async fn page_analyses_a_ten_minute_talk_of_19_mb() {
     let talk = long_talk::build(10.0, "en");
     let wav = talk.write_wav(&dir.path().join("ten-minute-talk.wav"));
     assert!(std::fs::metadata(&wav).unwrap().len() > 6 * 1024 * 1024);
-    let server = spawn_server_hearing(&[], &talk.text(), "en").await;
+    let server = spawn_app_with(&[], Arc::new(FakeTranscriber::speaking(&talk.text(), "en"))).await;
     let c = browser.client();
     c.set_window_size(1280, 900).await.unwrap();
     c.goto(&server.url("/")).await.unwrap();

@@ -5,11 +5,10 @@
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
-use serde_json::Value;
 
-use super::{WAIT, js, screenshot, text, upload, visible};
+use super::{WAIT, click, js, screenshot, text, upload, visible};
 use crate::browser::Browser;
-use crate::standin::{corpus, spawn_server};
+use crate::support::{corpus, spawn_app};
 
 async fn wait_attr(c: &Client, css: &str, attr: &str, want: &str) {
     let start = Instant::now();
@@ -37,7 +36,7 @@ async fn progress_view_charts_three_rehearsals_and_compares_the_last_two() {
     let Some(browser) = Browser::start_or_skip().await else {
         return;
     };
-    let server = spawn_server(&[]).await;
+    let server = spawn_app(&[]).await;
     let c = browser.client();
     c.set_window_size(1280, 900).await.unwrap();
     c.goto(&server.url("/")).await.unwrap();
@@ -53,7 +52,7 @@ async fn progress_view_charts_three_rehearsals_and_compares_the_last_two() {
         let title = c.find(Locator::Css("#progress-title")).await.unwrap();
         title.clear().await.unwrap();
         title.send_keys(&format!("take {}", i + 1)).await.unwrap();
-        upload(c, &corpus(clip)).await;
+        upload(c, &corpus::path(clip)).await;
         wait_attr(c, "#progress-view", "data-rehearsals", &(i + 1).to_string()).await;
     }
 
@@ -69,15 +68,9 @@ async fn progress_view_charts_three_rehearsals_and_compares_the_last_two() {
         .as_str()
         .expect("the page keeps the speaker id")
         .to_string();
-    let http = reqwest::Client::new();
-    let progress: Value = http
-        .get(server.url(&format!("/speakers/{speaker}/progress")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let progress = server
+        .get_json(&format!("/speakers/{speaker}/progress"))
+        .await;
     assert_eq!(progress["rehearsal_count"], 3);
     let mut checked = 0;
     for m in progress["comparison"]["metrics"].as_array().unwrap() {
@@ -121,12 +114,7 @@ async fn progress_view_charts_three_rehearsals_and_compares_the_last_two() {
         .send_keys(&format!("{}", (latest_fillers + 1.0).ceil()))
         .await
         .unwrap();
-    c.find(Locator::Css("#goal-save"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#goal-save").await;
     wait_attr(
         c,
         "#progress-goals li[data-metric='fillers_per_minute']",
@@ -138,17 +126,12 @@ async fn progress_view_charts_three_rehearsals_and_compares_the_last_two() {
 
     // The first marker opens the first rehearsal's stored report.
     let first = &progress["rehearsals"][0]["id"];
-    let report: Value = http
-        .get(server.url(&format!(
+    let report = server
+        .get_json(&format!(
             "/speakers/{speaker}/rehearsals/{}",
             first.as_str().unwrap()
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ))
+        .await;
     let marker = c
         .find(Locator::Css(&format!(
             "#progress-chart circle[data-rehearsal='{}']",

@@ -1,18 +1,15 @@
-//! The server the browser test talks to, created by one function: [`spawn_server`].
-//!
-//! Until the real `POST /analyze` lands, this is the application router (so `GET /`, the
-//! request-id middleware and JSON errors are the real ones) plus a stand-in `/analyze` that
+//! A stand-in server for the browser test's one-hour measurement: the application's page router
+//! (so `GET /` and its config endpoint are the real ones) plus a stand-in `/analyze` that
 //! answers from the corpus: it recognises an upload by its sha256 in `manifest.json` and builds
 //! the report from the clip's text spec (`texts/*.txt`: fillers in `{…}`, pauses as `[pause s]`)
 //! and the pauses measured in the manifest — real `Report` structs, nothing canned in the test.
 //! Files the corpus marks as broken get a 415 like the real service's.
 //!
-//! The browser test runs against the real service ([`spawn_server`], fake transcriber at the
-//! seam). The stand-in remains only for the ignored one-hour measurement, which needs a report
-//! far longer than any corpus clip.
+//! The browser tests run against the real service (`support::spawn_app`, fake transcriber at
+//! the seam). The stand-in remains only for the ignored one-hour measurement, which needs a
+//! report far longer than any corpus clip.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
@@ -22,10 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use speech_coach::app::Application;
 use speech_coach::audio::AudioInfo;
 use speech_coach::cache::TierName;
-use speech_coach::config::{Config, Source};
 use speech_coach::domain::feedback::{FallbackReason, Feedback, FeedbackSource};
 use speech_coach::domain::labels::{FillerSource, PaceFlag, PauseClass, TimelineKind};
 use speech_coach::domain::metrics::{
@@ -36,109 +31,19 @@ use speech_coach::domain::transcript::{Segment, Word};
 use speech_coach::report::{ANALYSIS_VERSION, CacheInfo, Report, TranscriptView};
 use tokio_util::sync::CancellationToken;
 
-pub fn corpus(rel: &str) -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus")).join(rel)
-}
-
-/// A running server on an ephemeral port; stops when dropped.
-pub struct TestServer {
-    pub addr: String,
-    shutdown: CancellationToken,
-    _dir: tempfile::TempDir,
-}
-
-impl TestServer {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-/// Starts the real service (fake transcriber at the `Transcriber` seam, rule-based coach) with
-/// extra settings (`MAX_FILE_SIZE_MB`…) on 127.0.0.1:0.
-pub async fn spawn_server(extra: &[(&str, &str)]) -> TestServer {
-    spawn_server_with(extra, Arc::new(crate::fakes::FakeTranscriber::new())).await
-}
-
-/// The real service whose fake transcriber hears `text` in any upload (a long talk).
-pub async fn spawn_server_hearing(extra: &[(&str, &str)], text: &str, lang: &str) -> TestServer {
-    spawn_server_with(
-        extra,
-        Arc::new(crate::fakes::FakeTranscriber::speaking(text, lang)),
-    )
-    .await
-}
-
-/// [`spawn_server`] with a given fake transcriber (e.g. one stepped window by window).
-pub async fn spawn_server_with(
-    extra: &[(&str, &str)],
-    transcriber: Arc<crate::fakes::FakeTranscriber>,
-) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let mut pairs: Vec<(String, String)> = vec![
-        ("BIND_ADDR".into(), "127.0.0.1:0".into()),
-        ("LOG_FILE".into(), "".into()),
-        ("GIGACHAT_ENABLED".into(), "false".into()),
-        (
-            "UPLOAD_DIR".into(),
-            dir.path().join("uploads").display().to_string(),
-        ),
-        (
-            "CACHE_DIR".into(),
-            dir.path().join("cache").display().to_string(),
-        ),
-        (
-            "DATA_DIR".into(),
-            dir.path().join("data").display().to_string(),
-        ),
-    ];
-    pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config = Config::from_source(&Source::from_pairs(pairs)).expect("valid test config");
-    let services = speech_coach::app::Services {
-        transcriber: Some(transcriber),
-        ..Default::default()
-    };
-    let app = Application::build_with(config, services)
-        .await
-        .expect("build app");
-    let addr = app.local_addr().to_string();
-    let shutdown = app.shutdown_token();
-    tokio::spawn(app.run_until_stopped());
-    TestServer {
-        addr,
-        shutdown,
-        _dir: dir,
-    }
-}
+use crate::support::app::{Application, test_config};
+use crate::support::{TestApp, corpus};
 
 /// A stand-in whose reports repeat the clip `times` times end to end (a long talk, for
 /// measuring how the page copes; see `docs/bench/web.md`).
 #[allow(dead_code)] // used by the ignored measurement only
-pub async fn spawn_tiled_server(times: usize) -> TestServer {
+pub async fn spawn_tiled_server(times: usize) -> TestApp {
     spawn_standin(&[], times).await
 }
 
-async fn spawn_standin(extra: &[(&str, &str)], tile: usize) -> TestServer {
+async fn spawn_standin(extra: &[(&str, &str)], tile: usize) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut pairs: Vec<(String, String)> = vec![
-        ("BIND_ADDR".into(), "127.0.0.1:0".into()),
-        ("LOG_FILE".into(), "".into()),
-        (
-            "UPLOAD_DIR".into(),
-            dir.path().join("uploads").display().to_string(),
-        ),
-        (
-            "DATA_DIR".into(),
-            dir.path().join("data").display().to_string(),
-        ),
-    ];
-    pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config = Config::from_source(&Source::from_pairs(pairs)).expect("valid test config");
+    let config = test_config(dir.path(), extra);
     // Built through `Application` so the state has whatever fields it grows.
     let app = Application::build(config).await.expect("build app");
     let state = app.state().clone();
@@ -167,10 +72,11 @@ async fn spawn_standin(extra: &[(&str, &str)], tile: usize) -> TestServer {
             .await
             .unwrap();
     });
-    TestServer {
+    TestApp {
         addr,
+        client: reqwest::Client::new(),
         shutdown,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -205,13 +111,7 @@ async fn standin_analyze(State(standin): State<Arc<StandIn>>, mut form: Multipar
         );
     };
     let sha = hex::encode(Sha256::digest(&bytes));
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(corpus("manifest.json")).unwrap()).unwrap();
-    let entry = manifest["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["sha256"] == sha.as_str());
+    let entry = corpus::files().iter().find(|f| f["sha256"] == sha.as_str());
     let Some(entry) = entry.filter(|e| e["kind"] == "speech") else {
         return api_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -221,7 +121,7 @@ async fn standin_analyze(State(standin): State<Arc<StandIn>>, mut form: Multipar
         );
     };
     let hit = !standin.seen.lock().unwrap().insert(sha.clone());
-    let spec = std::fs::read_to_string(corpus(entry["text_file"].as_str().unwrap())).unwrap();
+    let spec = std::fs::read_to_string(corpus::path(entry["text_file"].as_str().unwrap())).unwrap();
     let (entry, spec) = tiled(entry, &spec, standin.tile);
     let mut report = report_from_corpus(&entry, &spec, &sha);
     if hit {

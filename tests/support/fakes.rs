@@ -1,4 +1,5 @@
-//! Fakes at the trait seams: a transcriber that "hears" the corpus text (looked up by the
+//! Fakes at the trait seams, the one place their trait impls live (adapt them here when a trait
+//! changes). `FakeTranscriber`: a transcriber that "hears" the corpus text (looked up by the
 //! clip's duration in manifest.json and spread over the VAD's speech spans), counts its calls
 //! and can be held at a gate. Like Whisper it works window by window: it tells the input's
 //! watcher after each window (audio seconds done, the window's words), asks it before each
@@ -25,15 +26,8 @@ pub struct FakeTranscriber {
 
 impl FakeTranscriber {
     pub fn new() -> Self {
-        let manifest: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(crate::helpers::corpus("manifest.json")).unwrap(),
-        )
-        .unwrap();
-        let clips = manifest["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["kind"] == "speech")
+        let clips = super::corpus::entries("speech")
+            .into_iter()
             .map(|f| {
                 (
                     f["duration_s"].as_f64().unwrap(),

@@ -1,27 +1,20 @@
-//! Helpers shared by the ASR integration tests and the ASR benchmark: reading the corpus,
-//! a simple energy VAD standing in for the audio module's, and word error rate.
+//! Helpers of the recogniser tests and the ASR benchmark: corpus clips as samples, a simple
+//! energy VAD standing in for the audio module's, word error rate and alignment.
+//!
+//! Part of `tests/support` (`support::asr`); `benches/asr_rtf.rs` includes it on its own (it
+//! brings its own `corpus`).
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+#[path = "corpus.rs"]
+mod corpus;
+
+use std::path::Path;
 
 use speech_coach::domain::signal::Span;
 
-/// The shared corpus, next to the repository (as CI lays it out).
-pub fn corpus_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus"))
-}
-
 /// The manifest entry of a corpus file (`clips/en_talk_1.wav`).
 pub fn manifest_entry(file: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(corpus_dir().join("manifest.json")).expect("manifest.json");
-    let v: serde_json::Value = serde_json::from_str(&text).expect("manifest JSON");
-    v["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .find(|e| e["file"] == file)
-        .cloned()
-        .unwrap_or_else(|| panic!("{file} not in manifest"))
+    corpus::entry(file).clone()
 }
 
 /// Samples of a 16-bit PCM WAV, mono or averaged to mono, as f32 in [-1, 1]. Returns the rate.
@@ -60,7 +53,7 @@ pub fn read_wav(path: &Path) -> (Vec<f32>, u32) {
 
 /// A corpus clip at 16 kHz (all `clips/` and `edge/` files are).
 pub fn read_clip(file: &str) -> Vec<f32> {
-    let (s, rate) = read_wav(&corpus_dir().join(file));
+    let (s, rate) = read_wav(&corpus::path(file));
     assert_eq!(rate, 16_000, "{file}");
     s
 }
