@@ -6,6 +6,9 @@
 //! with `#[path = "../tests/support/long_talk.rs"] mod long_talk;` (it brings its own `corpus`).
 #![allow(dead_code)]
 
+// Its own copy, so benches and examples can include this file alone; inside `support` the
+// same file is also `support::corpus` (same items, no state).
+#[allow(clippy::duplicate_mod)]
 #[path = "corpus.rs"]
 mod corpus;
 

@@ -168,7 +168,7 @@ async fn page_uploads_a_clip_and_shows_the_report_and_errors() {
     visible(c, "#report #timeline-svg").await;
     eprintln!("render-report: {} ms", render_ms(c).await);
 
-    let (want_fillers, want_long) = expected(&entry);
+    let (want_fillers, want_long) = expected(entry);
     let markers = c
         .find_all(Locator::Css("#timeline-svg [data-kind='filler']"))
         .await
