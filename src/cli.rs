@@ -177,9 +177,16 @@ fn stage_label(stage: crate::pipeline::Stage) -> &'static str {
 
 /// The human-readable report.
 pub fn render(r: &Report) -> String {
-    use std::fmt::Write;
-    let m = &r.metrics;
     let mut o = String::new();
+    render_recording(&mut o, r);
+    render_delivery(&mut o, &r.metrics);
+    render_coaching(&mut o, r);
+    o
+}
+
+/// The recording, its warnings and the start of the transcript.
+fn render_recording(o: &mut String, r: &Report) {
+    use std::fmt::Write;
     let _ = writeln!(
         o,
         "speech-coach report — {} {} Hz {} ch, {} long, language {}",
@@ -209,6 +216,11 @@ pub fn render(r: &Report) -> String {
             ""
         }
     );
+}
+
+/// How it was said: pace, fillers, pauses and phrases, voice.
+fn render_delivery(o: &mut String, m: &crate::domain::metrics::Metrics) {
+    use std::fmt::Write;
     let _ = writeln!(o, "\nPace");
     let _ = writeln!(
         o,
@@ -275,6 +287,11 @@ pub fn render(r: &Report) -> String {
             m.voice.monotone_stretches.len()
         );
     }
+}
+
+/// The advice and the coach's feedback.
+fn render_coaching(o: &mut String, r: &Report) {
+    use std::fmt::Write;
     let _ = writeln!(o, "\nAdvice");
     for a in &r.advice {
         let _ = writeln!(o, "  [{}] {}", a.severity, a.title);
@@ -306,5 +323,4 @@ pub fn render(r: &Report) -> String {
     for s in &fb.recommendations {
         let _ = writeln!(o, "  • {s}");
     }
-    o
 }

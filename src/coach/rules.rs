@@ -470,14 +470,7 @@ mod tests {
     #[test]
     fn says_it_is_rule_based_and_why() {
         let r = sample_report("ru");
-        for reason in [
-            FallbackReason::Disabled,
-            FallbackReason::BreakerOpen,
-            FallbackReason::Timeout,
-            FallbackReason::UpstreamError,
-            FallbackReason::RateLimited,
-            FallbackReason::InvalidReply,
-        ] {
+        for reason in FallbackReason::ALL {
             let f = rule_based_feedback(&r, reason);
             assert_eq!(f.source, FeedbackSource::Rules);
             assert_eq!(f.reason, Some(reason));

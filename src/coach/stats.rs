@@ -179,21 +179,12 @@ impl CoachCounters {
 mod tests {
     use super::*;
 
-    const REASONS: [FallbackReason; 6] = [
-        FallbackReason::Disabled,
-        FallbackReason::BreakerOpen,
-        FallbackReason::Timeout,
-        FallbackReason::UpstreamError,
-        FallbackReason::RateLimited,
-        FallbackReason::InvalidReply,
-    ];
-
     /// The per-reason field names are the reasons' own JSON names, so a new reason cannot be
     /// counted under a name the report does not use.
     #[test]
     fn fallback_fields_are_named_like_the_reasons() {
         let c = CoachCounters::default();
-        for (i, r) in REASONS.into_iter().enumerate() {
+        for (i, r) in FallbackReason::ALL.into_iter().enumerate() {
             for _ in 0..=i {
                 c.fallback(r);
             }
@@ -201,7 +192,7 @@ mod tests {
         let s = c.snapshot();
         assert_eq!(s.fallbacks, 21);
         let json = serde_json::to_value(s.fallbacks_by_reason).unwrap();
-        for (i, r) in REASONS.into_iter().enumerate() {
+        for (i, r) in FallbackReason::ALL.into_iter().enumerate() {
             let name = serde_json::to_value(r).unwrap();
             assert_eq!(json[name.as_str().unwrap()], i as u64 + 1, "{name}");
         }

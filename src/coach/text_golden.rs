@@ -831,14 +831,7 @@ fn render_all() -> String {
         }
         let _ = writeln!(out, "===== every fallback reason / {lang}");
         let r = report(&comfortable_with_a_drift("too_fast", "reasons"), lang);
-        for reason in [
-            FallbackReason::Disabled,
-            FallbackReason::BreakerOpen,
-            FallbackReason::Timeout,
-            FallbackReason::UpstreamError,
-            FallbackReason::RateLimited,
-            FallbackReason::InvalidReply,
-        ] {
+        for reason in FallbackReason::ALL {
             let _ = writeln!(
                 out,
                 "{}",

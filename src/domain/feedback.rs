@@ -24,6 +24,18 @@ pub enum FallbackReason {
     InvalidReply,
 }
 
+impl FallbackReason {
+    /// Every reason, in declaration order.
+    pub const ALL: [FallbackReason; 6] = [
+        FallbackReason::Disabled,
+        FallbackReason::BreakerOpen,
+        FallbackReason::Timeout,
+        FallbackReason::UpstreamError,
+        FallbackReason::RateLimited,
+        FallbackReason::InvalidReply,
+    ];
+}
+
 /// The coach's feedback in one schema whatever its source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Feedback {
