@@ -90,15 +90,29 @@ pub(super) async fn take_in(
     query: Result<Query<AnalyzeQuery>, QueryRejection>,
     req: Request,
 ) -> Result<Intake, ApiError> {
-    refuse_if_shutting_down(state)?;
-    let AnalyzeParams {
-        language,
-        summary,
-        speaker,
-        title,
-    } = parse_query(query)?;
-    let rehearsal =
-        super::speakers::rehearsal_target(state, speaker.as_deref(), title.as_deref()).await?;
+    let checked = async {
+        refuse_if_shutting_down(state)?;
+        let params = parse_query(query)?;
+        let rehearsal = super::speakers::rehearsal_target(
+            state,
+            params.speaker.as_deref(),
+            params.title.as_deref(),
+        )
+        .await?;
+        Ok::<_, ApiError>((params, rehearsal))
+    };
+    let (
+        AnalyzeParams {
+            language, summary, ..
+        },
+        rehearsal,
+    ) = match checked.await {
+        Ok(v) => v,
+        Err(e) => {
+            drain_small_body(req).await;
+            return Err(e);
+        }
+    };
     let cfg = &state.config.server;
     let upload = upload::receive(req, &cfg.upload_dir, cfg.max_file_size_bytes).await?;
     let span = tracing::Span::current();
@@ -112,6 +126,21 @@ pub(super) async fn take_in(
         upload,
     })
 }
+
+/// Reads and drops what is left of a refused request's body, up to [`REFUSED_BODY_DRAIN_BYTES`]
+/// and for at most a second: a client still sending a small upload then reads the 4xx answer
+/// instead of a connection closed under it. A larger body is not read (the connection closes).
+async fn drain_small_body(req: Request) {
+    let body = req.into_body();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        axum::body::to_bytes(body, REFUSED_BODY_DRAIN_BYTES),
+    )
+    .await;
+}
+
+/// How much of a refused request's body is read before answering (see [`drain_small_body`]).
+const REFUSED_BODY_DRAIN_BYTES: usize = 4 << 20;
 
 /// Requests arriving after shutdown began are refused (503); those already in flight (uploading,
 /// queued or running) are served within SHUTDOWN_TIMEOUT_SEC.

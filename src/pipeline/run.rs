@@ -88,6 +88,59 @@ impl Stages {
         blake3::hash(text.as_bytes()).to_hex().to_string()
     }
 
+    /// The decode stage: the upload as 16 kHz mono samples, on the blocking pool.
+    async fn decode(&self, job: &Job) -> Result<crate::audio::DecodedAudio, AnalysisError> {
+        let t = Instant::now();
+        let limits = self.decode_limits.clone();
+        let path = job.path.clone();
+        let decoded = blocking(move || crate::audio::decode_file(&path, &limits)).await??;
+        tracing::info!(
+            duration_sec = decoded.info.duration_sec,
+            container = %decoded.info.container,
+            codec = %decoded.info.codec,
+            elapsed_ms = t.elapsed().as_millis() as u64,
+            "decoded"
+        );
+        Ok(decoded)
+    }
+
+    /// The recognition stage. With no speech the recogniser is not asked: it could only invent
+    /// words.
+    async fn transcribe(
+        &self,
+        job: &Job,
+        samples: &Arc<[f32]>,
+        speech: &[crate::domain::signal::Span],
+    ) -> Result<crate::domain::transcript::Transcript, AnalysisError> {
+        let t = Instant::now();
+        let transcript = if speech.is_empty() {
+            crate::domain::transcript::Transcript {
+                language: job.language.clone().unwrap_or_default(),
+                language_probability: 0.0,
+                segments: Vec::new(),
+            }
+        } else {
+            self.transcriber
+                .transcribe(AsrInput {
+                    samples: samples.clone(),
+                    speech: speech.to_vec(),
+                    language: job.language.clone(),
+                    watcher: job
+                        .progress
+                        .clone()
+                        .map(|p| Arc::new(AsrProgress(p)) as Arc<dyn AsrWatcher>),
+                })
+                .await?
+        };
+        tracing::info!(
+            words = transcript.words().count(),
+            language = %transcript.language,
+            elapsed_ms = t.elapsed().as_millis() as u64,
+            "transcribed"
+        );
+        Ok(transcript)
+    }
+
     /// Runs every stage; CPU-heavy ones on the blocking pool. The caller holds the permit.
     pub async fn run(
         self: &Arc<Self>,
@@ -98,17 +151,8 @@ impl Stages {
 
         job.enter(Stage::Decode)?;
         let t = Instant::now();
-        let limits = self.decode_limits.clone();
-        let path = job.path.clone();
-        let decoded = blocking(move || crate::audio::decode_file(&path, &limits)).await??;
+        let decoded = self.decode(&job).await?;
         timings.push((Stage::Decode, t.elapsed()));
-        tracing::info!(
-            duration_sec = decoded.info.duration_sec,
-            container = %decoded.info.container,
-            codec = %decoded.info.codec,
-            elapsed_ms = t.elapsed().as_millis() as u64,
-            "decoded"
-        );
 
         job.enter(Stage::Vad)?;
         let t = Instant::now();
@@ -129,33 +173,8 @@ impl Stages {
 
         job.enter(Stage::Asr)?;
         let t = Instant::now();
-        let transcript = if speech.speech.is_empty() {
-            // Nothing to hear: don't give the recogniser a chance to invent words.
-            crate::domain::transcript::Transcript {
-                language: job.language.clone().unwrap_or_default(),
-                language_probability: 0.0,
-                segments: Vec::new(),
-            }
-        } else {
-            self.transcriber
-                .transcribe(AsrInput {
-                    samples: samples.clone(),
-                    speech: speech.speech.clone(),
-                    language: job.language.clone(),
-                    watcher: job
-                        .progress
-                        .clone()
-                        .map(|p| Arc::new(AsrProgress(p)) as Arc<dyn AsrWatcher>),
-                })
-                .await?
-        };
+        let transcript = self.transcribe(&job, &samples, &speech.speech).await?;
         timings.push((Stage::Asr, t.elapsed()));
-        tracing::info!(
-            words = transcript.words().count(),
-            language = %transcript.language,
-            elapsed_ms = t.elapsed().as_millis() as u64,
-            "transcribed"
-        );
 
         let language = if transcript.language.is_empty() {
             job.language.clone().unwrap_or_else(|| "en".into())
