@@ -14,7 +14,7 @@ use crate::coach::Coach;
 use crate::config::Config;
 use crate::history::History;
 use crate::http::metrics::Metrics;
-use crate::jobs::{Jobs, MemoryJobStore};
+use crate::jobs::{Jobs, MemoryJobStore, RedisJobs};
 use crate::pipeline::AnalysisService;
 
 /// Everything a handler needs, cheap to clone (all `Arc`s).
@@ -65,12 +65,30 @@ impl Application {
         let analysis = Arc::new(
             crate::startup::build_analysis(&config, services.transcriber, services.coach).await?,
         );
-        let jobs = Arc::new(Jobs::new(
-            memory_job_store(config.jobs.ttl),
-            analysis.clone(),
-            config.jobs.queue_timeout,
-            crate::http::jobs::job_error,
-        ));
+        let jobs = Arc::new(match &config.jobs.redis {
+            None => Jobs::new(
+                memory_job_store(config.jobs.ttl),
+                analysis.clone(),
+                config.jobs.queue_timeout,
+                crate::http::jobs::job_error,
+            ),
+            Some(redis) => {
+                // An upload may wait for a worker, then be tried JOB_MAX_ATTEMPTS times, each
+                // up to the analysis deadline plus the reclaim delay; an hour more for slack.
+                let attempts = redis.max_attempts;
+                let upload_ttl = config.jobs.queue_timeout
+                    + (config.pipeline.analysis_timeout + redis.reclaim_after()) * attempts
+                    + std::time::Duration::from_secs(3600);
+                let queue = RedisJobs::new(redis, config.jobs.ttl, upload_ttl)
+                    .map_err(anyhow::Error::msg)?;
+                Jobs::distributed(
+                    Arc::new(queue),
+                    analysis.clone(),
+                    config.jobs.queue_timeout,
+                    crate::http::jobs::job_error,
+                )
+            }
+        });
         let history = History::open(config.history.clone()).map_err(anyhow::Error::msg)?;
         let listener = TcpListener::bind(config.server.bind_addr).await?;
         let shutdown = CancellationToken::new();
@@ -112,6 +130,13 @@ impl Application {
         let deadline = self.state.config.server.shutdown_timeout;
         let app = crate::http::router(self.state.clone());
         tracing::info!(addr = %self.local_addr(), "listening");
+
+        // With jobs on Redis: this replica's workers (they stop taking jobs at shutdown).
+        crate::jobs::worker::start(
+            self.state.jobs.clone(),
+            self.state.config.server.upload_dir.clone(),
+            token.child_token(),
+        );
 
         let signal_token = token.clone();
         tokio::spawn(async move {

@@ -52,6 +52,7 @@ async fn run(config: Config, file: &Path, language: Option<String>) -> Result<Re
             .clone()
             .map(|b| Arc::new(BarSink::new(b)) as crate::pipeline::Progress),
         queue_timeout: None,
+        slot: None,
     };
     let result = stages.run(job).await;
     if let Some(b) = bar {

@@ -53,8 +53,13 @@ fn compose_environment_uses_known_settings() {
     let mut service = String::new();
     for line in compose.lines() {
         let t = line.trim();
-        if line.starts_with("  ") && !line.starts_with("   ") && t.ends_with(':') {
-            service = t.trim_end_matches(':').to_string();
+        // `  app:` or `  app: &app` (a YAML anchor the second replica merges).
+        if line.starts_with("  ")
+            && !line.starts_with("   ")
+            && let Some((name, rest)) = t.split_once(':')
+            && (rest.is_empty() || rest.trim_start().starts_with('&'))
+        {
+            service = name.to_string();
         }
         if t == "environment:" {
             in_env = service == "app";

@@ -25,6 +25,10 @@ pub struct CacheConfig {
     /// `redis_available` true to life and to reconnect after an outage, in milliseconds.
     /// Default 500.
     pub redis_probe_interval_ms: u64,
+    /// `REDIS_LEASE_MS`: lifetime of the cross-replica lease on a key being analysed, ms; the
+    /// holder renews it every third of that, so a replica that died frees the key after at most
+    /// this long. Default 10000.
+    pub redis_lease_ms: u64,
     /// `REDIS_KEY_PREFIX`: prefix of every Redis key (`<prefix>:<namespace>:<key>`), so one
     /// Redis can be shared with other services. Default `speech-coach`.
     pub redis_key_prefix: String,
@@ -51,6 +55,7 @@ impl Default for CacheConfig {
             redis_connect_timeout_ms: 50,
             redis_response_timeout_ms: 50,
             redis_probe_interval_ms: 500,
+            redis_lease_ms: 10_000,
             redis_key_prefix: "speech-coach".to_owned(),
             namespace: "v1".to_owned(),
             dir: PathBuf::from("cache/analysis"),

@@ -8,6 +8,7 @@
 //! - [`memory`]: L1, a byte-bounded `moka` cache with per-entry TTL.
 //! - [`redis`]: L2, Redis through a `ConnectionManager`; fails fast while Redis is down and
 //!   reconnects by itself.
+//! - [`lease`]: cross-replica single-flight (a Redis lease per key).
 //! - [`disk`]: L3, one file per key in a checksummed envelope, written atomically, size-capped.
 //! - [`singleflight`]: identical concurrent misses share one computation.
 //! - [`stats`]: counters and the `/stats/cache` body ([`CacheStats`]).
@@ -20,6 +21,7 @@ use std::time::Duration;
 pub mod config;
 pub mod disk;
 pub mod key;
+pub mod lease;
 pub mod memory;
 pub mod redis;
 pub mod singleflight;
@@ -29,6 +31,7 @@ pub mod tiered;
 pub use config::CacheConfig;
 pub use disk::DiskTier;
 pub use key::CacheKey;
+pub use lease::{LeaseGuard, Leased, Leases};
 pub use memory::MemoryTier;
 pub use redis::RedisTier;
 pub use singleflight::ComputeError;

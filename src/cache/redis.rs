@@ -141,6 +141,88 @@ impl RedisTier {
     }
 }
 
+/// Renews a lease only while it still holds our token.
+const RENEW: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+";
+
+/// Releases a lease only while it still holds our token.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+impl RedisTier {
+    fn lease_key(&self, key: &str) -> String {
+        format!("{}lease:{key}", self.inner.key_prefix)
+    }
+
+    /// `SET NX PX`: takes the lease of `key` for `ttl` with `token`; false when someone holds it.
+    pub async fn lease_take(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<bool, TierError> {
+        let k = self.lease_key(key);
+        let ms = ttl.as_millis().max(1) as u64;
+        let reply: Option<String> = self
+            .run("SET NX", |mut c| async move {
+                ::redis::cmd("SET")
+                    .arg(&k)
+                    .arg(token)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ms)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(reply.is_some())
+    }
+
+    /// Extends our lease; false when it is no longer ours (expired, taken by another).
+    pub async fn lease_renew(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<bool, TierError> {
+        let k = self.lease_key(key);
+        let ms = ttl.as_millis().max(1) as u64;
+        let n: i64 = self
+            .run("lease renew", |mut c| async move {
+                ::redis::Script::new(RENEW)
+                    .key(&k)
+                    .arg(token)
+                    .arg(ms)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Gives our lease up (a lease that is no longer ours is left alone).
+    pub async fn lease_release(&self, key: &str, token: &str) -> Result<(), TierError> {
+        let k = self.lease_key(key);
+        self.run("lease release", |mut c| async move {
+            ::redis::Script::new(RELEASE)
+                .key(&k)
+                .arg(token)
+                .invoke_async::<i64>(&mut c)
+                .await
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
 impl Inner {
     fn mark_down(&self) {
         if self.available.swap(false, Ordering::AcqRel) {

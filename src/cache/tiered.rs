@@ -69,6 +69,10 @@ pub struct TieredCache {
 }
 
 struct Inner {
+    /// Cross-replica leases on the Redis tier (`None`: no `REDIS_URL`).
+    leases: Option<super::Leases>,
+    /// The Redis tier, also used for cross-replica leases (`None`: no `REDIS_URL`).
+    redis: Option<RedisTier>,
     /// Fastest first. Lookups go down this list; promotion writes back up it.
     tiers: Vec<Arc<dyn Tier>>,
     ttl: Duration,
@@ -86,6 +90,7 @@ impl TieredCache {
     /// degraded); fails only on an unparsable `REDIS_URL`, a configuration error.
     pub async fn new(cfg: CacheConfig) -> Result<Self, TierError> {
         let mut tiers: Vec<Arc<dyn Tier>> = Vec::new();
+        let mut redis = None;
         if cfg.memory_max_mb > 0 {
             tiers.push(Arc::new(MemoryTier::new(cfg.memory_max_bytes())));
         }
@@ -97,7 +102,8 @@ impl TieredCache {
                 key_prefix: cfg.redis_key_prefix.clone(),
                 namespace: cfg.namespace.clone(),
             };
-            tiers.push(Arc::new(RedisTier::connect(url, opts).await?));
+            redis = Some(RedisTier::connect(url, opts).await?);
+            tiers.push(Arc::new(redis.clone().expect("just set")));
         }
         if cfg.disk_max_mb > 0 {
             let disk = DiskTier::open(
@@ -109,13 +115,36 @@ impl TieredCache {
             .await;
             tiers.push(Arc::new(disk));
         }
-        Ok(Self::from_tiers(tiers, cfg.ttl()))
+        let mut cache = Self::from_tiers(tiers, cfg.ttl());
+        let inner = Arc::get_mut(&mut cache.inner).expect("not shared yet");
+        inner.leases = redis
+            .clone()
+            .map(|t| super::Leases::new(t, Duration::from_millis(cfg.redis_lease_ms)));
+        inner.redis = redis;
+        Ok(cache)
+    }
+
+    /// The shared Redis tier, if configured (cross-replica leases use it).
+    pub fn redis(&self) -> Option<&RedisTier> {
+        self.inner.redis.as_ref()
+    }
+
+    /// Cross-replica leases (one analysis per key across replicas), if Redis is configured.
+    pub fn leases(&self) -> Option<&super::Leases> {
+        self.inner.leases.as_ref()
+    }
+
+    /// Entry lifetime in every tier.
+    pub fn ttl(&self) -> Duration {
+        self.inner.ttl
     }
 
     /// A cache over the given tiers, fastest first (e.g. fakes in tests).
     pub fn from_tiers(tiers: Vec<Arc<dyn Tier>>, ttl: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
+                redis: None,
+                leases: None,
                 tiers,
                 ttl,
                 validator: None,

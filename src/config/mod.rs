@@ -94,6 +94,48 @@ pub struct JobsConfig {
     /// `JOB_QUEUE_TIMEOUT_SEC`: longest wait of a job for an analysis slot, seconds, before it
     /// fails with `overloaded` (jobs wait longer than `/analyze` requests). Default 3600.
     pub queue_timeout: Duration,
+    /// Jobs shared by every replica through Redis Streams (`None`: in-process jobs, as without
+    /// `REDIS_URL`).
+    pub redis: Option<RedisJobsConfig>,
+}
+
+/// Jobs through Redis Streams (issue 15): set when `JOBS_REDIS_URL` or `REDIS_URL` is.
+#[derive(Debug, Clone)]
+pub struct RedisJobsConfig {
+    /// `JOBS_REDIS_URL`: the Redis of the job stream, records and uploads; default `REDIS_URL`.
+    /// A separate instance lets the stream be persisted (AOF, `noeviction`) while the cache's
+    /// Redis evicts freely. Secret.
+    pub url: SecretString,
+    /// `REDIS_KEY_PREFIX` (shared with the cache): keys are `<prefix>:jobs:...`.
+    pub key_prefix: String,
+    /// `WORKERS_PER_REPLICA`: jobs this replica runs at once (0: it only accepts and serves
+    /// jobs). Default: `MAX_CONCURRENT_ANALYSES`.
+    pub workers: usize,
+    /// `JOB_HEARTBEAT_MS`: how often a running job's worker tells Redis it is alive. A job whose
+    /// worker missed [`Self::RECLAIM_AFTER_BEATS`] beats is reclaimed by another. Default 1000.
+    pub heartbeat: Duration,
+    /// `JOB_MAX_ATTEMPTS`: attempts of a job (runs that failed for a server-side reason or whose
+    /// worker died) before it ends `failed`. Default 3.
+    pub max_attempts: u32,
+    /// `MAX_QUEUED_JOBS`: open jobs (waiting or running) in the stream, cluster-wide; beyond it
+    /// `POST /jobs` answers 503 + Retry-After. Default 256.
+    pub max_queued: usize,
+    /// `JOB_UPLOAD_BUDGET_MB`: bytes of uploads of open jobs held in Redis, cluster-wide, MiB;
+    /// beyond it `POST /jobs` answers 503 + Retry-After. Default 4096.
+    pub upload_budget_bytes: u64,
+    /// `JOB_REDIS_TIMEOUT_MS`: budget of one job-store command (and of connecting), ms.
+    /// Default 2000.
+    pub timeout: Duration,
+}
+
+impl RedisJobsConfig {
+    /// Missed heartbeats after which a running job counts as abandoned (XAUTOCLAIM min-idle).
+    pub const RECLAIM_AFTER_BEATS: u32 = 5;
+
+    /// The XAUTOCLAIM min-idle time: `RECLAIM_AFTER_BEATS` heartbeats.
+    pub fn reclaim_after(&self) -> Duration {
+        self.heartbeat * Self::RECLAIM_AFTER_BEATS
+    }
 }
 
 /// Decoding and voice-activity settings.
@@ -186,6 +228,7 @@ impl Config {
                 3600.0,
                 0.0..=86_400.0,
             )),
+            redis: redis_jobs(r, pipeline.max_concurrent),
         };
         let ffmpeg_path = match r.optional("FFMPEG_PATH") {
             Some(p) if p.eq_ignore_ascii_case("none") => None,
@@ -275,6 +318,29 @@ fn coach_config(r: &mut Reader) -> crate::coach::CoachConfig {
     }
 }
 
+/// The Redis job settings (always read, so every variable is known and validated; `None`
+/// without a Redis URL).
+fn redis_jobs(r: &mut Reader, max_concurrent: usize) -> Option<RedisJobsConfig> {
+    let url = r
+        .optional("JOBS_REDIS_URL")
+        .or_else(|| r.optional("REDIS_URL"));
+    let ms = |r: &mut Reader, key: &str, default: u64, range: std::ops::RangeInclusive<u64>| {
+        Duration::from_millis(r.number(key, default, range))
+    };
+    let cfg = RedisJobsConfig {
+        url: SecretString::from(url.clone().unwrap_or_default()),
+        key_prefix: r.string("REDIS_KEY_PREFIX", "speech-coach"),
+        workers: r.number("WORKERS_PER_REPLICA", max_concurrent, 0..=1024),
+        heartbeat: ms(r, "JOB_HEARTBEAT_MS", 1000, 10..=600_000),
+        max_attempts: r.number("JOB_MAX_ATTEMPTS", 3u32, 1..=100),
+        max_queued: r.number("MAX_QUEUED_JOBS", 256usize, 1..=1_000_000),
+        upload_budget_bytes: (r.number("JOB_UPLOAD_BUDGET_MB", 4096.0, 1.0..=10_000_000.0) * MIB)
+            as u64,
+        timeout: ms(r, "JOB_REDIS_TIMEOUT_MS", 2000, 1..=600_000),
+    };
+    url.map(|_| cfg)
+}
+
 fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -307,6 +373,34 @@ mod tests {
         assert_eq!(c.jobs.ttl, Duration::from_secs(3600));
         assert_eq!(c.jobs.queue_timeout, Duration::from_secs(3600));
         assert!(c.server.admin_token.is_none());
+        assert!(c.jobs.redis.is_none(), "no Redis: in-process jobs");
+    }
+
+    #[test]
+    fn redis_jobs_follow_redis_url_and_default_to_the_analysis_slots() {
+        let c = cfg(&[
+            ("REDIS_URL", "redis://127.0.0.1:1/"),
+            ("MAX_CONCURRENT_ANALYSES", "3"),
+        ])
+        .unwrap();
+        let j = c.jobs.redis.unwrap();
+        assert_eq!(j.url.expose_secret(), "redis://127.0.0.1:1/");
+        assert_eq!(j.workers, 3);
+        assert_eq!(j.heartbeat, Duration::from_secs(1));
+        assert_eq!(j.reclaim_after(), Duration::from_secs(5));
+        assert_eq!((j.max_attempts, j.max_queued), (3, 256));
+        let c = cfg(&[
+            ("REDIS_URL", "redis://cache/"),
+            ("JOBS_REDIS_URL", "redis://jobs/"),
+            ("WORKERS_PER_REPLICA", "0"),
+        ])
+        .unwrap();
+        let j = c.jobs.redis.unwrap();
+        assert_eq!(j.url.expose_secret(), "redis://jobs/");
+        assert_eq!(j.workers, 0);
+        let err = cfg(&[("JOB_MAX_ATTEMPTS", "0"), ("JOB_HEARTBEAT_MS", "1")]).unwrap_err();
+        assert!(err.to_string().contains("JOB_MAX_ATTEMPTS"), "{err}");
+        assert!(err.to_string().contains("JOB_HEARTBEAT_MS"), "{err}");
     }
 
     #[test]

@@ -285,6 +285,7 @@ pub fn cache(r: &mut Reader) -> CacheConfig {
             d.redis_probe_interval_ms,
             10..=600_000,
         ),
+        redis_lease_ms: r.number("REDIS_LEASE_MS", d.redis_lease_ms, 100..=3_600_000),
         redis_key_prefix: r.string("REDIS_KEY_PREFIX", &d.redis_key_prefix),
         namespace: format!("v{}", crate::report::ANALYSIS_VERSION),
         dir: PathBuf::from(r.string("CACHE_DIR", &d.dir.display().to_string())),

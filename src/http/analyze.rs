@@ -188,6 +188,7 @@ async fn analyze(
         language,
         progress: None,
         queue_timeout: None,
+        slot: None,
     };
     let analyzed = state.analysis.analyze(job, upload).await?;
     let outcome = analyzed.outcome;

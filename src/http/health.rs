@@ -10,6 +10,7 @@ use crate::asr::{AsrHealth, AsrStatus};
 use crate::cache::{CacheHealth, CacheStatus};
 use crate::coach::{CoachHealth, CoachStatus};
 use crate::history::{HistoryHealth, HistoryStatus};
+use crate::jobs::{JobsHealth, JobsStatus};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/health", get(health))
@@ -40,18 +41,20 @@ pub struct Components {
     pub cache: CacheHealth,
     pub coach: CoachHealth,
     pub history: HistoryHealth,
+    pub jobs: JobsHealth,
     pub pipeline: PipelineHealth,
     pub logs: LogsHealth,
 }
 
 impl Components {
     /// A component that cannot do its part (a missing model, an unreachable tier, an open
-    /// breaker, a database that does not answer). A model still loading is not degraded.
+    /// breaker, a database that does not answer, a jobs Redis that does not answer). A model still loading is not degraded.
     pub fn degraded(&self) -> bool {
         self.asr.status == AsrStatus::Unavailable
             || self.cache.status == CacheStatus::Degraded
             || self.coach.status == CoachStatus::Degraded
             || self.history.status == HistoryStatus::Degraded
+            || self.jobs.status == JobsStatus::Unavailable
     }
 }
 
@@ -73,12 +76,13 @@ pub struct LogsHealth {
 
 impl AppState {
     /// Per-component health for `/health`.
-    pub fn components_health(&self) -> Components {
+    pub async fn components_health(&self) -> Components {
         Components {
             asr: self.analysis.transcriber_health(),
             cache: self.analysis.cache.health(),
             coach: self.analysis.coach().stats().health(),
             history: self.history.health(),
+            jobs: self.jobs.health().await,
             pipeline: PipelineHealth {
                 status: ServiceStatus::Ok,
                 active: self.analysis.admission.active(),
@@ -103,7 +107,7 @@ impl AppState {
 /// service still answers.
 #[tracing::instrument(skip_all)]
 async fn health(State(state): State<AppState>) -> Json<Health> {
-    let components = state.components_health();
+    let components = state.components_health().await;
     Json(Health {
         status: if components.degraded() {
             ServiceStatus::Degraded

@@ -32,6 +32,9 @@ use crate::pipeline::AnalysisError;
 /// event id), so a client sees it is alive and its ETA stays fresh.
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(2);
 
+/// Retry-After of a `POST /jobs` refused because the job queue (Redis) is unreachable.
+const QUEUE_DOWN_RETRY_AFTER_SEC: u64 = 5;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/jobs", post(create))
@@ -86,6 +89,17 @@ async fn create(
         Ok(r) => r,
         Err(SubmitError::Refused(e)) => return Err(ApiError::from(e)),
         Err(SubmitError::Store(e)) => return Err(e.into()),
+        Err(SubmitError::QueueUnavailable(e)) => {
+            // Jobs live in Redis; accepting one here that no other replica could see or take
+            // over would lose it with this process: refuse, the client retries.
+            tracing::warn!(error = %e, "job queue unreachable: job refused");
+            return Err(ApiError::Overloaded {
+                message: "the job queue (Redis) cannot be reached right now; nothing was \
+                          accepted, retry shortly (POST /analyze still works)"
+                    .into(),
+                retry_after_sec: QUEUE_DOWN_RETRY_AFTER_SEC,
+            });
+        }
     };
     span.record("job", record.id.as_str());
     tracing::info!(state = record.state.as_str(), "job accepted");
@@ -280,6 +294,8 @@ fn view(state: &AppState, r: &JobRecord) -> Value {
         "created_at_ms": r.created_at_ms,
         "updated_at_ms": r.updated_at_ms,
         "last_event_id": r.last_event_id,
+        "worker": r.worker,
+        "attempt": r.attempt,
         "links": {"self": path, "events": format!("{path}/events")},
     })
 }

@@ -8,15 +8,22 @@
 //! - `store`: the narrow async [`JobStore`] trait (records and event logs, TTL) and the in-memory
 //!   store. Records and events are serde types so a shared store (Redis Streams) can hold them.
 //! - `runner`: [`Jobs`], which starts a job's analysis, feeds its store and cancels it.
+//! - `redis_store`: with Redis, the store, the job stream (consumer group), the uploads,
+//!   heartbeats and reclaiming, shared by every replica.
+//! - `worker`: with Redis, this replica's workers: they take jobs from the stream while it has
+//!   free analysis slots, heartbeat, and finish or retry them.
 
 pub mod record;
+pub mod redis_store;
 pub mod runner;
 pub mod store;
+pub mod worker;
 
 pub use record::{
     EventKind, JobError, JobEvent, JobProgress, JobRecord, JobState, JobUpdate, Partial,
 };
-pub use runner::{Jobs, SubmitError};
+pub use redis_store::RedisJobs;
+pub use runner::{Jobs, JobsBackend, JobsHealth, JobsStatus, SubmitError};
 pub use store::{JobCounts, JobStore, MemoryJobStore, StoreError};
 
 use serde::{Deserialize, Serialize};

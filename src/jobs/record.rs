@@ -111,6 +111,13 @@ pub struct JobRecord {
     pub asr_started_at_ms: Option<u64>,
     /// The id of the last event appended for this job (events are numbered 1, 2, 3…).
     pub last_event_id: u64,
+    /// The worker running (or that last ran) the job, with jobs on Redis: `<consumer>/<n>`,
+    /// the consumer being unique per process start (`None`: in-process jobs).
+    #[serde(default)]
+    pub worker: Option<String>,
+    /// Attempts so far (with jobs on Redis; 0 for in-process jobs).
+    #[serde(default)]
+    pub attempt: u32,
 }
 
 /// Something that happened to a job.
@@ -140,6 +147,14 @@ pub enum JobUpdate {
         error: JobError,
     },
     Cancelled,
+    /// A worker (jobs on Redis) took the job for its `attempt`-th run. A later attempt (the
+    /// previous worker died or failed for a server-side reason, given as `retry_reason`) starts
+    /// over: the job is queued again and its progress and partial transcript are reset.
+    Claimed {
+        worker: String,
+        attempt: u32,
+        retry_reason: Option<String>,
+    },
 }
 
 impl From<WindowDone> for JobUpdate {
@@ -228,6 +243,8 @@ impl JobRecord {
             updated_at_ms: now_ms,
             asr_started_at_ms: None,
             last_event_id: 0,
+            worker: None,
+            attempt: 0,
         }
     }
 
@@ -361,6 +378,28 @@ impl JobRecord {
                 self.error = Some(error);
                 events.push(self.push(EventKind::Failed, data));
             }
+            JobUpdate::Claimed {
+                worker,
+                attempt,
+                retry_reason,
+            } => {
+                if attempt > 1 {
+                    self.state = JobState::Queued;
+                    self.stage = Stage::Queued;
+                    self.progress = JobProgress::default();
+                    self.partial = Partial::default();
+                    self.eta_sec = None;
+                    self.asr_started_at_ms = None;
+                }
+                self.queue_ticket = None;
+                self.worker = Some(worker.clone());
+                self.attempt = attempt;
+                events.push(self.push(
+                    EventKind::State,
+                    json!({"state": self.state, "stage": self.stage, "worker": worker,
+                           "attempt": attempt, "retry_reason": retry_reason}),
+                ));
+            }
             JobUpdate::Cancelled => {
                 self.state = JobState::Cancelled;
                 self.queue_ticket = None;
@@ -462,6 +501,36 @@ mod tests {
             "terminal states are final"
         );
         assert_eq!(r.state, JobState::Cancelled);
+    }
+
+    #[test]
+    fn a_later_attempt_starts_over_from_queued() {
+        let mut r = record();
+        let claim = |attempt, reason: Option<&str>| JobUpdate::Claimed {
+            worker: format!("w{attempt}"),
+            attempt,
+            retry_reason: reason.map(str::to_owned),
+        };
+        assert_eq!(r.apply(claim(1, None), 1)[0].kind, EventKind::State);
+        assert_eq!(r.state, JobState::Queued);
+        r.apply(JobUpdate::Stage { stage: Stage::Asr }, 2);
+        r.apply(
+            JobUpdate::Window {
+                audio_sec_done: 30.0,
+                audio_sec_total: 60.0,
+                words: vec![word("hello", 1.0)],
+            },
+            3,
+        );
+        assert_eq!(r.state, JobState::Running);
+        let ev = r.apply(claim(2, Some("worker lost")), 4);
+        assert_eq!(ev[0].data["retry_reason"], "worker lost");
+        assert_eq!((r.state, r.stage), (JobState::Queued, Stage::Queued));
+        assert_eq!(r.partial, Partial::default());
+        assert_eq!(r.progress.fraction, 0.0);
+        assert_eq!((r.worker.as_deref(), r.attempt), (Some("w2"), 2));
+        r.apply(JobUpdate::Cancelled, 5);
+        assert!(r.apply(claim(3, None), 6).is_empty(), "terminal is final");
     }
 
     #[test]

@@ -15,10 +15,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::record::{JobError, JobRecord, JobUpdate};
+use super::redis_store::{EnqueueError, RedisJobs};
 use super::store::{JobCounts, JobStore, StoreError};
 use super::{JobId, now_ms};
 use crate::pipeline::service::is_cancellation;
-use crate::pipeline::{AnalysisError, AnalysisService, Job, ProgressEvent, ProgressSink};
+use crate::pipeline::{
+    AnalysisError, AnalysisService, Job, ProgressEvent, ProgressSink, Rejection,
+};
 
 /// Maps an analysis error to the JSON error `/analyze` would have answered (supplied by the HTTP
 /// layer, which owns that mapping), given the job's request id.
@@ -30,13 +33,48 @@ const CANCEL_WAIT: Duration = Duration::from_secs(10);
 
 /// The jobs of this process.
 pub struct Jobs {
-    store: Arc<dyn JobStore>,
-    analysis: Arc<AnalysisService>,
+    pub(super) store: Arc<dyn JobStore>,
+    pub(super) analysis: Arc<AnalysisService>,
     /// `JOB_QUEUE_TIMEOUT_SEC`: a job waits this long for a slot (requests wait less).
-    queue_timeout: Duration,
-    error_body: ErrorBody,
+    pub(super) queue_timeout: Duration,
+    pub(super) error_body: ErrorBody,
     /// Cancel tokens of the jobs whose task runs here, removed when the task ends.
-    active: Mutex<HashMap<JobId, CancellationToken>>,
+    pub(super) active: Mutex<HashMap<JobId, CancellationToken>>,
+    /// Jobs on Redis Streams, shared by every replica (issue 15); `None`: in-process jobs.
+    pub(super) queue: Option<Arc<RedisJobs>>,
+}
+
+/// Whether jobs can be accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobsStatus {
+    Ok,
+    /// The jobs Redis does not answer: `POST /jobs` is refused with 503 (nothing accepted is
+    /// lost), `/analyze` still works.
+    Unavailable,
+}
+
+/// Where job records and the queue live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobsBackend {
+    /// In this process (no `REDIS_URL`).
+    Memory,
+    /// A Redis stream shared by every replica.
+    Redis,
+}
+
+/// The jobs component of `/health`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobsHealth {
+    pub status: JobsStatus,
+    pub backend: JobsBackend,
+    /// This replica's workers (`WORKERS_PER_REPLICA`); `None` in-process.
+    pub workers: Option<usize>,
+    /// Jobs whose analysis runs in this process now.
+    pub active: usize,
+    /// Whether `POST /jobs` accepts jobs now.
+    pub accepting: bool,
 }
 
 /// What `POST /jobs` is about to analyse.
@@ -57,6 +95,9 @@ pub enum SubmitError {
     Refused(AnalysisError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Jobs go through Redis, which cannot be reached: nothing was accepted, retry later.
+    #[error("the job queue cannot be reached: {0}")]
+    QueueUnavailable(StoreError),
 }
 
 /// The job's task tells `POST /jobs` whether the job was accepted.
@@ -67,9 +108,9 @@ enum Acceptance {
 
 /// Forwards the analysis' events to the job's task; says "cancelled" once the job is.
 #[derive(Debug)]
-struct JobSink {
-    tx: mpsc::UnboundedSender<ProgressEvent>,
-    cancel: CancellationToken,
+pub(super) struct JobSink {
+    pub(super) tx: mpsc::UnboundedSender<ProgressEvent>,
+    pub(super) cancel: CancellationToken,
 }
 
 impl ProgressSink for JobSink {
@@ -96,7 +137,106 @@ impl Jobs {
             queue_timeout,
             error_body,
             active: Mutex::default(),
+            queue: None,
         }
+    }
+
+    /// Jobs on Redis: records, events and uploads in Redis, the work on a stream every
+    /// replica's workers read (start them with [`super::worker::start`]).
+    pub fn distributed(
+        queue: Arc<RedisJobs>,
+        analysis: Arc<AnalysisService>,
+        queue_timeout: Duration,
+        error_body: ErrorBody,
+    ) -> Self {
+        Self {
+            store: queue.clone(),
+            queue: Some(queue),
+            ..Self::new(
+                Arc::new(super::MemoryJobStore::new(Duration::from_secs(1))),
+                analysis,
+                queue_timeout,
+                error_body,
+            )
+        }
+    }
+
+    /// The Redis queue, when jobs are shared by replicas.
+    pub fn queue(&self) -> Option<&Arc<RedisJobs>> {
+        self.queue.as_ref()
+    }
+
+    /// For `/health`: where jobs live and whether that store answers (with Redis: a PING,
+    /// bounded by `JOB_REDIS_TIMEOUT_MS` and at most half a second).
+    pub async fn health(&self) -> JobsHealth {
+        match &self.queue {
+            None => JobsHealth {
+                status: JobsStatus::Ok,
+                backend: JobsBackend::Memory,
+                workers: None,
+                active: self.active(),
+                accepting: true,
+            },
+            Some(q) => {
+                let up = q.ping().await;
+                JobsHealth {
+                    status: if up {
+                        JobsStatus::Ok
+                    } else {
+                        JobsStatus::Unavailable
+                    },
+                    backend: JobsBackend::Redis,
+                    workers: Some(q.config().workers),
+                    active: self.active(),
+                    accepting: up,
+                }
+            }
+        }
+    }
+
+    /// Enqueues a job on the Redis stream: stored for every replica, answered 202 at once.
+    async fn submit_distributed(
+        &self,
+        queue: &RedisJobs,
+        sub: Submission,
+    ) -> Result<JobRecord, SubmitError> {
+        let id = JobId::random();
+        let record = JobRecord::new(
+            id.clone(),
+            sub.content_hash,
+            sub.language,
+            sub.summary,
+            sub.request_id,
+            now_ms(),
+        );
+        match queue.enqueue(record, &sub.path).await {
+            Ok(()) => {}
+            Err(EnqueueError::QueueFull(n)) => {
+                self.analysis.admission.count_rejected();
+                return Err(SubmitError::Refused(AnalysisError::Rejected(
+                    Rejection::QueueFull {
+                        queued: n,
+                        retry_after_sec: self.analysis.admission.retry_after_sec(),
+                    },
+                )));
+            }
+            Err(EnqueueError::BudgetFull) => {
+                self.analysis.admission.count_rejected();
+                let queued = queue.open_jobs().await.unwrap_or(0);
+                return Err(SubmitError::Refused(AnalysisError::Rejected(
+                    Rejection::QueueFull {
+                        queued,
+                        retry_after_sec: self.analysis.admission.retry_after_sec(),
+                    },
+                )));
+            }
+            Err(EnqueueError::Store(e)) => return Err(SubmitError::QueueUnavailable(e)),
+        }
+        self.store
+            .get(&id)
+            .await
+            .map_err(SubmitError::QueueUnavailable)?
+            .ok_or_else(|| StoreError("a job vanished right after it was created".into()).into())
     }
 
     pub fn store(&self) -> &Arc<dyn JobStore> {
@@ -110,6 +250,12 @@ impl Jobs {
         sub: Submission,
         keep_alive: K,
     ) -> Result<JobRecord, SubmitError> {
+        if let Some(queue) = &self.queue {
+            // The upload is in Redis once this returns; the local file can go.
+            let r = self.submit_distributed(queue, sub).await;
+            drop(keep_alive);
+            return r;
+        }
         let id = JobId::random();
         let record = JobRecord::new(
             id.clone(),
@@ -132,6 +278,7 @@ impl Jobs {
                 cancel: cancel.clone(),
             })),
             queue_timeout: Some(self.queue_timeout),
+            slot: None,
         };
         let (accept_tx, accept_rx) = oneshot::channel();
         let jobs = self.clone();
@@ -230,7 +377,7 @@ impl Jobs {
         }
     }
 
-    async fn apply(&self, id: &JobId, update: JobUpdate) {
+    pub(super) async fn apply(&self, id: &JobId, update: JobUpdate) {
         if let Err(e) = self.store.update(id, update).await {
             tracing::warn!(job = %id, error = %e, "job update lost");
         }
@@ -249,6 +396,16 @@ impl Jobs {
         };
         if record.state.is_terminal() {
             return Ok(Some(record));
+        }
+        if let Some(queue) = &self.queue {
+            // Whichever replica runs it sees the record cancelled at its next heartbeat and
+            // stops (the analysis, if nobody else waits for it, at its next window); one still
+            // waiting in the stream leaves it now.
+            self.store.update(id, JobUpdate::Cancelled).await?;
+            if record.state == super::JobState::Queued {
+                queue.discard(id).await?;
+            }
+            return self.store.get(id).await;
         }
         let token = self.lock_active().get(id).cloned();
         match token {
@@ -275,6 +432,10 @@ impl Jobs {
 
     /// 1-based place in the admission queue of a queued job (`None`: not waiting for a slot).
     pub fn queue_position(&self, record: &JobRecord) -> Option<usize> {
+        if self.queue.is_some() {
+            // A ticket of some replica's local queue: no position in the cluster's stream.
+            return None;
+        }
         record
             .queue_ticket
             .and_then(|t| self.analysis.admission.queue_position(t))
@@ -296,12 +457,14 @@ impl Jobs {
         self.store.counts().await
     }
 
-    fn lock_active(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, CancellationToken>> {
+    pub(super) fn lock_active(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<JobId, CancellationToken>> {
         self.active.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-fn event_update(event: ProgressEvent) -> JobUpdate {
+pub(super) fn event_update(event: ProgressEvent) -> JobUpdate {
     match event {
         ProgressEvent::Queued { ticket } => JobUpdate::Queued { ticket },
         ProgressEvent::Stage(stage) => JobUpdate::Stage { stage },

@@ -193,6 +193,21 @@ impl Admission {
         }
     }
 
+    /// A slot now if one is free (no queueing): a Redis job's worker takes a job only then.
+    pub fn try_acquire(&self) -> Option<OwnedSemaphorePermit> {
+        self.semaphore.clone().try_acquire_owned().ok()
+    }
+
+    /// Whether an analysis could start now without queueing.
+    pub fn has_free_slot(&self) -> bool {
+        self.semaphore.available_permits() > 0
+    }
+
+    /// Analyses allowed at once (`MAX_CONCURRENT_ANALYSES`).
+    pub fn max_parallel(&self) -> usize {
+        self.max_parallel
+    }
+
     /// Stops admitting: queued and future waiters are refused (graceful shutdown).
     pub fn close(&self) {
         self.semaphore.close();

@@ -50,7 +50,13 @@ pub struct Job {
     pub progress: Option<Progress>,
     /// Longest wait for an analysis slot; `None`: `QUEUE_TIMEOUT_SEC` (jobs wait longer).
     pub queue_timeout: Option<Duration>,
+    /// An analysis slot the caller already holds (a Redis job's worker takes a job only once it
+    /// has one); used instead of queueing for one. `None`: queue as usual.
+    pub slot: Option<HeldSlot>,
 }
+
+/// An admission permit handed into [`Job`] (taken once by whoever leads the analysis).
+pub type HeldSlot = Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>;
 
 impl Stages {
     /// The stages as the configuration describes them, around the given recogniser and coach.

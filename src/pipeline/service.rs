@@ -18,7 +18,7 @@ use super::admission::Admission;
 use super::progress::{Progress, ProgressEvent, ProgressSink};
 use super::run::{AnalysisError, Job, Stages};
 use crate::asr::AsrError;
-use crate::cache::{CacheKey, ComputeError, Outcome, TieredCache};
+use crate::cache::{CacheKey, ComputeError, Leased, Outcome, TieredCache};
 use crate::coach::{Coach, FeedbackSource, should_upgrade};
 use crate::report::{ANALYSIS_VERSION, CacheInfo, Report};
 
@@ -339,6 +339,13 @@ impl AnalysisService {
         let (permit, lead) = loop {
             match interest.elect() {
                 Ok(lead) => {
+                    let held = job
+                        .slot
+                        .as_ref()
+                        .and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).take());
+                    if let Some(permit) = held {
+                        break (Some(permit), Some(Arc::new(lead)));
+                    }
                     let on_queued = |ticket| {
                         hub.event(&ProgressEvent::Queued {
                             ticket: Some(ticket),
@@ -351,6 +358,10 @@ impl AnalysisService {
                     break (Some(permit), Some(Arc::new(lead)));
                 }
                 Err(mut leader) => {
+                    // Following an identical upload's analysis needs no slot of our own.
+                    if let Some(s) = &job.slot {
+                        drop(s.lock().unwrap_or_else(|p| p.into_inner()).take());
+                    }
                     let state = leader
                         .wait_for(|s| *s != Lead::Queued)
                         .await
@@ -365,6 +376,9 @@ impl AnalysisService {
         let stages = self.stages.clone();
         let admission = self.admission.clone();
         let timeout = self.analysis_timeout;
+        let leases = self.cache.leases().cloned();
+        let lease_key = key.to_owned();
+        let cache_ttl = self.cache.ttl();
         let flight_lead = lead.clone();
         let running = interest.running();
         // The run reports to the key's hub (and is cancelled through it), not to this request.
@@ -382,13 +396,29 @@ impl AnalysisService {
                 Some(p) => p,
                 None => admission.acquire().await?,
             };
+            // Across replicas: one analysis per key; the others wait for its report in Redis.
+            let lease = match &leases {
+                Some(l) => {
+                    let valid = |b: &[u8]| parse_cached_report(b).is_some();
+                    match l.acquire(&lease_key, &valid, timeout).await {
+                        Leased::Ready(bytes) => return Ok(bytes),
+                        Leased::Run(guard) => guard,
+                    }
+                }
+                None => None,
+            };
             let started = Instant::now();
             match tokio::time::timeout(timeout, stages.run(job)).await {
                 Ok(Ok((report, timings))) => {
                     admission.record_success(started.elapsed(), &timings);
-                    serde_json::to_vec(&report)
+                    let bytes = serde_json::to_vec(&report)
                         .map(Bytes::from)
-                        .map_err(|e| AnalysisError::Internal(e.to_string()))
+                        .map_err(|e| AnalysisError::Internal(e.to_string()))?;
+                    if let Some(lease) = lease {
+                        // In Redis before the lease goes: waiting replicas find it there.
+                        lease.publish(bytes.clone(), cache_ttl).await;
+                    }
+                    Ok(bytes)
                 }
                 Ok(Err(e)) if is_cancellation(&e) => {
                     admission.record_cancelled();

@@ -11,6 +11,7 @@ mod cache_http;
 mod coach_http;
 mod history;
 mod jobs;
+mod jobs_redis;
 mod logging;
 mod long_talks;
 mod request_id;

@@ -22,6 +22,8 @@ pub struct RedisServer {
     /// Working dir of the server (its log lives there); removed on drop.
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// AOF with `appendfsync always` (the job stream's Redis): a crash loses nothing written.
+    persistent: bool,
 }
 
 impl RedisServer {
@@ -30,6 +32,16 @@ impl RedisServer {
     /// # Panics
     /// If `redis-server` can't be found or doesn't come up: these tests need the real thing.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Like [`RedisServer::start`], persisting every write to an append-only file in its dir,
+    /// so `stop()` (a crash) and `start_again()` keep the data, as the job stream's Redis does.
+    pub fn start_persistent() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Self {
         // A port picked by the OS can be taken by someone else before redis binds it; retry.
         let mut last_err = String::new();
         for _ in 0..5 {
@@ -38,6 +50,7 @@ impl RedisServer {
                 port,
                 dir: tempfile::tempdir().expect("temp dir for redis"),
                 child: None,
+                persistent,
             };
             match server.spawn() {
                 Ok(()) => return server,
@@ -122,7 +135,11 @@ impl RedisServer {
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
-            .args(["--appendonly", "no"])
+            .args(if self.persistent {
+                ["--appendonly", "yes", "--appendfsync", "always"]
+            } else {
+                ["--appendonly", "no", "--appendfsync", "everysec"]
+            })
             .args(["--daemonize", "no"])
             .arg("--dir")
             .arg(self.dir.path())
