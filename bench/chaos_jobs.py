@@ -228,11 +228,12 @@ def variants(n, seed):
     out = []
     for i in range(n):
         b = bytearray(clip)
-        # Distinct uploads of the same audio length: change two low sample bytes.
-        k = seed * 100_000 + i
-        b[-2] ^= (k & 0x7F) | 1
-        b[-4] ^= (k >> 7) & 0xFF
-        b[-6] ^= (k >> 15) & 0xFF
+        # Distinct uploads of the same audio length: the three low bytes of k, a different
+        # non-zero k per upload, XORed into three sample bytes.
+        k = seed * 100_000 + i + 1
+        b[-2] ^= k & 0xFF
+        b[-4] ^= (k >> 8) & 0xFF
+        b[-6] ^= (k >> 16) & 0xFF
         out.append(bytes(b))
     return out
 
@@ -274,14 +275,16 @@ def main():
             for rep in reps:
                 rep.start()
             data = variants(JOBS, n)
+            calls0 = asr_calls(aport)
             t0 = time.time()
             ids = [post_job(reps, d)[0] for d in data]
             jobs = wait_done(reps, ids)
             dt = time.time() - t0
             done = sum(1 for j in jobs.values() if j["state"] == "done")
-            through[n] = {"jobs": JOBS, "done": done, "seconds": round(dt, 2),
+            calls = asr_calls(aport) - calls0
+            through[n] = {"jobs": JOBS, "done": done, "asr_calls": calls, "seconds": round(dt, 2),
                           "jobs_per_sec": round(done / dt, 3)}
-            ok &= done == JOBS
+            ok &= done == JOBS and calls == JOBS
             for rep in reps:
                 rep.kill9()
         base = through[1]["jobs_per_sec"]
@@ -352,6 +355,13 @@ def main():
             "upload_bytes_after": int(r.cmd("GET", f"{PREFIX}upload_bytes") or 0),
             "upload_chunks_left": len(r.cmd("KEYS", f"{PREFIX}up:*") or []),
         }
+        # The same counts as every replica serves them (/stats/pipeline reads Redis).
+        stats = []
+        for rep in reps:
+            with urllib.request.urlopen(rep.url("/stats/pipeline"), timeout=10) as resp:
+                stats.append(json.loads(resp.read())["jobs"])
+        chaos["stats_jobs"] = stats[0]
+        chaos["stats_agree"] = all(s == stats[0] for s in stats)
         result["chaos"] = chaos
         ok &= (
             chaos["accepted"] == CHAOS_JOBS
@@ -363,6 +373,11 @@ def main():
             and chaos["open_running_after"] == 0
             and chaos["upload_bytes_after"] == 0
             and chaos["upload_chunks_left"] == 0
+            and chaos["stats_agree"]
+            and chaos["asr_calls"] >= CHAOS_JOBS
+            and stats[0].get("done") == CHAOS_JOBS
+            and stats[0].get("queued") == 0
+            and stats[0].get("running") == 0
         )
         result["ok"] = bool(ok)
     finally:

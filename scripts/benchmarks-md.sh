@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 {
   cat docs/bench/README.md
-  for area in audio asr domain cache cache_http admission coach coach_http web history jobs long_talks; do
+  for area in audio asr domain cache cache_http admission coach coach_http web history jobs replicas long_talks; do
     f="docs/bench/${area}.md"
     [ -f "$f" ] || continue
     echo

@@ -12,7 +12,8 @@
 //!   (used by `serve` and by the CLI).
 //! - [`app`]: `AppState` and `Application::build`, serving and graceful shutdown.
 //! - [`pipeline`]: admission control and the decode → VAD → ASR → analysis → feedback run.
-//! - [`jobs`]: long analyses as jobs: records, event logs, the `JobStore` trait, the runner.
+//! - [`jobs`]: long analyses as jobs: records, event logs, the `JobStore` trait, the runner; with
+//!   Redis the job stream shared by every replica and this replica's workers.
 //! - [`audio`]: decoding any input to 16 kHz mono, voice activity detection.
 //! - [`asr`]: the `Transcriber` trait; in-process Whisper and a remote OpenAI-compatible backend.
 //! - [`domain`]: pure analysis (words, pace, fillers, pauses, phrases, voice, hedges,
