@@ -90,6 +90,11 @@ impl Application {
             }
         });
         let history = History::open(config.history.clone()).map_err(anyhow::Error::msg)?;
+        // Whoever finishes a job posted with `speaker=` records its rehearsal.
+        jobs.set_finisher(crate::http::jobs::rehearsal_finisher(
+            history.clone(),
+            analysis.clone(),
+        ));
         let listener = TcpListener::bind(config.server.bind_addr).await?;
         let shutdown = CancellationToken::new();
         history.start(shutdown.child_token()).await;

@@ -8,6 +8,7 @@
 //! - `DELETE /jobs/{id}` → cancels a queued or running job.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
@@ -23,10 +24,15 @@ use serde_json::{Value, json};
 use super::ApiError;
 use super::analyze::{AnalyzeQuery, Intake, take_in};
 use super::request_id::current_request_id;
+use super::speakers::{RehearsalTarget, record_rehearsal_as};
 use crate::app::AppState;
+use crate::history::{History, RehearsalId, SpeakerId};
 use crate::jobs::runner::Submission;
-use crate::jobs::{JobError, JobEvent, JobId, JobRecord, StoreError, SubmitError, now_ms};
-use crate::pipeline::AnalysisError;
+use crate::jobs::{
+    Finisher, JobError, JobEvent, JobId, JobRecord, JobRehearsal, StoreError, SubmitError, now_ms,
+};
+use crate::pipeline::{AnalysisError, AnalysisService};
+use crate::report::Report;
 
 /// Longest quiet spell on an event stream: then the current progress is sent again (without an
 /// event id), so a client sees it is alive and its ETA stays fresh.
@@ -84,6 +90,10 @@ async fn create(
         language,
         summary,
         request_id: Some(current_request_id()),
+        rehearsal: rehearsal.map(|t| JobRehearsal {
+            speaker: t.speaker.as_str().to_string(),
+            title: t.title,
+        }),
     };
     let record = match state.jobs.submit(submission, upload).await {
         Ok(r) => r,
@@ -103,9 +113,6 @@ async fn create(
     };
     span.record("job", record.id.as_str());
     tracing::info!(state = record.state.as_str(), "job accepted");
-    if let Some(target) = rehearsal {
-        tokio::spawn(record_when_done(state.clone(), record.id.clone(), target));
-    }
     let location = format!("/jobs/{}", record.id);
     let mut resp = (StatusCode::ACCEPTED, Json(view(&state, &record))).into_response();
     resp.headers_mut().insert(
@@ -115,25 +122,34 @@ async fn create(
     Ok(resp)
 }
 
-/// Records a job's report as a rehearsal once the job is done (the same function `/analyze`
-/// calls). Gives up when the job fails, is cancelled or expires.
-async fn record_when_done(state: AppState, id: JobId, target: super::speakers::RehearsalTarget) {
-    let deadline = tokio::time::Instant::now() + state.config.jobs.ttl;
-    while tokio::time::Instant::now() < deadline {
-        match state.jobs.get(&id).await {
-            Ok(Some(record)) if record.state.is_terminal() => {
-                if let Some(mut report) = record.report {
-                    let info =
-                        super::speakers::record_rehearsal(&state, &target, &mut report).await;
-                    tracing::info!(job = %id, rehearsal = ?info, "job recorded as a rehearsal");
-                }
-                return;
-            }
-            Ok(Some(_)) | Err(_) => {}
-            Ok(None) => return,
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+/// The jobs' [`Finisher`]: a job posted with `speaker=` has its report recorded as that
+/// speaker's rehearsal by whichever replica finishes it (the same function `/analyze` calls,
+/// with the job's id as the rehearsal's, so a job run twice is recorded once), and the stored
+/// report carries the history-aware advice `/analyze` would have answered. Holds the history
+/// and the analysis service, not the app state (which holds the jobs).
+pub fn rehearsal_finisher(history: Arc<History>, analysis: Arc<AnalysisService>) -> Finisher {
+    Arc::new(move |record: JobRecord, mut report: Report| {
+        let (history, analysis) = (history.clone(), analysis.clone());
+        Box::pin(async move {
+            let Some(r) = &record.rehearsal else {
+                return report;
+            };
+            let (Some(speaker), Some(id)) = (
+                SpeakerId::parse(&r.speaker),
+                RehearsalId::parse(record.id.as_str()),
+            ) else {
+                tracing::error!(job = %record.id, "job with a malformed rehearsal target");
+                return report;
+            };
+            let target = RehearsalTarget {
+                speaker,
+                title: r.title.clone(),
+            };
+            let info = record_rehearsal_as(&history, &analysis, &target, id, &mut report).await;
+            tracing::info!(job = %record.id, status = info.status, "job recorded as a rehearsal");
+            report
+        })
+    })
 }
 
 async fn show(

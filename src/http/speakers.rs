@@ -25,8 +25,9 @@ use crate::domain::progress::{
     self, Goal, GoalCheck, MetricProgress, MetricValues, Sample, check_goals,
 };
 use crate::history::{
-    RecordOutcome, RehearsalId, RehearsalMeta, RehearsalRow, SpeakerId, StoreError,
+    History, RecordOutcome, RehearsalId, RehearsalMeta, RehearsalRow, SpeakerId, StoreError,
 };
+use crate::pipeline::AnalysisService;
 use crate::report::Report;
 
 /// Longest rehearsal title, characters.
@@ -533,9 +534,21 @@ pub async fn record_rehearsal(
     target: &RehearsalTarget,
     report: &mut Report,
 ) -> RehearsalInfo {
-    let h = &state.history;
-    let n = h.config.baseline_rehearsals;
     let id = RehearsalId::generate();
+    record_rehearsal_as(&state.history, &state.analysis, target, id, report).await
+}
+
+/// [`record_rehearsal`] with the rehearsal's id given (a job's: recording it again, after a
+/// re-run, changes nothing) and only the services it needs (a job's finisher holds these, not
+/// the whole state).
+pub async fn record_rehearsal_as(
+    h: &History,
+    analysis: &AnalysisService,
+    target: &RehearsalTarget,
+    id: RehearsalId,
+    report: &mut Report,
+) -> RehearsalInfo {
+    let n = h.config.baseline_rehearsals;
     let recorded_at_ms = now_ms();
     let values = progress::values_of(&report.metrics);
     // History and goals are best-effort here: without them the rehearsal is still recorded.
@@ -563,7 +576,7 @@ pub async fn record_rehearsal(
         report
             .advice
             .extend(history_advice(&trends, &report.language));
-        let coach = state.analysis.coach();
+        let coach = analysis.coach();
         if coach.is_healthy() {
             report.feedback = coach.feedback_with_history(report, &trends).await;
         }

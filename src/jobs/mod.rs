@@ -20,10 +20,11 @@ pub mod store;
 pub mod worker;
 
 pub use record::{
-    EventKind, JobError, JobEvent, JobProgress, JobRecord, JobState, JobUpdate, Partial,
+    EventKind, JobError, JobEvent, JobProgress, JobRecord, JobRehearsal, JobState, JobUpdate,
+    Partial,
 };
 pub use redis_store::RedisJobs;
-pub use runner::{Jobs, JobsBackend, JobsHealth, JobsStatus, SubmitError};
+pub use runner::{Finisher, Jobs, JobsBackend, JobsHealth, JobsStatus, SubmitError};
 pub use store::{JobCounts, JobStore, MemoryJobStore, StoreError};
 
 use serde::{Deserialize, Serialize};

@@ -118,6 +118,18 @@ pub struct JobRecord {
     /// Attempts so far (with jobs on Redis; 0 for in-process jobs).
     #[serde(default)]
     pub attempt: u32,
+    /// `speaker=` (and `title=`) at `POST /jobs`: whoever finishes the job records its report
+    /// as that speaker's rehearsal (id = the job's id, so a re-run records it once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rehearsal: Option<JobRehearsal>,
+}
+
+/// The speaker a job's report is a rehearsal of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRehearsal {
+    /// The speaker id (32 hex digits), checked to exist when the job was accepted.
+    pub speaker: String,
+    pub title: Option<String>,
 }
 
 /// Something that happened to a job.
@@ -245,6 +257,7 @@ impl JobRecord {
             last_event_id: 0,
             worker: None,
             attempt: 0,
+            rehearsal: None,
         }
     }
 

@@ -14,18 +14,25 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::record::{JobError, JobRecord, JobUpdate};
+use super::record::{JobError, JobRecord, JobRehearsal, JobUpdate};
 use super::redis_store::{EnqueueError, RedisJobs};
 use super::store::{JobCounts, JobStore, StoreError};
 use super::{JobId, now_ms};
 use crate::pipeline::service::is_cancellation;
 use crate::pipeline::{
-    AnalysisError, AnalysisService, Job, ProgressEvent, ProgressSink, Rejection,
+    AnalysisError, AnalysisService, Analyzed, Job, ProgressEvent, ProgressSink, Rejection,
 };
+use crate::report::Report;
 
 /// Maps an analysis error to the JSON error `/analyze` would have answered (supplied by the HTTP
 /// layer, which owns that mapping), given the job's request id.
 pub type ErrorBody = fn(&AnalysisError, Option<String>) -> JobError;
+
+/// What happens to a finished job's report before it is stored as `done`, on whichever replica
+/// finished it (supplied by the HTTP layer: a job with a `speaker` records its rehearsal, and
+/// the report gains the advice that knows the speaker's history, as `/analyze` answers it).
+pub type Finisher =
+    Arc<dyn Fn(JobRecord, Report) -> futures::future::BoxFuture<'static, Report> + Send + Sync>;
 
 /// How long `DELETE /jobs/{id}` waits for the job's task to record the cancellation (it only has
 /// to drop its analysis future and write one update).
@@ -42,6 +49,8 @@ pub struct Jobs {
     pub(super) active: Mutex<HashMap<JobId, CancellationToken>>,
     /// Jobs on Redis Streams, shared by every replica (issue 15); `None`: in-process jobs.
     pub(super) queue: Option<Arc<RedisJobs>>,
+    /// Set once at startup ([`Jobs::set_finisher`]); `None`: reports are stored as analysed.
+    pub(super) finisher: std::sync::OnceLock<Finisher>,
 }
 
 /// Whether jobs can be accepted.
@@ -85,6 +94,8 @@ pub struct Submission {
     /// `detail=summary`.
     pub summary: bool,
     pub request_id: Option<String>,
+    /// Record the report as this speaker's rehearsal when done.
+    pub rehearsal: Option<JobRehearsal>,
 }
 
 /// Why a job was not created.
@@ -138,6 +149,28 @@ impl Jobs {
             error_body,
             active: Mutex::default(),
             queue: None,
+            finisher: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Installs what runs on every finished report before it is stored (once; later calls
+    /// are ignored).
+    pub fn set_finisher(&self, finisher: Finisher) {
+        let _ = self.finisher.set(finisher);
+    }
+
+    /// The `done` update of a finished analysis: the report after the finisher (a rehearsal
+    /// recorded, history-aware advice) when the job asked for one.
+    pub(super) async fn done(&self, record: &JobRecord, analyzed: Analyzed) -> JobUpdate {
+        let mut report = analyzed.report;
+        if record.rehearsal.is_some()
+            && let Some(finish) = self.finisher.get()
+        {
+            report = finish(record.clone(), report).await;
+        }
+        JobUpdate::Done {
+            cache: analyzed.outcome.header_value().to_string(),
+            report: Box::new(report),
         }
     }
 
@@ -201,7 +234,7 @@ impl Jobs {
         sub: Submission,
     ) -> Result<JobRecord, SubmitError> {
         let id = JobId::random();
-        let record = JobRecord::new(
+        let mut record = JobRecord::new(
             id.clone(),
             sub.content_hash,
             sub.language,
@@ -209,6 +242,7 @@ impl Jobs {
             sub.request_id,
             now_ms(),
         );
+        record.rehearsal = sub.rehearsal;
         match queue.enqueue(record, &sub.path).await {
             Ok(()) => {}
             Err(EnqueueError::QueueFull(n)) => {
@@ -257,7 +291,7 @@ impl Jobs {
             return r;
         }
         let id = JobId::random();
-        let record = JobRecord::new(
+        let mut record = JobRecord::new(
             id.clone(),
             sub.content_hash.clone(),
             sub.language.clone(),
@@ -265,7 +299,8 @@ impl Jobs {
             sub.request_id.clone(),
             now_ms(),
         );
-        self.store.create(record).await?;
+        record.rehearsal = sub.rehearsal.clone();
+        self.store.create(record.clone()).await?;
         let cancel = CancellationToken::new();
         self.lock_active().insert(id.clone(), cancel.clone());
         let (tx, rx) = mpsc::unbounded_channel();
@@ -282,18 +317,9 @@ impl Jobs {
         };
         let (accept_tx, accept_rx) = oneshot::channel();
         let jobs = self.clone();
-        let task_id = id.clone();
         tokio::spawn(async move {
-            jobs.run(
-                task_id,
-                job,
-                keep_alive,
-                rx,
-                cancel,
-                accept_tx,
-                sub.request_id,
-            )
-            .await;
+            jobs.run(record, job, keep_alive, rx, cancel, accept_tx)
+                .await;
         });
         match accept_rx.await {
             Ok(Acceptance::Accepted) => {}
@@ -318,14 +344,15 @@ impl Jobs {
     #[allow(clippy::too_many_arguments)]
     async fn run<K: Send + Sync + 'static>(
         self: Arc<Self>,
-        id: JobId,
+        record: JobRecord,
         job: Job,
         keep_alive: K,
         mut rx: mpsc::UnboundedReceiver<ProgressEvent>,
         cancel: CancellationToken,
         accept_tx: oneshot::Sender<Acceptance>,
-        request_id: Option<String>,
     ) {
+        let id = record.id.clone();
+        let request_id = record.request_id.clone();
         let mut accept_tx = Some(accept_tx);
         let result = {
             let analysis = self.analysis.clone();
@@ -353,10 +380,7 @@ impl Jobs {
         }
         let update = match result {
             None => JobUpdate::Cancelled,
-            Some(Ok(analyzed)) => JobUpdate::Done {
-                cache: analyzed.outcome.header_value().to_string(),
-                report: Box::new(analyzed.report),
-            },
+            Some(Ok(analyzed)) => self.done(&record, analyzed).await,
             Some(Err(e)) if accept_tx.is_some() && is_refusal(&e) => {
                 // Refused before anyone was told the id: POST /jobs answers 503.
                 self.lock_active().remove(&id);

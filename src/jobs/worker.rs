@@ -378,10 +378,7 @@ impl Run {
             Some(Ok(analyzed)) => {
                 // The report is in the shared cache before the entry is acknowledged.
                 self.jobs.analysis.cache.flush().await;
-                Some(Ok(JobUpdate::Done {
-                    cache: analyzed.outcome.header_value().to_string(),
-                    report: Box::new(analyzed.report),
-                }))
+                Some(Ok(self.jobs.done(record, analyzed).await))
             }
             Some(Err(e)) if is_cancellation(&e) && cancel.is_cancelled() => None,
             Some(Err(e)) => {

@@ -627,3 +627,50 @@ async fn database_stopped_mid_run_analyses_still_answer_and_the_rehearsal_lands_
     assert_eq!(health["components"]["history"]["status"], "ok", "{health}");
     assert_eq!(health["components"]["history"]["landed_after_retry"], 1);
 }
+
+/// `POST /jobs?speaker=…` records the job's report as a rehearsal (under the job's id) when it
+/// is done, and the job's report carries the history-aware advice `/analyze` would answer.
+#[tokio::test]
+async fn a_job_with_a_speaker_is_recorded_once_under_its_id_with_history_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_on(&sqlite_url(&dir), &[]).await;
+    let speaker = new_speaker(&app).await;
+    rehearse(&app, &speaker, CLIPS[0], "first").await;
+    let resp = app
+        .post_job(
+            corpus::read(CLIPS[2]),
+            &format!("?speaker={speaker}&title=second"),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let id = resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let done = app
+        .wait_for_job(&id, "done", |j| j["state"] == "done")
+        .await;
+    let advice = done["report"]["advice"].as_array().unwrap();
+    assert!(
+        advice.iter().any(|a| a["category"] == "progress"),
+        "the second rehearsal's advice cites the first: {advice:?}"
+    );
+    let list = app
+        .get_json(&format!("/speakers/{speaker}/rehearsals"))
+        .await;
+    assert_eq!(list["total"], 2, "{list}");
+    assert_eq!(
+        list["rehearsals"][0]["id"],
+        id.as_str(),
+        "newest first: {list}"
+    );
+    assert_eq!(list["rehearsals"][0]["title"], "second");
+    let (status, stored) = app
+        .get_with_status(&format!("/speakers/{speaker}/rehearsals/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    assert_eq!(
+        stored["advice"], done["report"]["advice"],
+        "the report as the job stored it"
+    );
+}

@@ -175,3 +175,70 @@ async fn while_redis_is_down_jobs_are_refused_with_retry_after_and_analyze_still
     assert_eq!(done["attempt"], 1);
     assert!(done["report"]["transcript"]["text"].is_string());
 }
+
+/// A job posted with `speaker=` is recorded as a rehearsal by the replica that finishes it,
+/// under the job's id, even when the replica that accepted it is gone by then; the stored
+/// report is the job's.
+#[tokio::test]
+async fn a_jobs_rehearsal_is_recorded_where_it_finishes_after_the_accepting_replica_is_gone() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", db_dir.path().join("history.db").display());
+    let gate = Arc::new(Semaphore::new(0));
+    let worker = spawn_app_with(
+        &settings(&url, "1", &[("DATABASE_URL", &db)]),
+        Arc::new(FakeTranscriber::gated(gate.clone())),
+    )
+    .await;
+    let front = spawn_app_with(
+        &settings(&url, "0", &[("DATABASE_URL", &db)]),
+        Arc::new(FakeTranscriber::new()),
+    )
+    .await;
+    let created: Value = front
+        .client
+        .post(front.url("/speakers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let speaker = created["id"].as_str().unwrap().to_string();
+    let resp = front
+        .post_job(clip(), &format!("?speaker={speaker}&title=dry-run"))
+        .await;
+    assert_eq!(resp.status(), 202);
+    let id = resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/jobs/{id}");
+    wait_json(&worker, &path, "the job running on the worker", |j| {
+        j["state"] == "running"
+    })
+    .await;
+    // The accepting replica stops before the job is done.
+    front.shutdown.cancel();
+    drop(front);
+    gate.add_permits(1);
+    let done = wait_json(&worker, &path, "done", |j| j["state"] == "done").await;
+
+    let list = worker
+        .get_json(&format!("/speakers/{speaker}/rehearsals"))
+        .await;
+    let items = list["rehearsals"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(
+        items[0]["id"],
+        id.as_str(),
+        "the rehearsal's id is the job's"
+    );
+    assert_eq!(items[0]["title"], "dry-run");
+    let stored = worker
+        .get_json(&format!("/speakers/{speaker}/rehearsals/{id}"))
+        .await;
+    assert_eq!(stored["id"], done["report"]["id"], "{stored}");
+    assert_eq!(stored["transcript"], done["report"]["transcript"]);
+}
