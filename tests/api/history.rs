@@ -44,14 +44,6 @@ async fn app_on(url: &str, extra: &[(&str, &str)]) -> TestApp {
     spawn_app(&pairs).await
 }
 
-async fn new_speaker(app: &TestApp) -> String {
-    let (status, body) = json_of(app.client.post(app.url("/speakers")).send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id = body["id"].as_str().unwrap().to_string();
-    assert_eq!(id.len(), 32);
-    id
-}
-
 async fn rehearse(app: &TestApp, speaker: &str, clip: &str, title: &str) -> Value {
     let resp = app
         .analyze_corpus(clip, &format!("?speaker={speaker}&title={title}"))
@@ -112,7 +104,7 @@ fn expected_status(
 /// statuses, paging, compare; the sixth (same bytes) is a cache hit that still records.
 async fn five_rehearsals(url: &str) {
     let app = app_on(url, &[]).await;
-    let speaker = new_speaker(&app).await;
+    let speaker = app.new_speaker().await;
 
     let mut values: Vec<BTreeMap<String, f64>> = Vec::new();
     let mut ids = Vec::new();
@@ -323,7 +315,7 @@ async fn five_rehearsals_give_exact_progress_on_postgres() {
 async fn survives_restart_then_deletes(url: &str) {
     let admin = [("ADMIN_TOKEN", "t0ken")];
     let app = app_on(url, &admin).await;
-    let speaker = new_speaker(&app).await;
+    let speaker = app.new_speaker().await;
     let one = rehearse(&app, &speaker, CLIPS[0], "first").await;
     let two = rehearse(&app, &speaker, CLIPS[1], "second").await;
     let rid = one["rehearsal"]["id"].as_str().unwrap().to_string();
@@ -415,7 +407,7 @@ async fn malformed_ids_are_400_and_unknown_ones_404_all_json() {
     let dir = tempfile::tempdir().unwrap();
     let app = app_on(&sqlite_url(&dir), &[]).await;
     let unknown = "0123456789abcdef0123456789abcdef";
-    let speaker = new_speaker(&app).await;
+    let speaker = app.new_speaker().await;
     let cases = [
         (
             "GET",
@@ -550,7 +542,7 @@ async fn two_replicas_on_one_postgres_see_the_same_history() {
     let pg = PostgresServer::start();
     let url = pg.url();
     let (a, b) = tokio::join!(app_on(&url, &[]), app_on(&url, &[]));
-    let speaker = new_speaker(&a).await;
+    let speaker = a.new_speaker().await;
     let one = rehearse(&a, &speaker, CLIPS[0], "on-a").await;
     let two = rehearse(&b, &speaker, CLIPS[1], "on-b").await;
     assert_eq!(
@@ -584,7 +576,7 @@ async fn two_replicas_on_one_postgres_see_the_same_history() {
 async fn database_stopped_mid_run_analyses_still_answer_and_the_rehearsal_lands_later() {
     let mut pg = PostgresServer::start();
     let app = app_on(&pg.url(), &[]).await;
-    let speaker = new_speaker(&app).await;
+    let speaker = app.new_speaker().await;
     rehearse(&app, &speaker, CLIPS[0], "before").await;
 
     pg.stop();
@@ -634,19 +626,14 @@ async fn database_stopped_mid_run_analyses_still_answer_and_the_rehearsal_lands_
 async fn a_job_with_a_speaker_is_recorded_once_under_its_id_with_history_advice() {
     let dir = tempfile::tempdir().unwrap();
     let app = app_on(&sqlite_url(&dir), &[]).await;
-    let speaker = new_speaker(&app).await;
+    let speaker = app.new_speaker().await;
     rehearse(&app, &speaker, CLIPS[0], "first").await;
-    let resp = app
-        .post_job(
+    let (id, _) = app
+        .submit_job(
             corpus::read(CLIPS[2]),
             &format!("?speaker={speaker}&title=second"),
         )
         .await;
-    assert_eq!(resp.status(), StatusCode::ACCEPTED);
-    let id = resp.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let done = app
         .wait_for_job(&id, "done", |j| j["state"] == "done")
         .await;

@@ -4,7 +4,7 @@
 
 use crate::support::app::file_form;
 use crate::support::sse::SseEvent;
-use crate::support::{FakeTranscriber, TestApp, corpus, spawn_app_with, wait};
+use crate::support::{FakeTranscriber, corpus, spawn_app_with, wait};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,20 +24,6 @@ fn variant(i: u8) -> Vec<u8> {
     corpus::variant(CLIP, i)
 }
 
-/// Posts a job and returns its id (asserting the 202 contract).
-async fn submit(app: &TestApp, bytes: Vec<u8>) -> (String, Value) {
-    let resp = app.post_job(bytes, "").await;
-    assert_eq!(resp.status(), 202, "POST /jobs");
-    let location = resp.headers()["location"].to_str().unwrap().to_string();
-    let body: Value = resp.json().await.unwrap();
-    let id = body["id"].as_str().unwrap().to_string();
-    assert_eq!(id.len(), 32, "128-bit hex id");
-    assert_eq!(location, format!("/jobs/{id}"));
-    assert_eq!(body["links"]["self"], location);
-    assert_eq!(body["links"]["events"], format!("{location}/events"));
-    (id, body)
-}
-
 fn windowed_app_gate() -> (Arc<FakeTranscriber>, Arc<Semaphore>) {
     let gate = Arc::new(Semaphore::new(0));
     let fake = Arc::new(FakeTranscriber::windowed(WINDOW_SEC, Some(gate.clone())));
@@ -54,7 +40,7 @@ fn without_cache(mut report: Value) -> Value {
 async fn a_job_goes_through_every_state_with_monotonic_progress_and_partial_words() {
     let (fake, gate) = windowed_app_gate();
     let app = spawn_app_with(&[], fake.clone()).await;
-    let (id, created) = submit(&app, clip()).await;
+    let (id, created) = app.submit_job(clip(), "").await;
     assert!(
         ["queued", "running"].contains(&created["state"].as_str().unwrap()),
         "{created}"
@@ -175,7 +161,7 @@ async fn a_job_goes_through_every_state_with_monotonic_progress_and_partial_word
 async fn a_reconnecting_client_resumes_with_last_event_id_without_gaps() {
     let (fake, gate) = windowed_app_gate();
     let app = spawn_app_with(&[], fake).await;
-    let (id, _) = submit(&app, clip()).await;
+    let (id, _) = app.submit_job(clip(), "").await;
     gate.add_permits(2);
     let mut first = app.job_events(&id, None).await;
     let mut seen: Vec<u64> = Vec::new();
@@ -235,10 +221,10 @@ async fn cancel_while_queued_and_while_running_frees_the_slot_and_counts_exactly
         fake.clone(),
     )
     .await;
-    let (running, _) = submit(&app, variant(1)).await;
+    let (running, _) = app.submit_job(variant(1), "").await;
     app.wait_for_job(&running, "the first job at ASR", |j| j["stage"] == "asr")
         .await;
-    let (queued, body) = submit(&app, variant(2)).await;
+    let (queued, body) = app.submit_job(variant(2), "").await;
     assert_eq!(body["state"], "queued");
     let q = app
         .wait_for_job(&queued, "a queue position", |j| j["queue_position"] == 1)
@@ -282,7 +268,7 @@ async fn cancel_while_queued_and_while_running_frees_the_slot_and_counts_exactly
 
     // The freed slot serves the next job to the end.
     gate.add_permits(100);
-    let (next, _) = submit(&app, variant(3)).await;
+    let (next, _) = app.submit_job(variant(3), "").await;
     app.wait_for_job(&next, "done", |j| j["state"] == "done")
         .await;
     let metrics = app.metrics_text().await;
@@ -304,8 +290,8 @@ async fn cancel_while_queued_and_while_running_frees_the_slot_and_counts_exactly
 async fn cancelling_one_job_keeps_the_analysis_that_others_wait_on() {
     let (fake, gate) = windowed_app_gate();
     let app = spawn_app_with(&[], fake.clone()).await;
-    let (a, _) = submit(&app, clip()).await;
-    let (b, _) = submit(&app, clip()).await;
+    let (a, _) = app.submit_job(clip(), "").await;
+    let (b, _) = app.submit_job(clip(), "").await;
     app.wait_for_job(&a, "ASR", |j| j["stage"] == "asr").await;
     let sync = {
         let client = app.client.clone();
@@ -349,7 +335,7 @@ async fn a_cached_upload_is_done_at_once() {
         .json()
         .await
         .unwrap();
-    let (id, body) = submit(&app, clip()).await;
+    let (id, body) = app.submit_job(clip(), "").await;
     assert_eq!(body["state"], "done", "{body}");
     assert_eq!(body["progress"]["fraction"], 1.0);
     assert_eq!(body["report"]["cache"]["hit"], true);
@@ -368,7 +354,7 @@ async fn a_cached_upload_is_done_at_once() {
 async fn sixteen_identical_jobs_run_one_analysis() {
     let (fake, gate) = windowed_app_gate();
     let app = spawn_app_with(&[("MAX_CONCURRENT_ANALYSES", "1")], fake.clone()).await;
-    let posts = (0..16).map(|_| submit(&app, clip()));
+    let posts = (0..16).map(|_| app.submit_job(clip(), ""));
     let ids: Vec<String> = futures::future::join_all(posts)
         .await
         .into_iter()
@@ -410,10 +396,10 @@ async fn a_job_the_queue_cannot_take_is_refused_at_post() {
         fake,
     )
     .await;
-    let (a, _) = submit(&app, variant(1)).await;
+    let (a, _) = app.submit_job(variant(1), "").await;
     app.wait_for_job(&a, "running", |j| j["state"] == "running")
         .await;
-    let (b, body) = submit(&app, variant(2)).await;
+    let (b, body) = app.submit_job(variant(2), "").await;
     assert_eq!(body["state"], "queued");
     let resp = app.post_job(variant(3), "").await;
     assert_eq!(resp.status(), 503);
@@ -444,7 +430,7 @@ async fn a_job_the_queue_cannot_take_is_refused_at_post() {
 #[tokio::test]
 async fn finished_jobs_expire_after_the_ttl() {
     let app = spawn_app_with(&[("JOB_TTL_SEC", "0.5")], Arc::new(FakeTranscriber::new())).await;
-    let (id, _) = submit(&app, clip()).await;
+    let (id, _) = app.submit_job(clip(), "").await;
     app.wait_for_job(&id, "done", |j| j["state"] == "done")
         .await;
     let start = Instant::now();
@@ -475,7 +461,7 @@ async fn a_failing_upload_fails_the_job_with_the_error_analyze_gives() {
     let sync = app.analyze_multipart(bad.clone(), "x.wav", "").await;
     let sync_status = sync.status().as_u16();
     let sync: Value = sync.json().await.unwrap();
-    let (id, _) = submit(&app, bad).await;
+    let (id, _) = app.submit_job(bad, "").await;
     let j = app
         .wait_for_job(&id, "failed", |j| j["state"] == "failed")
         .await;

@@ -93,12 +93,7 @@ async fn a_job_cancelled_on_one_replica_stops_where_it_runs() {
     let fake = Arc::new(FakeTranscriber::windowed(3.0, Some(gate.clone())));
     let worker = spawn_app_with(&settings(&url, "1", &[]), fake.clone()).await;
     let front = spawn_app_with(&settings(&url, "0", &[]), Arc::new(FakeTranscriber::new())).await;
-    let resp = post_job(&front, clip()).await;
-    assert_eq!(resp.status(), 202);
-    let id = resp.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (id, _) = front.submit_job(clip(), "").await;
     let path = format!("/jobs/{id}");
     gate.add_permits(1);
     wait_json(&front, &path, "the first window", |j| {
@@ -196,24 +191,10 @@ async fn a_jobs_rehearsal_is_recorded_where_it_finishes_after_the_accepting_repl
         Arc::new(FakeTranscriber::new()),
     )
     .await;
-    let created: Value = front
-        .client
-        .post(front.url("/speakers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let speaker = created["id"].as_str().unwrap().to_string();
-    let resp = front
-        .post_job(clip(), &format!("?speaker={speaker}&title=dry-run"))
+    let speaker = front.new_speaker().await;
+    let (id, _) = front
+        .submit_job(clip(), &format!("?speaker={speaker}&title=dry-run"))
         .await;
-    assert_eq!(resp.status(), 202);
-    let id = resp.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let path = format!("/jobs/{id}");
     wait_json(&worker, &path, "the job running on the worker", |j| {
         j["state"] == "running"

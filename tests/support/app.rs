@@ -145,6 +145,24 @@ impl TestApp {
             .await
     }
 
+    // --- speakers ---
+
+    /// `POST /speakers`, asserting 201; the new speaker's id.
+    pub async fn new_speaker(&self) -> String {
+        let (status, body) = json_of(
+            self.client
+                .post(self.url("/speakers"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+        let id = body["id"].as_str().unwrap().to_string();
+        assert_eq!(id.len(), 32);
+        id
+    }
+
     // --- jobs ---
 
     /// `POST /jobs{query}` with `bytes` as the multipart `file` part (`talk.wav`).
@@ -162,6 +180,21 @@ impl TestApp {
     ) -> reqwest::Response {
         self.post_raw(&format!("/jobs{query}"), bytes, content_type)
             .await
+    }
+
+    /// `POST /jobs{query}` (multipart), asserting the 202 contract (a 128-bit hex id, the
+    /// `Location` header and the links); returns the id and the body.
+    pub async fn submit_job(&self, bytes: Vec<u8>, query: &str) -> (String, Value) {
+        let resp = self.post_job(bytes, query).await;
+        assert_eq!(resp.status(), 202, "POST /jobs{query}");
+        let location = resp.headers()["location"].to_str().unwrap().to_string();
+        let body: Value = resp.json().await.unwrap();
+        let id = body["id"].as_str().unwrap().to_string();
+        assert_eq!(id.len(), 32, "128-bit hex id");
+        assert_eq!(location, format!("/jobs/{id}"));
+        assert_eq!(body["links"]["self"], location);
+        assert_eq!(body["links"]["events"], format!("{location}/events"));
+        (id, body)
     }
 
     /// `GET /jobs/{id}`, asserting 200.
