@@ -16,7 +16,7 @@ use crate::domain::transcript::{Segment, Word};
 pub const ANALYSIS_VERSION: u32 = 2;
 
 /// The full report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Report {
     /// Content hash of the upload (hex BLAKE3).
     pub id: String,
@@ -37,13 +37,14 @@ pub struct Report {
 }
 
 /// The transcript as reported.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TranscriptView {
     pub text: String,
     /// How sure the recogniser is of the report's `language`: 1 when it was given, otherwise the
     /// detected language's share of the probability over the served languages
     /// (`WHISPER_LANGUAGES`); 0 when nothing was heard. Absent in reports cached before it existed.
     #[serde(default)]
+    #[schema(required = true)]
     pub language_probability: f64,
     /// Segments; their per-word arrays are dropped with `detail=summary`.
     pub segments: Vec<Segment>,
@@ -52,7 +53,7 @@ pub struct TranscriptView {
 }
 
 /// Cache provenance of a response.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CacheInfo {
     pub hit: bool,
     /// `memory` | `redis` | `disk` on a hit, null on a fresh analysis.

@@ -217,14 +217,12 @@ fn score(
     }
 }
 
-/// The new metrics blocks carry every field `docs/openapi.json` lists as required.
+/// The new metrics blocks carry every field the OpenAPI document (generated from the types)
+/// lists as required.
 fn documented_fields_present(m: &Metrics) {
-    let doc: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json"))
-            .unwrap(),
-    )
-    .unwrap();
-    let schema = &doc["components"]["schemas"]["Report"]["properties"]["metrics"];
+    let doc = serde_json::to_value(speech_coach::http::openapi::document()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let schema = &schemas["Metrics"];
     let value = serde_json::to_value(m).unwrap();
     for key in ["hedges", "repetitions", "vocabulary", "sentences"] {
         assert!(
@@ -235,7 +233,11 @@ fn documented_fields_present(m: &Metrics) {
                 .any(|k| k == key),
             "metrics.{key} is documented as required"
         );
-        for field in schema["properties"][key]["required"].as_array().unwrap() {
+        let target = schema["properties"][key]["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .unwrap_or_else(|| panic!("metrics.{key} refers to its schema"));
+        for field in schemas[target]["required"].as_array().unwrap() {
             let field = field.as_str().unwrap();
             assert!(
                 value[key].get(field).is_some(),

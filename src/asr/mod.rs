@@ -125,7 +125,7 @@ pub trait Transcriber: Send + Sync + 'static {
 }
 
 /// Whether a recogniser can take work now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AsrStatus {
     /// Ready.
@@ -137,7 +137,7 @@ pub enum AsrStatus {
 }
 
 /// The recogniser's part of `/health`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct AsrHealth {
     pub status: AsrStatus,
     /// The backend's fingerprint (model and decoding settings) once it is loaded.

@@ -34,7 +34,7 @@ use std::time::Duration;
 pub const TARGET_SAMPLE_RATE: u32 = 16_000;
 
 /// Facts about the input file, reported to the user as `audio` in the report.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct AudioInfo {
     /// Container detected from the bytes: `wav`, `mp3`, `flac`, `ogg`, `mp4`, `mkv`, …
     pub container: String,

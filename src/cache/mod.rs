@@ -39,7 +39,7 @@ pub use stats::{CacheHealth, CacheStats, CacheStatus, TierErrors, TierStatuses};
 pub use tiered::{ClearOutcome, Outcome, TieredCache, Validator};
 
 /// Which tier answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TierName {
     Memory,
@@ -83,7 +83,7 @@ impl TierError {
 }
 
 /// How a tier is doing, for `/health` and `/stats/cache`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TierStatus {
     /// Working normally.
@@ -97,7 +97,7 @@ pub enum TierStatus {
 }
 
 /// Size of what a tier holds, for `/stats/cache`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct TierUsage {
     /// Number of entries held.
     pub entries: u64,
@@ -110,7 +110,7 @@ pub struct TierUsage {
 /// One tier in `/stats/cache`'s `tier_details`: what it holds and what it has done since start.
 /// Counters a tier does not keep stay 0 (only the disk tier removes corrupt or expired files;
 /// only Redis has outages).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TierStats {
     pub name: TierName,
     pub status: TierStatus,

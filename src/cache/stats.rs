@@ -50,7 +50,7 @@ fn load(c: &AtomicU64) -> u64 {
 }
 
 /// Failed tier operations (reads, writes, promotions, removals), per tier, since start.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TierErrors {
     pub memory: u64,
     pub redis: u64,
@@ -58,7 +58,7 @@ pub struct TierErrors {
 }
 
 /// Status of each tier (`disabled` when not configured).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TierStatuses {
     pub memory: TierStatus,
     pub redis: TierStatus,
@@ -66,7 +66,7 @@ pub struct TierStatuses {
 }
 
 /// Whether every configured tier works.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CacheStatus {
     Ok,
@@ -75,7 +75,7 @@ pub enum CacheStatus {
 }
 
 /// The cache component of `/health`: each tier `ok`, `degraded`, `unavailable` or `disabled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CacheHealth {
     pub status: CacheStatus,
     pub tiers: TierStatuses,
@@ -92,7 +92,7 @@ pub struct CacheHealth {
 ///   computation of the same key instead of running its own.
 ///
 /// `hit_rate` = hits / `total` (0 when `total` is 0).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CacheStats {
     pub l1_memory_hits: u64,
     pub l2_redis_hits: u64,

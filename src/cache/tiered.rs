@@ -54,7 +54,7 @@ impl Outcome {
 }
 
 /// What `clear` did, per tier; serializable as the body of `DELETE /cache`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ClearOutcome {
     /// Tiers now empty.
     pub cleared: Vec<TierName>,

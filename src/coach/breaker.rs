@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Externally visible state of the breaker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerState {
     /// Calls go through; failures are counted.
@@ -57,7 +57,7 @@ struct Inner {
 }
 
 /// The breaker in `/stats/coach`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BreakerStats {
     pub state: BreakerState,
     /// Consecutive failures that open it (`BREAKER_FAIL_MAX`).
@@ -78,7 +78,7 @@ pub struct BreakerStats {
 }
 
 /// State changes since start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BreakerTransitions {
     pub opened: u64,
     pub half_opened: u64,

@@ -7,7 +7,7 @@ use super::breaker::{BreakerState, BreakerStats};
 use crate::domain::feedback::FallbackReason;
 
 /// The body of `GET /stats/coach`. Counters are since start of this process.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CoachStats {
     /// GigaChat is configured and asked; `false`: every answer is rule-based (`disabled`).
     pub enabled: bool,
@@ -59,7 +59,7 @@ impl CoachStats {
 }
 
 /// Whether coaching feedback comes from the LLM now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CoachStatus {
     Ok,
@@ -70,7 +70,7 @@ pub enum CoachStatus {
 }
 
 /// The coach's part of `/health`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CoachHealth {
     pub status: CoachStatus,
     pub breaker_state: Option<BreakerState>,
@@ -78,7 +78,7 @@ pub struct CoachHealth {
 }
 
 /// Answers by where they came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AnswerCounts {
     /// `feedback` calls.
     pub requests: u64,
@@ -90,7 +90,7 @@ pub struct AnswerCounts {
 }
 
 /// Rule-based answers per [`FallbackReason`] (the field names are the reasons' JSON names).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FallbacksByReason {
     pub disabled: u64,
     pub breaker_open: u64,
@@ -112,7 +112,7 @@ impl FallbacksByReason {
 }
 
 /// The GigaChat client's counters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct GigaChatStats {
     /// Chat-completion requests sent (retries after 401 included).
     pub upstream_calls: u64,

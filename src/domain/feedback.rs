@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Who wrote the feedback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedbackSource {
     /// Written by the GigaChat LLM.
@@ -13,7 +13,7 @@ pub enum FeedbackSource {
 }
 
 /// Why rule-based feedback was given instead of the LLM's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FallbackReason {
     Disabled,
@@ -37,7 +37,7 @@ impl FallbackReason {
 }
 
 /// The coach's feedback in one schema whatever its source.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Feedback {
     pub source: FeedbackSource,
     /// Set when `source` is `rules`.
@@ -51,6 +51,7 @@ pub struct Feedback {
     pub areas_for_improvement: Vec<String>,
     pub recommendations: Vec<String>,
     #[serde(default)]
+    #[schema(required = true)]
     pub key_insights: Vec<String>,
     /// 0..=1: how sure the coach is (rules: how much speech there was to judge).
     pub confidence: f64,

@@ -8,7 +8,7 @@ macro_rules! labels {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
-            serde::Serialize, serde::Deserialize,
+            serde::Serialize, serde::Deserialize, utoipa::ToSchema,
         )]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+

@@ -10,7 +10,7 @@ use super::labels::{
 use serde::{Deserialize, Serialize};
 
 /// All metrics of one recording.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Metrics {
     /// Words in the transcript (fillers included).
     pub words_total: usize,
@@ -39,26 +39,30 @@ pub struct Metrics {
     pub voice: VoiceMetrics,
     /// Hedges ("I think", "наверное") and weak words ("very", "очень").
     #[serde(default)]
+    #[schema(required = true)]
     pub hedges: HedgeMetrics,
     /// Immediate repeats, false starts and over-used phrases.
     #[serde(default)]
+    #[schema(required = true)]
     pub repetitions: RepetitionMetrics,
     /// Vocabulary range (MATTR) and the most used content words.
     #[serde(default)]
+    #[schema(required = true)]
     pub vocabulary: VocabularyMetrics,
     /// Sentence lengths.
     #[serde(default)]
+    #[schema(required = true)]
     pub sentences: SentenceMetrics,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PaceBand {
     pub min_wpm: f64,
     pub max_wpm: f64,
 }
 
 /// Pace in one sliding window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PaceWindow {
     pub start_sec: f64,
     pub end_sec: f64,
@@ -67,7 +71,7 @@ pub struct PaceWindow {
     pub flag: PaceFlag,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FillerMetrics {
     /// Transcript + acoustic fillers.
     pub total: usize,
@@ -82,20 +86,22 @@ pub struct FillerMetrics {
     /// Disfluencies: fillers (`total`) plus immediate repeats and false starts
     /// (`repetitions.repeats + repetitions.restarts`).
     #[serde(default)]
+    #[schema(required = true)]
     pub disfluencies: usize,
     /// `disfluencies` per 100 words.
     #[serde(default)]
+    #[schema(required = true)]
     pub disfluencies_per_100_words: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FillerCount {
     pub word: String,
     pub count: usize,
 }
 
 /// One filler occurrence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FillerEvent {
     /// The filler as heard (lexicon form, e.g. `как бы`); `null` for acoustic fillers.
     pub text: Option<String>,
@@ -107,14 +113,14 @@ pub struct FillerEvent {
 }
 
 /// Several fillers close together.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FillerBurst {
     pub start_sec: f64,
     pub end_sec: f64,
     pub count: usize,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PauseMetrics {
     pub count: usize,
     pub avg_sec: f64,
@@ -126,7 +132,7 @@ pub struct PauseMetrics {
     pub events: Vec<PauseEvent>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PauseClasses {
     pub natural: usize,
     pub deliberate: usize,
@@ -134,7 +140,7 @@ pub struct PauseClasses {
     pub awkward: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PauseEvent {
     pub start_sec: f64,
     pub end_sec: f64,
@@ -147,7 +153,7 @@ pub struct PauseEvent {
     pub word_after: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PhraseMetrics {
     pub count: usize,
     pub avg_words: f64,
@@ -159,6 +165,7 @@ pub struct PhraseMetrics {
     /// Sum of the phrase durations, seconds: speaking time less the pauses of at least
     /// `MIN_PHRASE_PAUSE_SEC` (what a corpus manifest calls `expected_speaking_time_s`).
     #[serde(default)]
+    #[schema(required = true)]
     pub total_duration_sec: f64,
     /// Phrases on average; `None` when there are no phrases.
     #[serde(default)]
@@ -167,7 +174,7 @@ pub struct PhraseMetrics {
     pub rhythm_variation: f64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VoiceMetrics {
     /// Median pitch of voiced frames, Hz (null when no voiced frames).
     pub pitch_median_hz: Option<f64>,
@@ -181,7 +188,7 @@ pub struct VoiceMetrics {
     pub loudness_mean_dbfs: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MonotoneStretch {
     pub start_sec: f64,
     pub end_sec: f64,
@@ -189,7 +196,7 @@ pub struct MonotoneStretch {
 }
 
 /// One piece of advice, grounded in a measured number or moment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Advice {
     /// `pace` | `fillers` | `pauses` | `phrasing` | `voice` | `words` | `general`.
     pub category: String,
@@ -204,7 +211,7 @@ pub struct Advice {
     pub evidence: Vec<TimeRef>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TimeRef {
     pub start_sec: f64,
     pub end_sec: f64,
@@ -226,7 +233,7 @@ pub struct TimelineEvent {
 }
 
 /// A quoted stretch of the transcript with its time.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Quote {
     /// The words as the recogniser wrote them.
     pub text: String,
@@ -236,7 +243,7 @@ pub struct Quote {
     pub words: usize,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HedgeMetrics {
     /// Hedges and weak words together.
     pub total: usize,
@@ -254,7 +261,7 @@ pub struct HedgeMetrics {
     pub worst_sentence_count: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HedgeCount {
     /// Lexicon form, e.g. `i think`, `наверное`.
     pub text: String,
@@ -262,7 +269,7 @@ pub struct HedgeCount {
     pub count: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HedgeEvent {
     pub text: String,
     pub kind: WordKind,
@@ -270,7 +277,7 @@ pub struct HedgeEvent {
     pub end_sec: f64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RepetitionMetrics {
     /// Immediate repeats of a word or phrase ("the the", "we decided we decided").
     pub repeats: usize,
@@ -286,7 +293,7 @@ pub struct RepetitionMetrics {
     pub overused_min_count: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RepetitionEvent {
     pub kind: RepetitionKind,
     /// The words said twice or abandoned and what followed, as written.
@@ -295,7 +302,7 @@ pub struct RepetitionEvent {
     pub end_sec: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OverusedPhrase {
     /// The most frequent written form (lower case).
     pub text: String,
@@ -304,7 +311,7 @@ pub struct OverusedPhrase {
     pub occurrences: Vec<TimeRef>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VocabularyMetrics {
     /// Moving-average type-token ratio over stems, window `mattr_window` (the plain type-token
     /// ratio when the talk is shorter than one window); 0..=1.
@@ -320,14 +327,14 @@ pub struct VocabularyMetrics {
     pub top_words: Vec<WordCount>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WordCount {
     /// The most frequent written form of the stem.
     pub word: String,
     pub count: usize,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SentenceMetrics {
     pub count: usize,
     pub avg_words: f64,

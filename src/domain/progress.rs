@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::metrics::Metrics;
 
 /// Which way is better for a metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Better {
     Lower,
@@ -189,7 +189,7 @@ pub fn moved_right_way(
 }
 
 /// One point of a metric's series.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Point {
     pub rehearsal_id: String,
     pub recorded_at_ms: i64,
@@ -197,7 +197,7 @@ pub struct Point {
 }
 
 /// A metric across the speaker's rehearsals.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MetricProgress {
     pub metric: &'static str,
     pub unit: &'static str,
@@ -293,7 +293,7 @@ fn metric_progress(
 }
 
 /// Two rehearsals side by side.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MetricDelta {
     pub metric: &'static str,
     pub unit: &'static str,
@@ -327,7 +327,7 @@ pub fn compare(a: &MetricValues, b: &MetricValues) -> Vec<MetricDelta> {
 }
 
 /// A speaker's target for one metric: at least `min`, at most `max` (one or both).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Goal {
     pub metric: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -369,7 +369,7 @@ impl Goal {
 }
 
 /// Where a speaker stands against a goal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GoalStatus {
     /// The latest rehearsal meets it.
@@ -383,7 +383,7 @@ pub enum GoalStatus {
 }
 
 /// A goal with the status of one rehearsal against it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GoalCheck {
     pub metric: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One recognised word.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Word {
     /// The word as the recogniser wrote it, trimmed of surrounding whitespace (punctuation kept).
     pub word: String,
@@ -19,16 +19,18 @@ pub struct Word {
 }
 
 /// A run of words the recogniser emitted together (roughly a sentence or a clause).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Segment {
     pub start_sec: f64,
     pub end_sec: f64,
     pub text: String,
     /// Mean token log-probability of the segment (Whisper's `avg_logprob`); 0 when unknown.
     #[serde(default)]
+    #[schema(required = true)]
     pub avg_logprob: f64,
     /// Probability that the window held no speech; 0 when unknown.
     #[serde(default)]
+    #[schema(required = true)]
     pub no_speech_prob: f64,
     /// The segment's words, in time order.
     pub words: Vec<Word>,

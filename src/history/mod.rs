@@ -219,7 +219,7 @@ impl History {
 }
 
 /// Whether the history database took the last query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HistoryStatus {
     Ok,
@@ -228,7 +228,7 @@ pub enum HistoryStatus {
 }
 
 /// The history component of `/health`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct HistoryHealth {
     pub status: HistoryStatus,
     /// `sqlite` or `postgres`.

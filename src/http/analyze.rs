@@ -1,33 +1,43 @@
 //! `POST /analyze`: receive the upload, answer with the report (cached or fresh).
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiError;
+use super::error::ErrorBody;
+use super::openapi::{AnalyzedReport, RawUpload, UploadForm};
 use super::speakers::RehearsalTarget;
 use super::upload::{self, Upload};
 use crate::app::AppState;
 use crate::pipeline::Job;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/analyze", post(analyze))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(analyze))
 }
 
 /// The query of `POST /analyze` and `POST /jobs` (one struct, so both take the same inputs).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct AnalyzeQuery {
     /// `auto` (default) or an ISO 639-1 code such as `ru`, `en`.
+    #[param(example = "auto")]
     language: Option<String>,
     /// `full` (default) or `summary` (no per-word arrays).
+    #[param(pattern = "^(full|summary)$")]
     detail: Option<String>,
-    /// A speaker id: the analysis is recorded as one of that speaker's rehearsals.
+    /// A speaker id (`POST /speakers`): the analysis is recorded as one of that speaker's
+    /// rehearsals and the response carries `rehearsal`. Malformed → 400, unknown → 404; if the
+    /// history database is down the analysis still answers, with `rehearsal.status: pending`.
+    #[param(pattern = "^[0-9a-fA-F]{32}$")]
     speaker: Option<String>,
-    /// The rehearsal's title (needs `speaker`).
+    /// The rehearsal's title (needs `speaker`), at most 200 characters.
+    #[param(max_length = 200)]
     title: Option<String>,
 }
 
@@ -170,6 +180,38 @@ fn parse_language(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// Analyse a recording (or serve it from the cache). The upload is a multipart form's `file`
+/// field or the raw body with an `audio/*`, `video/*`, `application/ogg` or
+/// `application/octet-stream` Content-Type; the format is sniffed from the bytes.
+#[utoipa::path(
+    post,
+    path = "/analyze",
+    tag = "analysis",
+    params(AnalyzeQuery),
+    request_body(
+        description = "The recording",
+        content(
+            (UploadForm = "multipart/form-data"),
+            (RawUpload = "audio/*"),
+            (RawUpload = "video/*"),
+            (RawUpload = "application/ogg"),
+            (RawUpload = "application/octet-stream"),
+        )
+    ),
+    responses(
+        (status = 200, description = "The report", body = AnalyzedReport,
+            headers(("x-cache" = super::openapi::CacheOutcome, description = "How the report was obtained"))),
+        (status = 400, description = "Bad parameter or upload (`invalid_parameter`, `empty_file`, `missing_file`, `malformed_multipart`, `invalid_speaker`)", body = ErrorBody),
+        (status = 404, description = "Unknown speaker", body = ErrorBody),
+        (status = 413, description = "Upload over MAX_FILE_SIZE_MB (`payload_too_large`) or recording over MAX_AUDIO_DURATION_SEC (`audio_too_long`)", body = ErrorBody),
+        (status = 415, description = "Not a format we can read", body = ErrorBody),
+        (status = 422, description = "Readable format, unusable content (`corrupt_audio`, `invalid_audio_header`, `decode_timeout`, `no_audio`)", body = ErrorBody),
+        (status = 502, description = "The remote speech recogniser failed", body = ErrorBody),
+        (status = 503, description = "Overloaded, shutting down or recogniser unavailable", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds (on `overloaded`)"))),
+        (status = 504, description = "The analysis or the recogniser took too long", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all, fields(content_hash, size_bytes))]
 async fn analyze(
     State(state): State<AppState>,

@@ -5,7 +5,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
 use super::request_id::current_request_id;
 use crate::pipeline::{Failure, FailureKind};
@@ -129,13 +129,29 @@ impl ApiError {
 #[derive(Clone, Copy, Debug)]
 pub struct JsonErrorBody;
 
+/// The body of every error response (4xx and 5xx).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable code: `invalid_parameter`, `empty_file`, `missing_file`,
+    /// `malformed_multipart`, `invalid_speaker`, `invalid_goal`, `invalid_body`, `unauthorized`,
+    /// `not_found`, `method_not_allowed`, `payload_too_large`, `audio_too_long`,
+    /// `unsupported_media_type`, `corrupt_audio`, `invalid_audio_header`, `decode_timeout`,
+    /// `no_audio`, `cancelled`, `upstream_error`, `overloaded`, `unavailable`, `timeout`,
+    /// `internal_error`…
+    pub error: String,
+    /// What to fix, for a human.
+    pub message: String,
+    /// The request's id (also in the `x-request-id` header): quote it when reporting a problem.
+    pub request_id: String,
+}
+
 /// Builds the JSON error response for a status, code and message with the current request id.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({
-        "error": code,
-        "message": message,
-        "request_id": current_request_id(),
-    });
+    let body = ErrorBody {
+        error: code.to_string(),
+        message: message.to_string(),
+        request_id: current_request_id(),
+    };
     let mut resp = (status, axum::Json(body)).into_response();
     resp.extensions_mut().insert(JsonErrorBody);
     resp

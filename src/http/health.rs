@@ -1,9 +1,11 @@
 //! `GET /health`: liveness plus the state of each component.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::asr::{AsrHealth, AsrStatus};
@@ -12,12 +14,12 @@ use crate::coach::{CoachHealth, CoachStatus};
 use crate::history::{HistoryHealth, HistoryStatus};
 use crate::jobs::{JobsHealth, JobsStatus};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health))
 }
 
 /// Whether the service answers fully.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceStatus {
     Ok,
@@ -26,7 +28,7 @@ pub enum ServiceStatus {
 }
 
 /// The body of `GET /health`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Health {
     pub status: ServiceStatus,
     pub version: &'static str,
@@ -35,7 +37,7 @@ pub struct Health {
 }
 
 /// Each component's own health.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Components {
     pub asr: AsrHealth,
     pub cache: CacheHealth,
@@ -59,7 +61,7 @@ impl Components {
 }
 
 /// Analyses running and waiting.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PipelineHealth {
     pub status: ServiceStatus,
     pub active: usize,
@@ -67,7 +69,7 @@ pub struct PipelineHealth {
 }
 
 /// The log file and what its writer dropped.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LogsHealth {
     pub status: ServiceStatus,
     pub file: Option<String>,
@@ -103,8 +105,14 @@ impl AppState {
 }
 
 /// 200 with `{status, version, uptime_sec, components}`; `status` is `degraded` when an
-/// optional component (Redis, disk cache, GigaChat, the history database) is unhealthy — the
-/// service still answers.
+/// optional component (Redis, disk cache, GigaChat, the history database, the jobs Redis) is
+/// unhealthy — the service still answers.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses((status = 200, description = "Up; the state of each component", body = Health))
+)]
 #[tracing::instrument(skip_all)]
 async fn health(State(state): State<AppState>) -> Json<Health> {
     let components = state.components_health().await;

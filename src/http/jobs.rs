@@ -11,27 +11,34 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use futures::Stream;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiError;
 use super::analyze::{AnalyzeQuery, Intake, take_in};
+use super::error::ErrorBody;
+use super::openapi::{JobStreamEvent, RawUpload, UploadForm};
 use super::request_id::current_request_id;
 use super::speakers::{RehearsalTarget, record_rehearsal_as};
 use crate::app::AppState;
 use crate::history::{History, RehearsalId, SpeakerId};
 use crate::jobs::runner::Submission;
+use crate::jobs::record::{JobProgress, Partial};
 use crate::jobs::{
-    Finisher, JobError, JobEvent, JobId, JobRecord, JobRehearsal, StoreError, SubmitError, now_ms,
+    Finisher, JobError, JobEvent, JobId, JobRecord, JobRehearsal, JobState, StoreError,
+    SubmitError, now_ms,
 };
-use crate::pipeline::{AnalysisError, AnalysisService};
+use crate::pipeline::{AnalysisError, AnalysisService, Stage};
 use crate::report::Report;
 
 /// Longest quiet spell on an event stream: then the current progress is sent again (without an
@@ -41,11 +48,11 @@ const SNAPSHOT_EVERY: Duration = Duration::from_secs(2);
 /// Retry-After of a `POST /jobs` refused because the job queue (Redis) is unreachable.
 const QUEUE_DOWN_RETRY_AFTER_SEC: u64 = 5;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/jobs", post(create))
-        .route("/jobs/{id}", get(show).delete(cancel))
-        .route("/jobs/{id}/events", get(events))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(show, cancel))
+        .routes(routes!(events))
 }
 
 /// The JSON error `/analyze` would have answered for this analysis error.
@@ -71,6 +78,37 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Analyse a recording as a job: answers 202 at once; follow it with `GET /jobs/{id}` or its
+/// events. Same inputs and engine as `POST /analyze` (cache, single-flight, admission): an
+/// upload already cached is `done` at once, identical uploads share one analysis, and a job the
+/// queue cannot take is refused here with 503 (never accepted and then lost). A failed
+/// analysis is a `failed` job whose `error` is what `/analyze` would have answered.
+#[utoipa::path(
+    post,
+    path = "/jobs",
+    tag = "jobs",
+    params(AnalyzeQuery),
+    request_body(
+        description = "The recording",
+        content(
+            (UploadForm = "multipart/form-data"),
+            (RawUpload = "audio/*"),
+            (RawUpload = "video/*"),
+            (RawUpload = "application/ogg"),
+            (RawUpload = "application/octet-stream"),
+        )
+    ),
+    responses(
+        (status = 202, description = "Accepted (or already done, for a cached upload)", body = JobView,
+            headers(("Location" = String, description = "`/jobs/{id}`"))),
+        (status = 400, description = "Bad parameter or upload", body = ErrorBody),
+        (status = 404, description = "Unknown speaker", body = ErrorBody),
+        (status = 413, description = "Upload over MAX_FILE_SIZE_MB", body = ErrorBody),
+        (status = 415, description = "Content-Type not accepted", body = ErrorBody),
+        (status = 503, description = "Queue full, shutting down or job store unavailable", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds (on `overloaded`)"))),
+    )
+)]
 #[tracing::instrument(skip_all, fields(content_hash, size_bytes, job))]
 async fn create(
     State(state): State<AppState>,
@@ -152,19 +190,43 @@ pub fn rehearsal_finisher(history: Arc<History>, analysis: Arc<AnalysisService>)
     })
 }
 
+/// A job: state, stage, progress, ETA, queue position, partial transcript, report or error.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job id `POST /jobs` returned (32 hex digits)")),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 404, description = "No such job (never existed, or expired JOB_TTL_SEC after it finished)", body = ErrorBody),
+        (status = 503, description = "The job store is unavailable", body = ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<JobView>, ApiError> {
     let id = parse_id(&id)?;
     let record = state.jobs.get(&id).await?.ok_or_else(|| no_such_job(&id))?;
     Ok(Json(view(&state, &record)))
 }
 
+/// Cancels a queued or running job (a finished one is answered as it is).
+#[utoipa::path(
+    delete,
+    path = "/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job id `POST /jobs` returned (32 hex digits)")),
+    responses(
+        (status = 200, description = "The job after the cancel request", body = JobView),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 503, description = "The job store is unavailable", body = ErrorBody),
+    )
+)]
 async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<JobView>, ApiError> {
     let id = parse_id(&id)?;
     let record = state
         .jobs
@@ -175,12 +237,33 @@ async fn cancel(
     Ok(Json(view(&state, &record)))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
     /// For clients that cannot set `Last-Event-ID` (the header wins).
     last_event_id: Option<u64>,
 }
 
+/// Server-Sent Events of the job's log, from the start or after `Last-Event-ID`; while nothing
+/// happens, a `progress` snapshot (without an id) every 2 s. The stream ends after a terminal
+/// event (`done`, `failed`, `cancelled`). Each event's `data:` is one line of JSON; the schema
+/// describes an event as parsed (`event`, `id`, `data`).
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/events",
+    tag = "jobs",
+    params(
+        ("id" = String, Path, description = "The job id `POST /jobs` returned (32 hex digits)"),
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this event (wins over the query parameter)"),
+        EventsQuery,
+    ),
+    responses(
+        (status = 200, description = "The event stream", content_type = "text/event-stream", body = JobStreamEvent),
+        (status = 400, description = "Last-Event-ID or last_event_id is not an event id", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 503, description = "The job store is unavailable", body = ErrorBody),
+    )
+)]
 async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -283,35 +366,76 @@ fn eta_now(r: &JobRecord) -> Option<f64> {
     })
 }
 
+/// A job as clients see it (`POST /jobs`, `GET /jobs/{id}`, `DELETE /jobs/{id}`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    /// 32 hex digits.
+    pub id: String,
+    pub state: JobState,
+    /// The stage last entered (`queued` until the analysis starts).
+    pub stage: Stage,
+    pub progress: JobProgress,
+    /// Seconds left, as of now; null until the recogniser's first window; 0 when done.
+    pub eta_sec: Option<f64>,
+    /// 1-based place in this replica's admission queue while waiting for a slot, else null
+    /// (always null with jobs on Redis).
+    pub queue_position: Option<usize>,
+    /// The transcript so far.
+    pub partial: Partial,
+    /// When `done`: the report (its summary when the job asked for `detail=summary`).
+    pub report: Option<Report>,
+    /// When `failed`: the error `POST /analyze` would have answered, with its status.
+    pub error: Option<JobError>,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+    /// The id of the job's last event (resume `GET /jobs/{id}/events` from it).
+    pub last_event_id: u64,
+    /// With jobs on Redis: the worker running (or that last ran) the job, `<consumer>/<n>`;
+    /// null for in-process jobs.
+    pub worker: Option<String>,
+    /// Attempts so far (with jobs on Redis; 0 for in-process jobs).
+    pub attempt: u32,
+    pub links: JobLinks,
+}
+
+/// Where to follow a job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobLinks {
+    /// `/jobs/{id}`.
+    #[serde(rename = "self")]
+    pub self_: String,
+    /// `/jobs/{id}/events`.
+    pub events: String,
+}
+
 /// The job as clients see it.
-fn view(state: &AppState, r: &JobRecord) -> Value {
+fn view(state: &AppState, r: &JobRecord) -> JobView {
     let path = format!("/jobs/{}", r.id);
     let report = r.report.as_ref().map(|rep| {
         if r.summary {
-            serde_json::to_value(rep.clone().summary())
+            rep.clone().summary()
         } else {
-            serde_json::to_value(rep)
+            rep.clone()
         }
-        .unwrap_or(Value::Null)
     });
-    let error = r.error.as_ref().map(|e| {
-        json!({"error": e.error, "message": e.message, "request_id": e.request_id, "status": e.status})
-    });
-    json!({
-        "id": r.id,
-        "state": r.state,
-        "stage": r.stage,
-        "progress": r.progress,
-        "eta_sec": eta_now(r),
-        "queue_position": state.jobs.queue_position(r),
-        "partial": r.partial,
-        "report": report,
-        "error": error,
-        "created_at_ms": r.created_at_ms,
-        "updated_at_ms": r.updated_at_ms,
-        "last_event_id": r.last_event_id,
-        "worker": r.worker,
-        "attempt": r.attempt,
-        "links": {"self": path, "events": format!("{path}/events")},
-    })
+    JobView {
+        id: r.id.to_string(),
+        state: r.state,
+        stage: r.stage,
+        progress: r.progress.clone(),
+        eta_sec: eta_now(r),
+        queue_position: state.jobs.queue_position(r),
+        partial: r.partial.clone(),
+        report,
+        error: r.error.clone(),
+        created_at_ms: r.created_at_ms,
+        updated_at_ms: r.updated_at_ms,
+        last_event_id: r.last_event_id,
+        worker: r.worker.clone(),
+        attempt: r.attempt,
+        links: JobLinks {
+            events: format!("{path}/events"),
+            self_: path,
+        },
+    }
 }

@@ -25,15 +25,19 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use std::any::Any;
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::AppState;
 
 /// Extra bytes allowed over `MAX_FILE_SIZE_MB` for multipart framing and form fields.
 pub const MULTIPART_OVERHEAD_BYTES: u64 = 64 * 1024;
 
-/// The whole application router (no listener: tests can drive it with `oneshot`).
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// Every route with its OpenAPI description: each module registers its handlers with
+/// `utoipa_axum::routes!`, which needs the handler's `#[utoipa::path]`, so a route cannot be
+/// served without being documented (the document is [`openapi::document`]).
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(health::router())
         .merge(analyze::router())
         .merge(jobs::router())
@@ -42,6 +46,12 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(page::router())
         .merge(openapi::router())
+}
+
+/// The whole application router (no listener: tests can drive it with `oneshot`).
+pub fn router(state: AppState) -> Router {
+    let (routes, _doc) = api().split_for_parts();
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

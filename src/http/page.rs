@@ -10,14 +10,15 @@
 use std::sync::LazyLock;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiError;
+use super::error::ErrorBody;
 use crate::app::AppState;
 
 /// Languages `POST /analyze?language=` accepts, in the order the page offers them.
@@ -84,15 +85,15 @@ static INDEX_HTML: LazyLock<String> =
     LazyLock::new(|| INDEX_TEMPLATE.replace(VERSION_PLACEHOLDER, &ASSET_VERSION));
 
 /// The page, its assets and `/api/config`. Merged into the application router.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/static/{name}", get(asset))
-        .route("/api/config", get(config))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(index))
+        .routes(routes!(asset))
+        .routes(routes!(config))
 }
 
 /// What the page must know before an upload: the limits, so it can refuse early and say so.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PageConfig {
     /// Largest accepted upload, bytes (`MAX_FILE_SIZE_MB`).
     pub max_file_size_bytes: u64,
@@ -102,6 +103,13 @@ pub struct PageConfig {
     pub languages: Vec<String>,
 }
 
+/// The upload limits and languages, for the page to check a file before sending it.
+#[utoipa::path(
+    get,
+    path = "/api/config",
+    tag = "page",
+    responses((status = 200, description = "Limits (`Cache-Control: no-store`)", body = PageConfig))
+)]
 async fn config(State(state): State<AppState>) -> Response {
     let body = PageConfig {
         max_file_size_bytes: state.config.server.max_file_size_bytes,
@@ -113,6 +121,17 @@ async fn config(State(state): State<AppState>) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
+/// The web page: upload a talk, watch its progress, read the report.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "page",
+    params(("If-None-Match" = Option<String>, Header, description = "The page's ETag")),
+    responses(
+        (status = 200, description = "The page (`Cache-Control: no-cache`, ETag)", body = String, content_type = "text/html; charset=utf-8"),
+        (status = 304, description = "Unchanged since the ETag given"),
+    )
+)]
 async fn index(headers: HeaderMap) -> Response {
     let etag = format!("\"{}\"", *ASSET_VERSION);
     let mut resp = if_none_match(&headers, &etag).unwrap_or_else(|| {
@@ -145,11 +164,33 @@ async fn index(headers: HeaderMap) -> Response {
 }
 
 /// Query of an asset URL: `v` is the version the page was built with.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AssetQuery {
+    /// The asset version the page links (cached for a year when it is the current one).
     v: Option<String>,
 }
 
+/// One of the page's files: `app.js`, `progress.js`, `style.css`, `favicon.svg`.
+#[utoipa::path(
+    get,
+    path = "/static/{name}",
+    tag = "page",
+    params(
+        ("name" = String, Path, description = "File name"),
+        AssetQuery,
+        ("If-None-Match" = Option<String>, Header, description = "The file's ETag"),
+    ),
+    responses(
+        (status = 200, description = "The file", content(
+            (String = "text/javascript; charset=utf-8"),
+            (String = "text/css; charset=utf-8"),
+            (String = "image/svg+xml"),
+        )),
+        (status = 304, description = "Unchanged since the ETag given"),
+        (status = 404, description = "No such file", body = ErrorBody),
+    )
+)]
 async fn asset(
     Path(name): Path<String>,
     Query(query): Query<AssetQuery>,
@@ -197,6 +238,7 @@ fn header_value(s: &str) -> HeaderValue {
 mod tests {
     use super::*;
     use crate::config::{Config, Source};
+    use axum::Router;
     use axum::body::{Body, to_bytes};
     use axum::http::Request;
     use tower::ServiceExt;
@@ -213,7 +255,7 @@ mod tests {
         all.extend_from_slice(pairs);
         let config = Config::from_source(&Source::from_pairs(all)).unwrap();
         let app = crate::app::Application::build(config).await.unwrap();
-        router().with_state(app.state().clone())
+        Router::from(router()).with_state(app.state().clone())
     }
 
     async fn get(app: &Router, uri: &str, if_none_match: Option<&str>) -> Response {

@@ -9,16 +9,21 @@
 //! [`rehearsal_target`] (checks `speaker`/`title` before the upload is analysed) and
 //! [`record_rehearsal`] (history-aware advice and feedback, then the write).
 
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiError;
+use super::error::ErrorBody;
+use super::openapi::{
+    CompareView, Deleted, GoalsView, ProgressView, Registered, RehearsalPage, StoredReport,
+};
 use crate::app::AppState;
 use crate::domain::advice::history_advice;
 use crate::domain::progress::{
@@ -36,18 +41,15 @@ const MAX_TITLE_CHARS: usize = 200;
 const DEFAULT_PAGE: i64 = 20;
 const MAX_PAGE: i64 = 100;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/speakers", axum::routing::post(create))
-        .route(
-            "/speakers/{id}",
-            axum::routing::put(register).delete(delete),
-        )
-        .route("/speakers/{id}/rehearsals", get(list))
-        .route("/speakers/{id}/rehearsals/{rehearsal}", get(one))
-        .route("/speakers/{id}/progress", get(progress_view))
-        .route("/speakers/{id}/compare", get(compare))
-        .route("/speakers/{id}/goals", get(get_goals).put(put_goals))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(register, delete))
+        .routes(routes!(list))
+        .routes(routes!(one))
+        .routes(routes!(progress_view))
+        .routes(routes!(compare))
+        .routes(routes!(get_goals, put_goals))
 }
 
 /// A 32-hex-digit id or 400 naming the parameter.
@@ -101,7 +103,7 @@ async fn known(state: &AppState, id: &SpeakerId) -> Result<Vec<Goal>, ApiError> 
         .ok_or_else(unknown_speaker)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Created {
     id: String,
     created_at_ms: i64,
@@ -112,6 +114,15 @@ const ID_NOTE: &str = "keep this id private: anyone who knows it can read and er
                        speaker's rehearsals";
 
 /// `POST /speakers`: a new speaker with a fresh random id.
+#[utoipa::path(
+    post,
+    path = "/speakers",
+    tag = "speakers",
+    responses(
+        (status = 201, description = "The new speaker's id (no account: the id is the credential)", body = Created),
+        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn create(State(state): State<AppState>) -> Result<Response, ApiError> {
     let id = SpeakerId::generate();
@@ -133,6 +144,18 @@ async fn create(State(state): State<AppState>) -> Result<Response, ApiError> {
 
 /// `PUT /speakers/{id}`: registers an id the client generated (128 random bits). 201 when
 /// new, 200 when it already existed.
+#[utoipa::path(
+    put,
+    path = "/speakers/{id}",
+    tag = "speakers",
+    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private.")),
+    responses(
+        (status = 200, description = "Already existed", body = Registered),
+        (status = 201, description = "Registered", body = Registered),
+        (status = 400, description = "Malformed speaker id or parameter", body = ErrorBody),
+        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn register(
     State(state): State<AppState>,
@@ -156,6 +179,18 @@ async fn register(
 }
 
 /// `DELETE /speakers/{id}`: erases the speaker and every rehearsal (and says how many).
+#[utoipa::path(
+    delete,
+    path = "/speakers/{id}",
+    tag = "speakers",
+    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private.")),
+    responses(
+        (status = 200, description = "Erased", body = Deleted),
+        (status = 400, description = "Malformed speaker id or parameter", body = ErrorBody),
+        (status = 404, description = "No such speaker (never created, or deleted)", body = ErrorBody),
+        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn delete(
     State(state): State<AppState>,
@@ -175,7 +210,7 @@ async fn delete(
 }
 
 /// One rehearsal as listed: its facts, tracked numbers and goal statuses.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RehearsalSummary {
     pub id: String,
     pub recorded_at_ms: i64,
@@ -183,6 +218,7 @@ pub struct RehearsalSummary {
     pub language: String,
     pub duration_sec: f64,
     pub report_id: String,
+    #[schema(value_type = std::collections::BTreeMap<String, f64>)]
     pub metrics: MetricValues,
     pub goals: Vec<GoalCheck>,
 }
@@ -200,13 +236,30 @@ fn summary(meta: &RehearsalMeta, values: MetricValues, goals: Vec<GoalCheck>) ->
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Page {
+    /// Rehearsals per page, 1..=100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// Rehearsals to skip (default 0).
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 
 /// `GET /speakers/{id}/rehearsals?limit=&offset=`: newest first.
+#[utoipa::path(
+    get,
+    path = "/speakers/{id}/rehearsals",
+    tag = "speakers",
+    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private."), Page),
+    responses(
+        (status = 200, description = "A page of rehearsals, newest first", body = RehearsalPage),
+        (status = 400, description = "Malformed speaker id or parameter", body = ErrorBody),
+        (status = 404, description = "No such speaker (never created, or deleted)", body = ErrorBody),
+        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
@@ -264,6 +317,18 @@ async fn list(
 
 /// `GET /speakers/{id}/rehearsals/{rehearsal}`: the report as it was answered, with its
 /// `rehearsal` facts.
+#[utoipa::path(
+    get,
+    path = "/speakers/{id}/rehearsals/{rehearsal}",
+    tag = "speakers",
+    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private."), ("rehearsal" = String, Path, description = "Rehearsal id (32 hex digits)")),
+    responses(
+        (status = 200, description = "The stored report, with `rehearsal`", body = StoredReport),
+        (status = 400, description = "Malformed speaker id or parameter", body = ErrorBody),
+        (status = 404, description = "No such speaker or rehearsal", body = ErrorBody),
+        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn one(
     State(state): State<AppState>,
@@ -297,6 +362,18 @@ async fn one(
 }
 
 /// `GET /speakers/{id}/progress`.
+#[utoipa::path(
+    get,
+    path = "/speakers/{id}/progress",
+    tag = "speakers",
+    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private.")),
+    responses(
+        (status = 200, description = "Per metric: series, baseline (median of the previous N), change of the latest, personal best; goals; the last two side by side", body = ProgressView),
+        (status = 400, description = "Malformed speaker id or parameter", body = ErrorBody),
+        (status = 404, description = "No such speaker (never created, or deleted)", body = ErrorBody),
+        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn progress_view(
     State(state): State<AppState>,
@@ -337,13 +414,30 @@ async fn progress_view(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CompareQuery {
+    /// The earlier rehearsal's id.
+    #[param(required = true)]
     a: Option<String>,
+    /// The later rehearsal's id.
+    #[param(required = true)]
     b: Option<String>,
 }
 
 /// `GET /speakers/{id}/compare?a=…&b=…`: two rehearsals side by side, `b - a`.
+#[utoipa::path(
+    get,
+    path = "/speakers/{id}/compare",
+    tag = "speakers",
+    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private."), CompareQuery),
+    responses(
+        (status = 200, description = "Two rehearsals side by side with `b - a` and which moved the right way", body = CompareView),
+        (status = 400, description = "Malformed or missing id", body = ErrorBody),
+        (status = 404, description = "No such speaker or rehearsal", body = ErrorBody),
+        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn compare(
     State(state): State<AppState>,
@@ -382,7 +476,7 @@ async fn compare(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct GoalsBody {
     goals: Vec<Goal>,
 }
@@ -406,6 +500,18 @@ async fn goals_view(state: &AppState, id: &SpeakerId, goals: &[Goal]) -> Result<
 }
 
 /// `GET /speakers/{id}/goals`.
+#[utoipa::path(
+    get,
+    path = "/speakers/{id}/goals",
+    tag = "speakers",
+    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private.")),
+    responses(
+        (status = 200, description = "The goals and the latest rehearsal's status against each", body = GoalsView),
+        (status = 400, description = "Malformed speaker id or parameter", body = ErrorBody),
+        (status = 404, description = "No such speaker (never created, or deleted)", body = ErrorBody),
+        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn get_goals(
     State(state): State<AppState>,
@@ -418,6 +524,20 @@ async fn get_goals(
 
 /// `PUT /speakers/{id}/goals` with `{"goals": [{"metric": "fillers_per_minute", "max": 3}, …]}`:
 /// replaces every goal.
+#[utoipa::path(
+    put,
+    path = "/speakers/{id}/goals",
+    tag = "speakers",
+    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private.")),
+    request_body(content = GoalsBody, description = "Every goal (replaces the old ones)",
+        example = json!({"goals": [{"metric": "fillers_per_minute", "max": 3}, {"metric": "pace_wpm", "min": 120, "max": 160}]})),
+    responses(
+        (status = 200, description = "The new goals with their status", body = GoalsView),
+        (status = 400, description = "Malformed id, body (`invalid_body`) or goal (`invalid_goal`)", body = ErrorBody),
+        (status = 404, description = "No such speaker (never created, or deleted)", body = ErrorBody),
+        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn put_goals(
     State(state): State<AppState>,
@@ -494,7 +614,7 @@ pub async fn rehearsal_target(
 }
 
 /// What became of the rehearsal of an analysis; the `rehearsal` object of the response.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RehearsalInfo {
     pub id: String,
     pub speaker: String,
@@ -506,6 +626,7 @@ pub struct RehearsalInfo {
     pub message: Option<String>,
     /// Earlier rehearsals the advice compared this one with.
     pub earlier_rehearsals: usize,
+    #[schema(value_type = std::collections::BTreeMap<String, f64>)]
     pub metrics: MetricValues,
     pub goals: Vec<GoalCheck>,
 }

@@ -13,7 +13,7 @@ use crate::pipeline::Stage;
 use crate::report::Report;
 
 /// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Accepted, waiting for an analysis slot (or for an identical upload's analysis).
@@ -53,7 +53,7 @@ impl JobState {
 }
 
 /// How much of the audio is transcribed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobProgress {
     /// Seconds of audio the recogniser has finished (never decreases).
     pub audio_sec_done: f64,
@@ -64,14 +64,14 @@ pub struct JobProgress {
 }
 
 /// The transcript so far: the words of every window transcribed, in order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Partial {
     pub text: String,
     pub words: Vec<Word>,
 }
 
 /// The JSON error `/analyze` would have answered, with its HTTP status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobError {
     pub status: u16,
     pub error: String,

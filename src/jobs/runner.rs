@@ -54,7 +54,7 @@ pub struct Jobs {
 }
 
 /// Whether jobs can be accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobsStatus {
     Ok,
@@ -64,7 +64,7 @@ pub enum JobsStatus {
 }
 
 /// Where job records and the queue live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobsBackend {
     /// In this process (no `REDIS_URL`).
@@ -74,7 +74,7 @@ pub enum JobsBackend {
 }
 
 /// The jobs component of `/health`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct JobsHealth {
     pub status: JobsStatus,
     pub backend: JobsBackend,

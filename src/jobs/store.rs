@@ -22,7 +22,7 @@ use super::{JobId, now_ms};
 pub struct StoreError(pub String);
 
 /// Jobs in the store by state (expired ones not counted).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct JobCounts {
     pub queued: usize,
     pub running: usize,

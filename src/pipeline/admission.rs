@@ -82,7 +82,7 @@ struct Recent {
 }
 
 /// `GET /stats/pipeline`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PipelineStats {
     pub active: usize,
     pub max_parallel: usize,

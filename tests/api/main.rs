@@ -14,6 +14,7 @@ mod jobs;
 mod jobs_redis;
 mod logging;
 mod long_talks;
+mod openapi;
 mod request_id;
 mod shutdown;
 mod sse_reader;

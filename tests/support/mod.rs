@@ -9,6 +9,7 @@
 //! - [`wait`]: bounded polling.
 //! - [`sse`]: the Server-Sent Events reader.
 //! - [`logs`]: the JSON log files a server writes.
+//! - [`json_schema`]: a small JSON Schema validator (responses against the OpenAPI document).
 //! - [`fakes`]: fakes at the trait seams (`Transcriber`), the one place their impls live.
 //! - [`cache_values`]: values and counting compute closures for the cache's own tests.
 //! - [`asr`]: WAV reading, a naive VAD, word error rate, for the recogniser tests.
@@ -28,6 +29,7 @@ pub mod corpus;
 pub mod fake_asr;
 pub mod fake_gigachat;
 pub mod fakes;
+pub mod json_schema;
 pub mod logs;
 pub mod long_talk;
 pub mod model;
