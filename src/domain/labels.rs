@@ -2,9 +2,11 @@
 //! each. Their JSON names are the strings the report has always carried; domain, coach, CLI and
 //! HTTP compare the enums, never the strings.
 
-/// Declares a label enum: serde names, `as_str`, `ALL` and `Display` from one list.
+/// Declares a label enum: serde names, `as_str`, `ALL` and `Display` from one list. The names are
+/// `tt`, not `literal`: a `literal` fragment reaches derives wrapped in an invisible group, which
+/// utoipa's `ToSchema` does not read (it would name the variants, not their JSON names).
 macro_rules! labels {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
@@ -161,5 +163,23 @@ mod tests {
             serde_json::to_value(VocabularyFlag::TooShort).unwrap(),
             "too_short"
         );
+    }
+
+    /// The OpenAPI schema of every label enum lists its JSON names, in order.
+    #[test]
+    fn schemas_list_the_json_names() {
+        fn check<T: utoipa::PartialSchema + Copy + std::fmt::Display>(all: &[T]) {
+            let schema = serde_json::to_value(T::schema()).unwrap();
+            let names: Vec<String> = all.iter().map(|l| l.to_string()).collect();
+            assert_eq!(schema["enum"], serde_json::json!(names));
+        }
+        check(PaceFlag::ALL);
+        check(PauseClass::ALL);
+        check(PhraseLength::ALL);
+        check(VocabularyFlag::ALL);
+        check(FillerSource::ALL);
+        check(WordKind::ALL);
+        check(RepetitionKind::ALL);
+        check(TimelineKind::ALL);
     }
 }

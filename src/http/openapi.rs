@@ -91,19 +91,54 @@ async fn openapi() -> impl IntoResponse {
     ([(CONTENT_TYPE, "application/json")], document_json())
 }
 
-/// An OpenAPI 3.1 document (this one).
+/// An OpenAPI 3.1 document (this one). Path items and component schemas are described by the
+/// OpenAPI specification itself, not repeated here.
 #[derive(ToSchema)]
 pub struct OpenApiDocument {
     /// `3.1.0`.
     pub openapi: String,
-    #[schema(value_type = Object)]
-    pub info: serde_json::Value,
-    #[schema(value_type = Object)]
+    pub info: DocumentInfo,
+    /// Path template → path item.
+    #[schema(value_type = BTreeMap<String, Object>)]
     pub paths: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub components: serde_json::Value,
-    #[schema(value_type = Vec<Object>)]
-    pub tags: serde_json::Value,
+    pub components: DocumentComponents,
+    pub tags: Vec<DocumentTag>,
+}
+
+/// The document's `info`.
+#[derive(ToSchema)]
+pub struct DocumentInfo {
+    pub title: String,
+    pub description: String,
+    /// The crate's version.
+    pub version: String,
+    pub license: DocumentLicense,
+}
+
+#[derive(ToSchema)]
+pub struct DocumentLicense {
+    pub name: String,
+    /// SPDX identifier.
+    pub identifier: String,
+}
+
+/// The document's `components`.
+#[derive(ToSchema)]
+pub struct DocumentComponents {
+    /// Name → JSON Schema.
+    #[schema(value_type = BTreeMap<String, Object>)]
+    pub schemas: serde_json::Value,
+    /// Name → security scheme (`admin_token`).
+    #[serde(rename = "securitySchemes")]
+    #[schema(value_type = BTreeMap<String, Object>)]
+    pub security_schemes: serde_json::Value,
+}
+
+/// A tag grouping operations.
+#[derive(ToSchema)]
+pub struct DocumentTag {
+    pub name: String,
+    pub description: String,
 }
 
 /// The admin token scheme of `DELETE /cache`.

@@ -15,7 +15,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::Semaphore;
 
 const ADMIN: &str = "openapi-test-admin-token";
@@ -576,7 +575,53 @@ async fn the_validation_rejects_drift_in_nested_fields() {
     let err = c.validate("POST", "/analyze", 200, &retyped).unwrap_err();
     assert!(err.contains("/timeline/"), "{err}");
     let mut relabelled = report.clone();
-    relabelled["metrics"]["pace"]["windows"][0]["flag"] = json!("sluggish");
+    relabelled["metrics"]["pace_windows"][0]["flag"] = json!("sluggish");
     let err = c.validate("POST", "/analyze", 200, &relabelled).unwrap_err();
     assert!(err.contains("sluggish"), "{err}");
+}
+
+
+/// The validator itself, on small schemas.
+fn errors(doc: &Value, schema: Value, v: Value) -> Vec<String> {
+    Validator::new(doc).validate(&schema, &v).err().unwrap_or_default()
+}
+
+#[test]
+fn types_refs_and_closed_objects() {
+    let doc = json!({"components": {"schemas": {
+        "Word": {"type": "object", "additionalProperties": false,
+                 "required": ["word", "start_sec"],
+                 "properties": {"word": {"type": "string"}, "start_sec": {"type": "number"}}},
+    }}});
+    let word = json!({"$ref": "#/components/schemas/Word"});
+    let list = json!({"type": "array", "items": word.clone()});
+    assert!(errors(&doc, list.clone(), json!([{"word": "a", "start_sec": 1}])).is_empty());
+    let e = errors(&doc, list.clone(), json!([{"word": "a", "start_sec": "1"}]));
+    assert_eq!(e, ["/0/start_sec: expected number, got string \"1\""]);
+    let e = errors(&doc, list.clone(), json!([{"word": "a", "start_sec": 1, "loud": 3}]));
+    assert_eq!(e, ["/0/loud: member `loud` is not in the schema"]);
+    let e = errors(&doc, list, json!([{"word": "a"}]));
+    assert_eq!(e, ["/0: required member `start_sec` is missing"]);
+}
+
+#[test]
+fn nullability_enums_and_alternatives() {
+    let doc = json!({});
+    let nullable = json!({"type": ["integer", "null"], "minimum": 0});
+    assert!(errors(&doc, nullable.clone(), json!(null)).is_empty());
+    assert!(!errors(&doc, nullable.clone(), json!(-1)).is_empty());
+    assert!(!errors(&doc, nullable, json!(1.5)).is_empty());
+    assert!(errors(&doc, json!({"type": "string", "nullable": true}), json!(null)).is_empty());
+    let e = errors(&doc, json!({"type": "string", "enum": ["ok", "degraded"]}), json!("bad"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    let one_of = json!({"oneOf": [{"type": "null"}, {"type": "number"}]});
+    assert!(errors(&doc, one_of.clone(), json!(2)).is_empty());
+    assert!(!errors(&doc, one_of, json!("x")).is_empty());
+    let both = json!({"oneOf": [{"type": "number"}, {"type": "integer"}]});
+    assert!(!errors(&doc, both.clone(), json!(2)).is_empty(), "two match");
+    assert!(errors(&doc, both, json!(2.5)).is_empty());
+    let any = json!({"anyOf": [{"type": "number"}, {"type": "integer"}]});
+    assert!(errors(&doc, any, json!(2)).is_empty());
+    let all = json!({"allOf": [{"type": "number"}, {"minimum": 3}]});
+    assert!(!errors(&doc, all, json!(2)).is_empty());
 }
