@@ -39,7 +39,9 @@ pub use stats::{CacheHealth, CacheStats, CacheStatus, TierErrors, TierStatuses};
 pub use tiered::{ClearOutcome, Outcome, TieredCache, Validator};
 
 /// Which tier answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TierName {
     Memory,
@@ -83,7 +85,9 @@ impl TierError {
 }
 
 /// How a tier is doing, for `/health` and `/stats/cache`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TierStatus {
     /// Working normally.
@@ -97,7 +101,17 @@ pub enum TierStatus {
 }
 
 /// Size of what a tier holds, for `/stats/cache`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct TierUsage {
     /// Number of entries held.
     pub entries: u64,

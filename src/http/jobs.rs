@@ -32,8 +32,8 @@ use super::request_id::current_request_id;
 use super::speakers::{RehearsalTarget, record_rehearsal_as};
 use crate::app::AppState;
 use crate::history::{History, RehearsalId, SpeakerId};
-use crate::jobs::runner::Submission;
 use crate::jobs::record::{JobProgress, Partial};
+use crate::jobs::runner::Submission;
 use crate::jobs::{
     Finisher, JobError, JobEvent, JobId, JobRecord, JobRehearsal, JobState, StoreError,
     SubmitError, now_ms,

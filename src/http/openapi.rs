@@ -447,8 +447,16 @@ impl ToSchema for TimelineEvent {
     }
 }
 
-/// The timeline event variants: `type`, its members and which of them are always there.
-const TIMELINE_VARIANTS: [(TimelineKind, &[(&str, &str)], &[&str]); 10] = [
+/// A timeline event variant: its `type`, its members (name, kind: `text`, `text_or_null`,
+/// `number`, `count` or a label enum's schema name) and which of them are always there.
+type TimelineVariant = (
+    TimelineKind,
+    &'static [(&'static str, &'static str)],
+    &'static [&'static str],
+);
+
+/// The timeline event variants.
+const TIMELINE_VARIANTS: [TimelineVariant; 10] = [
     (TimelineKind::Speech, &[], &[]),
     (
         TimelineKind::Filler,
@@ -505,7 +513,9 @@ const TIMELINE_VARIANTS: [(TimelineKind, &[(&str, &str)], &[&str]); 10] = [
 fn timeline_event_schema() -> Value {
     let member = |kind: &str| match kind {
         "text" => json!({"type": "string"}),
-        "text_or_null" => json!({"type": ["string", "null"], "description": "null for acoustic fillers"}),
+        "text_or_null" => {
+            json!({"type": ["string", "null"], "description": "null for acoustic fillers"})
+        }
         "number" => json!({"type": "number", "format": "double"}),
         "count" => json!({"type": "integer", "minimum": 0}),
         label => json!({"$ref": format!("#/components/schemas/{label}")}),
@@ -514,7 +524,10 @@ fn timeline_event_schema() -> Value {
         .iter()
         .map(|(kind, members, required)| {
             let mut properties = Map::new();
-            properties.insert("type".into(), json!({"type": "string", "enum": [kind.as_str()]}));
+            properties.insert(
+                "type".into(),
+                json!({"type": "string", "enum": [kind.as_str()]}),
+            );
             properties.insert("start_sec".into(), member("number"));
             properties.insert("end_sec".into(), member("number"));
             for (name, ty) in members.iter() {
@@ -671,7 +684,11 @@ mod tests {
                 Value::Object(m) => {
                     assert!(!m.contains_key("allOf"), "allOf left at {at}");
                     if m.contains_key("properties") {
-                        assert_eq!(m["additionalProperties"], json!(false), "open object at {at}");
+                        assert_eq!(
+                            m["additionalProperties"],
+                            json!(false),
+                            "open object at {at}"
+                        );
                     }
                     for (k, child) in m {
                         walk(child, &format!("{at}/{k}"));

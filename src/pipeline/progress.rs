@@ -13,7 +13,19 @@ use crate::asr::{AsrWatcher, WindowDone};
 
 /// Where an analysis is. Serialised in lowercase (`"decode"`, `"asr"`…), the names of
 /// [`super::admission::STAGES`] plus `queued`; ordered as the pipeline runs them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     /// Waiting for an analysis slot (or for an identical upload's analysis to be admitted).

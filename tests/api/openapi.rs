@@ -74,9 +74,24 @@ impl Contract {
     }
 
     /// The schema declared for a body of this content type (`None`: the response has no body).
-    fn schema(&self, method: &str, template: &str, status: u16, content_type: &str) -> Option<&Value> {
-        let content = self.response(method, template, status).get("content")?.as_object()?;
-        let essence = |ct: &str| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    fn schema(
+        &self,
+        method: &str,
+        template: &str,
+        status: u16,
+        content_type: &str,
+    ) -> Option<&Value> {
+        let content = self
+            .response(method, template, status)
+            .get("content")?
+            .as_object()?;
+        let essence = |ct: &str| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        };
         let media = content
             .iter()
             .find(|(k, _)| essence(k) == essence(content_type))
@@ -99,7 +114,13 @@ impl Contract {
     }
 
     /// Validates a JSON body against the schema declared for it; `Err` lists every violation.
-    fn validate(&self, method: &str, template: &str, status: u16, body: &Value) -> Result<(), String> {
+    fn validate(
+        &self,
+        method: &str,
+        template: &str,
+        status: u16,
+        body: &Value,
+    ) -> Result<(), String> {
         let schema = self
             .schema(method, template, status, "application/json")
             .unwrap_or_else(|| panic!("{method} {template} {status}: no JSON body declared"));
@@ -142,11 +163,17 @@ impl Contract {
             // `check_events`): its content type must be declared.
             Some(ct) => {
                 let declared = self.schema(method, template, status, ct);
-                assert!(declared.is_some(), "{method} {template} {status}: undeclared body");
+                assert!(
+                    declared.is_some(),
+                    "{method} {template} {status}: undeclared body"
+                );
                 Value::Null
             }
             None => {
-                assert!(text.is_empty(), "{method} {template} {status}: untyped body");
+                assert!(
+                    text.is_empty(),
+                    "{method} {template} {status}: untyped body"
+                );
                 let declared = self.response(method, template, status);
                 assert!(
                     declared.get("content").is_none(),
@@ -155,7 +182,8 @@ impl Contract {
                 Value::Null
             }
         };
-        self.seen.insert((method.to_string(), template.to_string(), status));
+        self.seen
+            .insert((method.to_string(), template.to_string(), status));
         Answer { body, text }
     }
 
@@ -209,20 +237,39 @@ async fn every_route_answers_what_the_document_declares() {
     let get = |p: &str| app.client.get(url(p));
 
     // --- /analyze: a fresh report, the same from the cache, a summary; errors.
-    let report = c.call(upload(&app, "/analyze", CLIP), "POST", "/analyze", 200).await.body;
+    let report = c
+        .call(upload(&app, "/analyze", CLIP), "POST", "/analyze", 200)
+        .await
+        .body;
     assert!(
         report["transcript"]["segments"][0]["words"][0]["start_sec"].is_number(),
         "the report has nested words to validate: {report}"
     );
     assert!(!report["timeline"].as_array().unwrap().is_empty());
     assert!(!report["advice"].as_array().unwrap().is_empty());
-    c.call(upload(&app, "/analyze", CLIP), "POST", "/analyze", 200).await;
-    c.call(upload(&app, "/analyze?detail=summary", CLIP), "POST", "/analyze", 200)
+    c.call(upload(&app, "/analyze", CLIP), "POST", "/analyze", 200)
         .await;
-    c.call(upload(&app, "/analyze?detail=bogus", CLIP), "POST", "/analyze", 400)
-        .await;
-    c.call(upload(&app, &format!("/analyze?speaker={NO_ID}"), CLIP), "POST", "/analyze", 404)
-        .await;
+    c.call(
+        upload(&app, "/analyze?detail=summary", CLIP),
+        "POST",
+        "/analyze",
+        200,
+    )
+    .await;
+    c.call(
+        upload(&app, "/analyze?detail=bogus", CLIP),
+        "POST",
+        "/analyze",
+        400,
+    )
+    .await;
+    c.call(
+        upload(&app, &format!("/analyze?speaker={NO_ID}"), CLIP),
+        "POST",
+        "/analyze",
+        404,
+    )
+    .await;
     c.call(
         app.client
             .post(url("/analyze"))
@@ -233,11 +280,18 @@ async fn every_route_answers_what_the_document_declares() {
         415,
     )
     .await;
-    c.call(upload(&app, "/analyze", "bad/huge_rate.wav"), "POST", "/analyze", 422)
-        .await;
+    c.call(
+        upload(&app, "/analyze", "bad/huge_rate.wav"),
+        "POST",
+        "/analyze",
+        422,
+    )
+    .await;
 
     // --- speakers: create, register, rehearsals, progress, compare, goals, delete.
-    let created = c.call(app.client.post(url("/speakers")), "POST", "/speakers", 201).await;
+    let created = c
+        .call(app.client.post(url("/speakers")), "POST", "/speakers", 201)
+        .await;
     let sp = created.body["id"].as_str().unwrap().to_string();
     let mine = "0123456789abcdef0123456789abcdef";
     let put = |id: &str| app.client.put(url(&format!("/speakers/{id}")));
@@ -247,28 +301,62 @@ async fn every_route_answers_what_the_document_declares() {
     let mut rehearsals = Vec::new();
     for (clip, title) in [(CLIP, "first"), ("clips/en_talk_1.wav", "second")] {
         let path = format!("/analyze?speaker={sp}&title={title}");
-        let r = c.call(upload(&app, &path, clip), "POST", "/analyze", 200).await.body;
+        let r = c
+            .call(upload(&app, &path, clip), "POST", "/analyze", 200)
+            .await
+            .body;
         assert_eq!(r["rehearsal"]["status"], "recorded", "{r}");
         rehearsals.push(r["rehearsal"]["id"].as_str().unwrap().to_string());
     }
     let rh = "/speakers/{id}/rehearsals";
-    let page = c.call(get(&format!("/speakers/{sp}/rehearsals")), "GET", rh, 200).await;
+    let page = c
+        .call(get(&format!("/speakers/{sp}/rehearsals")), "GET", rh, 200)
+        .await;
     assert_eq!(page.body["rehearsals"].as_array().unwrap().len(), 2);
-    c.call(get(&format!("/speakers/{sp}/rehearsals?limit=0")), "GET", rh, 400)
-        .await;
-    c.call(get(&format!("/speakers/{NO_ID}/rehearsals")), "GET", rh, 404)
-        .await;
+    c.call(
+        get(&format!("/speakers/{sp}/rehearsals?limit=0")),
+        "GET",
+        rh,
+        400,
+    )
+    .await;
+    c.call(
+        get(&format!("/speakers/{NO_ID}/rehearsals")),
+        "GET",
+        rh,
+        404,
+    )
+    .await;
     let one = "/speakers/{id}/rehearsals/{rehearsal}";
     let stored = c
-        .call(get(&format!("/speakers/{sp}/rehearsals/{}", rehearsals[0])), "GET", one, 200)
+        .call(
+            get(&format!("/speakers/{sp}/rehearsals/{}", rehearsals[0])),
+            "GET",
+            one,
+            200,
+        )
         .await;
     assert!(stored.body["transcript"]["segments"][0]["words"].is_array());
-    c.call(get(&format!("/speakers/{sp}/rehearsals/{NO_ID}")), "GET", one, 404)
-        .await;
-    c.call(get(&format!("/speakers/{sp}/rehearsals/x")), "GET", one, 400)
-        .await;
+    c.call(
+        get(&format!("/speakers/{sp}/rehearsals/{NO_ID}")),
+        "GET",
+        one,
+        404,
+    )
+    .await;
+    c.call(
+        get(&format!("/speakers/{sp}/rehearsals/x")),
+        "GET",
+        one,
+        400,
+    )
+    .await;
     let goals = "/speakers/{id}/goals";
-    let set_goals = |body: Value| app.client.put(url(&format!("/speakers/{sp}/goals"))).json(&body);
+    let set_goals = |body: Value| {
+        app.client
+            .put(url(&format!("/speakers/{sp}/goals")))
+            .json(&body)
+    };
     c.call(
         set_goals(json!({"goals": [
             {"metric": "fillers_per_minute", "max": 3},
@@ -279,69 +367,150 @@ async fn every_route_answers_what_the_document_declares() {
         200,
     )
     .await;
-    c.call(set_goals(json!({"goals": [{"metric": "charisma", "min": 1}]})), "PUT", goals, 400)
+    c.call(
+        set_goals(json!({"goals": [{"metric": "charisma", "min": 1}]})),
+        "PUT",
+        goals,
+        400,
+    )
+    .await;
+    let g = c
+        .call(get(&format!("/speakers/{sp}/goals")), "GET", goals, 200)
         .await;
-    let g = c.call(get(&format!("/speakers/{sp}/goals")), "GET", goals, 200).await;
     assert_eq!(g.body["goals"].as_array().unwrap().len(), 2);
     c.call(get(&format!("/speakers/{NO_ID}/goals")), "GET", goals, 404)
         .await;
     let progress = "/speakers/{id}/progress";
-    let p = c.call(get(&format!("/speakers/{sp}/progress")), "GET", progress, 200).await;
-    assert!(p.body["comparison"].is_object(), "two rehearsals compare: {}", p.text);
-    c.call(get(&format!("/speakers/{mine}/progress")), "GET", progress, 200)
+    let p = c
+        .call(
+            get(&format!("/speakers/{sp}/progress")),
+            "GET",
+            progress,
+            200,
+        )
         .await;
-    c.call(get(&format!("/speakers/{NO_ID}/progress")), "GET", progress, 404)
-        .await;
+    assert!(
+        p.body["comparison"].is_object(),
+        "two rehearsals compare: {}",
+        p.text
+    );
+    c.call(
+        get(&format!("/speakers/{mine}/progress")),
+        "GET",
+        progress,
+        200,
+    )
+    .await;
+    c.call(
+        get(&format!("/speakers/{NO_ID}/progress")),
+        "GET",
+        progress,
+        404,
+    )
+    .await;
     let cmp = "/speakers/{id}/compare";
     let (a, b) = (&rehearsals[0], &rehearsals[1]);
-    c.call(get(&format!("/speakers/{sp}/compare?a={a}&b={b}")), "GET", cmp, 200)
-        .await;
-    c.call(get(&format!("/speakers/{sp}/compare?a={a}")), "GET", cmp, 400)
-        .await;
-    c.call(get(&format!("/speakers/{sp}/compare?a={a}&b={NO_ID}")), "GET", cmp, 404)
-        .await;
+    c.call(
+        get(&format!("/speakers/{sp}/compare?a={a}&b={b}")),
+        "GET",
+        cmp,
+        200,
+    )
+    .await;
+    c.call(
+        get(&format!("/speakers/{sp}/compare?a={a}")),
+        "GET",
+        cmp,
+        400,
+    )
+    .await;
+    c.call(
+        get(&format!("/speakers/{sp}/compare?a={a}&b={NO_ID}")),
+        "GET",
+        cmp,
+        404,
+    )
+    .await;
     let delete = |id: &str| app.client.delete(url(&format!("/speakers/{id}")));
     c.call(delete(&sp), "DELETE", "/speakers/{id}", 200).await;
     c.call(delete(&sp), "DELETE", "/speakers/{id}", 404).await;
-    c.call(delete("nope"), "DELETE", "/speakers/{id}", 400).await;
+    c.call(delete("nope"), "DELETE", "/speakers/{id}", 400)
+        .await;
 
     // --- jobs: done (with its events), failed, cancelled; errors.
     let job = c
-        .call(upload(&app, "/jobs", "clips/ru_talk_1.wav"), "POST", "/jobs", 202)
+        .call(
+            upload(&app, "/jobs", "clips/ru_talk_1.wav"),
+            "POST",
+            "/jobs",
+            202,
+        )
         .await
         .body;
     let id = job["id"].as_str().unwrap().to_string();
-    app.wait_for_job(&id, "done", |j| j["state"] == "done").await;
-    let done = c.call(get(&format!("/jobs/{id}")), "GET", "/jobs/{id}", 200).await;
+    app.wait_for_job(&id, "done", |j| j["state"] == "done")
+        .await;
+    let done = c
+        .call(get(&format!("/jobs/{id}")), "GET", "/jobs/{id}", 200)
+        .await;
     assert!(done.body["report"]["transcript"]["segments"][0]["words"].is_array());
     let events_route = "/jobs/{id}/events";
     c.call(get(&format!("/jobs/{id}/events")), "GET", events_route, 200)
         .await;
     let events = all_events(&app, &id).await;
     let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
-    assert!(kinds.contains(&"stage") && kinds.last() == Some(&"done"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"stage") && kinds.last() == Some(&"done"),
+        "{kinds:?}"
+    );
     c.check_events(&events);
     let summary = c
-        .call(upload(&app, "/jobs?detail=summary", "clips/ru_talk_1.wav"), "POST", "/jobs", 202)
+        .call(
+            upload(&app, "/jobs?detail=summary", "clips/ru_talk_1.wav"),
+            "POST",
+            "/jobs",
+            202,
+        )
         .await
         .body;
     let sid = summary["id"].as_str().unwrap().to_string();
-    app.wait_for_job(&sid, "done", |j| j["state"] == "done").await;
-    c.call(get(&format!("/jobs/{sid}")), "GET", "/jobs/{id}", 200).await;
+    app.wait_for_job(&sid, "done", |j| j["state"] == "done")
+        .await;
+    c.call(get(&format!("/jobs/{sid}")), "GET", "/jobs/{id}", 200)
+        .await;
     let failed = c
-        .call(upload(&app, "/jobs", "bad/huge_rate.wav"), "POST", "/jobs", 202)
+        .call(
+            upload(&app, "/jobs", "bad/huge_rate.wav"),
+            "POST",
+            "/jobs",
+            202,
+        )
         .await
         .body;
     let fid = failed["id"].as_str().unwrap().to_string();
-    app.wait_for_job(&fid, "failed", |j| j["state"] == "failed").await;
-    let f = c.call(get(&format!("/jobs/{fid}")), "GET", "/jobs/{id}", 200).await;
+    app.wait_for_job(&fid, "failed", |j| j["state"] == "failed")
+        .await;
+    let f = c
+        .call(get(&format!("/jobs/{fid}")), "GET", "/jobs/{id}", 200)
+        .await;
     assert_eq!(f.body["error"]["status"], 422);
     c.check_events(&all_events(&app, &fid).await);
-    c.call(app.client.delete(url(&format!("/jobs/{id}"))), "DELETE", "/jobs/{id}", 200)
+    c.call(
+        app.client.delete(url(&format!("/jobs/{id}"))),
+        "DELETE",
+        "/jobs/{id}",
+        200,
+    )
+    .await;
+    c.call(
+        app.client.delete(url(&format!("/jobs/{NO_ID}"))),
+        "DELETE",
+        "/jobs/{id}",
+        404,
+    )
+    .await;
+    c.call(get(&format!("/jobs/{NO_ID}")), "GET", "/jobs/{id}", 404)
         .await;
-    c.call(app.client.delete(url(&format!("/jobs/{NO_ID}"))), "DELETE", "/jobs/{id}", 404)
-        .await;
-    c.call(get(&format!("/jobs/{NO_ID}")), "GET", "/jobs/{id}", 404).await;
     c.call(
         get(&format!("/jobs/{id}/events")).header("Last-Event-ID", "soon"),
         "GET",
@@ -349,52 +518,101 @@ async fn every_route_answers_what_the_document_declares() {
         400,
     )
     .await;
-    c.call(get(&format!("/jobs/{id}/events?last_event_id=x")), "GET", events_route, 400)
-        .await;
-    c.call(get(&format!("/jobs/{NO_ID}/events")), "GET", events_route, 404)
-        .await;
     c.call(
-        app.client.post(url("/jobs")).header("content-type", "text/plain").body("hello"),
+        get(&format!("/jobs/{id}/events?last_event_id=x")),
+        "GET",
+        events_route,
+        400,
+    )
+    .await;
+    c.call(
+        get(&format!("/jobs/{NO_ID}/events")),
+        "GET",
+        events_route,
+        404,
+    )
+    .await;
+    c.call(
+        app.client
+            .post(url("/jobs"))
+            .header("content-type", "text/plain")
+            .body("hello"),
         "POST",
         "/jobs",
         415,
     )
     .await;
-    c.call(upload(&app, "/jobs?language=klingon", CLIP), "POST", "/jobs", 400)
-        .await;
-    c.call(upload(&app, &format!("/jobs?speaker={NO_ID}"), CLIP), "POST", "/jobs", 404)
-        .await;
+    c.call(
+        upload(&app, "/jobs?language=klingon", CLIP),
+        "POST",
+        "/jobs",
+        400,
+    )
+    .await;
+    c.call(
+        upload(&app, &format!("/jobs?speaker={NO_ID}"), CLIP),
+        "POST",
+        "/jobs",
+        404,
+    )
+    .await;
 
     // --- operations.
     let health = c.call(get("/health"), "GET", "/health", 200).await;
     assert_eq!(health.body["components"]["jobs"]["backend"], "memory");
-    c.call(get("/stats/cache"), "GET", "/stats/cache", 200).await;
-    c.call(get("/stats/pipeline"), "GET", "/stats/pipeline", 200).await;
-    c.call(get("/stats/coach"), "GET", "/stats/coach", 200).await;
+    c.call(get("/stats/cache"), "GET", "/stats/cache", 200)
+        .await;
+    c.call(get("/stats/pipeline"), "GET", "/stats/pipeline", 200)
+        .await;
+    c.call(get("/stats/coach"), "GET", "/stats/coach", 200)
+        .await;
     let m = c.call(get("/metrics"), "GET", "/metrics", 200).await;
     assert!(m.text.contains("speech_coach_http_requests"), "{}", m.text);
-    c.call(get("/openapi.json"), "GET", "/openapi.json", 200).await;
-    c.call(app.client.delete(url("/cache")), "DELETE", "/cache", 401).await;
-    c.call(app.client.delete(url("/cache")).bearer_auth(ADMIN), "DELETE", "/cache", 200)
+    c.call(get("/openapi.json"), "GET", "/openapi.json", 200)
         .await;
+    c.call(app.client.delete(url("/cache")), "DELETE", "/cache", 401)
+        .await;
+    c.call(
+        app.client.delete(url("/cache")).bearer_auth(ADMIN),
+        "DELETE",
+        "/cache",
+        200,
+    )
+    .await;
 
     // --- the page.
     let page = c.call(get("/"), "GET", "/", 200).await;
     assert!(page.text.contains("<html") || page.text.contains("<!DOCTYPE"));
-    let etag = app.get("/").await.headers()["etag"].to_str().unwrap().to_string();
-    c.call(get("/").header("if-none-match", etag), "GET", "/", 304).await;
+    let etag = app.get("/").await.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    c.call(get("/").header("if-none-match", etag), "GET", "/", 304)
+        .await;
     for name in ["app.js", "progress.js", "style.css", "favicon.svg"] {
-        c.call(get(&format!("/static/{name}")), "GET", "/static/{name}", 200)
-            .await;
+        c.call(
+            get(&format!("/static/{name}")),
+            "GET",
+            "/static/{name}",
+            200,
+        )
+        .await;
     }
-    c.call(get("/static/nope.js"), "GET", "/static/{name}", 404).await;
+    c.call(get("/static/nope.js"), "GET", "/static/{name}", 404)
+        .await;
     c.call(get("/api/config"), "GET", "/api/config", 200).await;
 
     // Every documented operation was called and checked here.
-    let called: BTreeSet<(String, String)> =
-        c.seen.iter().map(|(m, p, _)| (m.clone(), p.clone())).collect();
+    let called: BTreeSet<(String, String)> = c
+        .seen
+        .iter()
+        .map(|(m, p, _)| (m.clone(), p.clone()))
+        .collect();
     let missing: Vec<_> = c.operations().difference(&called).cloned().collect();
-    assert!(missing.is_empty(), "documented but not exercised here: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "documented but not exercised here: {missing:?}"
+    );
 
     // An unknown route is the router's JSON 404.
     let resp = app.get("/no/such/route").await;
@@ -410,14 +628,23 @@ async fn every_route_answers_what_the_document_declares() {
 async fn limits_snapshots_and_cancelled_jobs_match_the_document() {
     let small = spawn_app(&[("MAX_FILE_SIZE_MB", "0.01")]).await;
     let mut c = Contract::fetch(&small).await;
-    c.call(upload(&small, "/analyze", CLIP), "POST", "/analyze", 413).await;
-    c.call(upload(&small, "/jobs", CLIP), "POST", "/jobs", 413).await;
-    c.call(small.client.delete(small.url("/cache")), "DELETE", "/cache", 404)
+    c.call(upload(&small, "/analyze", CLIP), "POST", "/analyze", 413)
         .await;
+    c.call(upload(&small, "/jobs", CLIP), "POST", "/jobs", 413)
+        .await;
+    c.call(
+        small.client.delete(small.url("/cache")),
+        "DELETE",
+        "/cache",
+        404,
+    )
+    .await;
 
     let gate = Arc::new(Semaphore::new(0));
     let app = spawn_app_with(&[], Arc::new(FakeTranscriber::gated(gate.clone()))).await;
-    let (id, _) = app.submit_job(corpus::read("clips/en_talk_1.wav"), "").await;
+    let (id, _) = app
+        .submit_job(corpus::read("clips/en_talk_1.wav"), "")
+        .await;
     let mut reader = app.job_events(&id, None).await;
     let mut events = Vec::new();
     while !events.iter().any(|e: &SseEvent| e.id.is_none()) {
@@ -428,10 +655,22 @@ async fn limits_snapshots_and_cancelled_jobs_match_the_document() {
         events.push(e);
     }
     c.check_events(&events);
-    let running = c.call(app.client.get(app.url(&format!("/jobs/{id}"))), "GET", "/jobs/{id}", 200).await;
+    let running = c
+        .call(
+            app.client.get(app.url(&format!("/jobs/{id}"))),
+            "GET",
+            "/jobs/{id}",
+            200,
+        )
+        .await;
     assert_eq!(running.body["state"], "running", "{}", running.text);
     let cancelled = c
-        .call(app.client.delete(app.url(&format!("/jobs/{id}"))), "DELETE", "/jobs/{id}", 200)
+        .call(
+            app.client.delete(app.url(&format!("/jobs/{id}"))),
+            "DELETE",
+            "/jobs/{id}",
+            200,
+        )
         .await;
     assert_eq!(cancelled.body["state"], "cancelled", "{}", cancelled.text);
     gate.add_permits(100);
@@ -450,22 +689,46 @@ async fn jobs_on_redis_match_the_document() {
     )
     .await;
     let mut c = Contract::fetch(&app).await;
-    let job = c.call(upload(&app, "/jobs", CLIP), "POST", "/jobs", 202).await.body;
+    let job = c
+        .call(upload(&app, "/jobs", CLIP), "POST", "/jobs", 202)
+        .await
+        .body;
     let id = job["id"].as_str().unwrap().to_string();
-    app.wait_for_job(&id, "done", |j| j["state"] == "done").await;
-    let done = c.call(app.client.get(app.url(&format!("/jobs/{id}"))), "GET", "/jobs/{id}", 200).await;
+    app.wait_for_job(&id, "done", |j| j["state"] == "done")
+        .await;
+    let done = c
+        .call(
+            app.client.get(app.url(&format!("/jobs/{id}"))),
+            "GET",
+            "/jobs/{id}",
+            200,
+        )
+        .await;
     assert_eq!(done.body["attempt"], 1, "{}", done.text);
     assert!(done.body["worker"].is_string(), "{}", done.text);
     let events = all_events(&app, &id).await;
     assert!(
-        events.iter().any(|e| e.event == "state" && e.data["worker"].is_string()),
+        events
+            .iter()
+            .any(|e| e.event == "state" && e.data["worker"].is_string()),
         "a claim event: {events:?}"
     );
     c.check_events(&events);
-    let health = c.call(app.client.get(app.url("/health")), "GET", "/health", 200).await;
-    assert_eq!(health.body["components"]["jobs"]["backend"], "redis", "{}", health.text);
-    c.call(app.client.get(app.url("/stats/pipeline")), "GET", "/stats/pipeline", 200)
+    let health = c
+        .call(app.client.get(app.url("/health")), "GET", "/health", 200)
         .await;
+    assert_eq!(
+        health.body["components"]["jobs"]["backend"], "redis",
+        "{}",
+        health.text
+    );
+    c.call(
+        app.client.get(app.url("/stats/pipeline")),
+        "GET",
+        "/stats/pipeline",
+        200,
+    )
+    .await;
 }
 
 /// Every path the document declares is routed for exactly the methods it declares: any other
@@ -481,11 +744,19 @@ async fn documented_paths_have_exactly_the_documented_methods() {
             .replace("{name}", "app.js")
     };
     for (path, item) in c.doc["paths"].as_object().unwrap() {
-        let declared: Vec<String> = item.as_object().unwrap().keys().map(|m| m.to_uppercase()).collect();
+        let declared: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_uppercase())
+            .collect();
         for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
             let resp = app
                 .client
-                .request(Method::from_bytes(method.as_bytes()).unwrap(), app.url(&concrete(path)))
+                .request(
+                    Method::from_bytes(method.as_bytes()).unwrap(),
+                    app.url(&concrete(path)),
+                )
                 .send()
                 .await
                 .unwrap();
@@ -493,9 +764,15 @@ async fn documented_paths_have_exactly_the_documented_methods() {
             let text = resp.text().await.unwrap();
             if declared.iter().any(|m| m == method) {
                 let unrouted = status == 405 || text.contains("see GET /openapi.json");
-                assert!(!unrouted, "{method} {path} is documented but not routed: {status} {text}");
+                assert!(
+                    !unrouted,
+                    "{method} {path} is documented but not routed: {status} {text}"
+                );
             } else {
-                assert_eq!(status, 405, "{method} {path} is routed but not documented: {text}");
+                assert_eq!(
+                    status, 405,
+                    "{method} {path} is routed but not documented: {text}"
+                );
                 let body: Value = serde_json::from_str(&text).unwrap();
                 c.check(c.component("ErrorBody"), &body).unwrap();
             }
@@ -525,7 +802,10 @@ fn every_route_in_the_router_is_in_the_document() {
         }
         registered += code.matches("routes!(").count();
     }
-    assert!(registered >= 10, "routes! registrations found: {registered}");
+    assert!(
+        registered >= 10,
+        "routes! registrations found: {registered}"
+    );
 }
 
 /// The check can fail: a real report is refused by a document whose nested schema is wrong,
@@ -534,15 +814,26 @@ fn every_route_in_the_router_is_in_the_document() {
 async fn the_validation_rejects_drift_in_nested_fields() {
     let app = spawn_app(&[]).await;
     let c = Contract::fetch(&app).await;
-    let report: Value = upload(&app, "/analyze", CLIP).send().await.unwrap().json().await.unwrap();
+    let report: Value = upload(&app, "/analyze", CLIP)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     c.validate("POST", "/analyze", 200, &report)
         .expect("the real report validates");
 
     // The document says a word's start is a string: the real report is refused, at the word.
     let mut wrong = c.doc.clone();
     wrong["components"]["schemas"]["Word"]["properties"]["start_sec"] = json!({"type": "string"});
-    let err = Contract::new(wrong).validate("POST", "/analyze", 200, &report).unwrap_err();
-    assert!(err.contains("/transcript/segments/0/words/0/start_sec"), "{err}");
+    let err = Contract::new(wrong)
+        .validate("POST", "/analyze", 200, &report)
+        .unwrap_err();
+    assert!(
+        err.contains("/transcript/segments/0/words/0/start_sec"),
+        "{err}"
+    );
 
     // The document lacks a nested member the server sends.
     let mut short = c.doc.clone();
@@ -550,7 +841,9 @@ async fn the_validation_rejects_drift_in_nested_fields() {
         .as_object_mut()
         .unwrap()
         .remove("no_speech_prob");
-    let err = Contract::new(short).validate("POST", "/analyze", 200, &report).unwrap_err();
+    let err = Contract::new(short)
+        .validate("POST", "/analyze", 200, &report)
+        .unwrap_err();
     assert!(err.contains("no_speech_prob"), "{err}");
 
     // The server sends a member the document does not know (a field added to a type).
@@ -565,25 +858,35 @@ async fn the_validation_rejects_drift_in_nested_fields() {
     let v = fb.remove("strengths").unwrap();
     fb.insert("good_points".into(), v);
     let err = c.validate("POST", "/analyze", 200, &renamed).unwrap_err();
-    assert!(err.contains("`strengths` is missing") && err.contains("good_points"), "{err}");
+    assert!(
+        err.contains("`strengths` is missing") && err.contains("good_points"),
+        "{err}"
+    );
 
     // A member retyped deep in the timeline, and a label outside its enum.
     let mut retyped = report.clone();
     let timeline = retyped["timeline"].as_array_mut().unwrap();
-    let speech = timeline.iter_mut().find(|e| e["type"] == "speech").expect("speech");
+    let speech = timeline
+        .iter_mut()
+        .find(|e| e["type"] == "speech")
+        .expect("speech");
     speech["end_sec"] = json!("late");
     let err = c.validate("POST", "/analyze", 200, &retyped).unwrap_err();
     assert!(err.contains("/timeline/"), "{err}");
     let mut relabelled = report.clone();
     relabelled["metrics"]["pace_windows"][0]["flag"] = json!("sluggish");
-    let err = c.validate("POST", "/analyze", 200, &relabelled).unwrap_err();
+    let err = c
+        .validate("POST", "/analyze", 200, &relabelled)
+        .unwrap_err();
     assert!(err.contains("sluggish"), "{err}");
 }
 
-
 /// The validator itself, on small schemas.
 fn errors(doc: &Value, schema: Value, v: Value) -> Vec<String> {
-    Validator::new(doc).validate(&schema, &v).err().unwrap_or_default()
+    Validator::new(doc)
+        .validate(&schema, &v)
+        .err()
+        .unwrap_or_default()
 }
 
 #[test]
@@ -598,7 +901,11 @@ fn types_refs_and_closed_objects() {
     assert!(errors(&doc, list.clone(), json!([{"word": "a", "start_sec": 1}])).is_empty());
     let e = errors(&doc, list.clone(), json!([{"word": "a", "start_sec": "1"}]));
     assert_eq!(e, ["/0/start_sec: expected number, got string \"1\""]);
-    let e = errors(&doc, list.clone(), json!([{"word": "a", "start_sec": 1, "loud": 3}]));
+    let e = errors(
+        &doc,
+        list.clone(),
+        json!([{"word": "a", "start_sec": 1, "loud": 3}]),
+    );
     assert_eq!(e, ["/0/loud: member `loud` is not in the schema"]);
     let e = errors(&doc, list, json!([{"word": "a"}]));
     assert_eq!(e, ["/0: required member `start_sec` is missing"]);
@@ -611,14 +918,28 @@ fn nullability_enums_and_alternatives() {
     assert!(errors(&doc, nullable.clone(), json!(null)).is_empty());
     assert!(!errors(&doc, nullable.clone(), json!(-1)).is_empty());
     assert!(!errors(&doc, nullable, json!(1.5)).is_empty());
-    assert!(errors(&doc, json!({"type": "string", "nullable": true}), json!(null)).is_empty());
-    let e = errors(&doc, json!({"type": "string", "enum": ["ok", "degraded"]}), json!("bad"));
+    assert!(
+        errors(
+            &doc,
+            json!({"type": "string", "nullable": true}),
+            json!(null)
+        )
+        .is_empty()
+    );
+    let e = errors(
+        &doc,
+        json!({"type": "string", "enum": ["ok", "degraded"]}),
+        json!("bad"),
+    );
     assert_eq!(e.len(), 1, "{e:?}");
     let one_of = json!({"oneOf": [{"type": "null"}, {"type": "number"}]});
     assert!(errors(&doc, one_of.clone(), json!(2)).is_empty());
     assert!(!errors(&doc, one_of, json!("x")).is_empty());
     let both = json!({"oneOf": [{"type": "number"}, {"type": "integer"}]});
-    assert!(!errors(&doc, both.clone(), json!(2)).is_empty(), "two match");
+    assert!(
+        !errors(&doc, both.clone(), json!(2)).is_empty(),
+        "two match"
+    );
     assert!(errors(&doc, both, json!(2.5)).is_empty());
     let any = json!({"anyOf": [{"type": "number"}, {"type": "integer"}]});
     assert!(errors(&doc, any, json!(2)).is_empty());

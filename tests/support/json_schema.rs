@@ -74,7 +74,10 @@ impl<'d> Validator<'d> {
         if let Some(Value::Array(options)) = s.get("enum")
             && !options.contains(v)
         {
-            errors.push(format!("{at}: {v} is not one of {}", Value::Array(options.clone())));
+            errors.push(format!(
+                "{at}: {v} is not one of {}",
+                Value::Array(options.clone())
+            ));
         }
         if let Some(c) = s.get("const")
             && c != v
@@ -100,12 +103,18 @@ impl<'d> Validator<'d> {
             if let Some(min) = s.get("minItems").and_then(Value::as_u64)
                 && (items.len() as u64) < min
             {
-                errors.push(format!("{at}: {} items, at least {min} expected", items.len()));
+                errors.push(format!(
+                    "{at}: {} items, at least {min} expected",
+                    items.len()
+                ));
             }
             if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
                 && (items.len() as u64) > max
             {
-                errors.push(format!("{at}: {} items, at most {max} expected", items.len()));
+                errors.push(format!(
+                    "{at}: {} items, at most {max} expected",
+                    items.len()
+                ));
             }
             if let Some(item) = s.get("items") {
                 for (i, x) in items.iter().enumerate() {
@@ -121,14 +130,20 @@ impl<'d> Validator<'d> {
         if let Some(Value::Array(alternatives)) = s.get("anyOf") {
             let results = self.each(alternatives, v, at, depth);
             if !results.iter().any(Vec::is_empty) {
-                errors.push(format!("{at}: matches none of anyOf: {}", closest(&results)));
+                errors.push(format!(
+                    "{at}: matches none of anyOf: {}",
+                    closest(&results)
+                ));
             }
         }
         if let Some(Value::Array(alternatives)) = s.get("oneOf") {
             let results = self.each(alternatives, v, at, depth);
             match results.iter().filter(|r| r.is_empty()).count() {
                 1 => {}
-                0 => errors.push(format!("{at}: matches none of oneOf: {}", closest(&results))),
+                0 => errors.push(format!(
+                    "{at}: matches none of oneOf: {}",
+                    closest(&results)
+                )),
                 n => errors.push(format!("{at}: matches {n} alternatives of oneOf, not one")),
             }
         }
