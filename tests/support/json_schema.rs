@@ -132,7 +132,7 @@ impl<'d> Validator<'d> {
             if !results.iter().any(Vec::is_empty) {
                 errors.push(format!(
                     "{at}: matches none of anyOf: {}",
-                    closest(&results)
+                    closest(&results, at)
                 ));
             }
         }
@@ -142,7 +142,7 @@ impl<'d> Validator<'d> {
                 1 => {}
                 0 => errors.push(format!(
                     "{at}: matches none of oneOf: {}",
-                    closest(&results)
+                    closest(&results, at)
                 )),
                 n => errors.push(format!("{at}: matches {n} alternatives of oneOf, not one")),
             }
@@ -226,10 +226,22 @@ fn describe(v: &Value) -> String {
     format!("{kind} {shown}")
 }
 
-/// The violations of the alternative that came closest (fewest), for the message.
-fn closest(results: &[Vec<String>]) -> String {
-    results
+/// The violations of the alternative that came closest, for the message: the fewest, among
+/// those of the value's type when there are such (`null | Report` against an object names what
+/// is wrong in the report, not that it is not null).
+fn closest(results: &[Vec<String>], at: &str) -> String {
+    let wrong_type = format!("{at}: expected ");
+    let of_the_type: Vec<&Vec<String>> = results
         .iter()
+        .filter(|r| !(r.len() == 1 && r[0].starts_with(&wrong_type)))
+        .collect();
+    let candidates = if of_the_type.is_empty() {
+        results.iter().collect()
+    } else {
+        of_the_type
+    };
+    candidates
+        .into_iter()
         .min_by_key(|r| r.len())
         .map(|r| format!("[{}]", r.join("; ")))
         .unwrap_or_default()
