@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::record::{JobError, JobRecord, JobUpdate};
 use super::redis_store::{Delivery, RedisJobs};
-use super::runner::{JobSink, Jobs, event_update};
+use super::runner::{JobSink, Jobs};
 use super::{JobId, now_ms};
 use crate::config::RedisJobsConfig;
 use crate::pipeline::service::is_cancellation;
@@ -396,22 +396,11 @@ impl Run {
             queue_timeout: Some(self.jobs.queue_timeout),
             slot: slot.map(|s| Arc::new(std::sync::Mutex::new(Some(s)))),
         };
-        let result = {
-            let analysis = self.jobs.analysis.clone();
-            let analyzing = analysis.analyze(job, file);
-            tokio::pin!(analyzing);
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => break None,
-                    Some(event) = rx.recv() => self.jobs.apply(id, event_update(event)).await,
-                    result = &mut analyzing => break Some(result),
-                }
-            }
-        };
-        while let Ok(event) = rx.try_recv() {
-            self.jobs.apply(id, event_update(event)).await;
-        }
+        let analysis = self.jobs.analysis.clone();
+        let result = self
+            .jobs
+            .follow(id, analysis.analyze(job, file), &mut rx, cancel, || {})
+            .await;
         match result {
             None => None,
             Some(Ok(analyzed)) => {
