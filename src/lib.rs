@@ -22,6 +22,7 @@
 //! - [`cache`]: the `Tier` trait; memory, Redis and disk tiers behind `TieredCache`.
 //! - [`history`]: speakers, rehearsals and goals on SQLite/PostgreSQL (sqlx), with a retry outbox.
 //! - [`report`]: the report JSON contract.
+//! - [`files`]: atomic file writes (disk cache, history outbox).
 //! - [`cli`]: `speech-coach analyze FILE`, the pipeline without a server.
 
 pub mod app;
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod coach;
 pub mod config;
 pub mod domain;
+pub mod files;
 pub mod history;
 pub mod http;
 pub mod jobs;

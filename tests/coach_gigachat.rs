@@ -97,8 +97,8 @@ fn report(language: &str) -> Report {
             ..Default::default()
         },
         advice: vec![Advice {
-            category: "pace".into(),
-            severity: "warning".into(),
+            category: speech_coach::domain::labels::AdviceCategory::Pace,
+            severity: speech_coach::domain::labels::Severity::Warning,
             title: "Слишком быстро".into(),
             observation: "168 слов/мин при норме 110–150".into(),
             recommendation: "Сделайте паузу после каждого тезиса.".into(),

@@ -10,18 +10,18 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::files::TEMP_PREFIX;
+
 use super::{Tier, TierError, TierName, TierStats, TierStatus, TierUsage};
 
 /// Extension of entry files; anything else in the directory is left alone (except our temps).
 const ENTRY_EXT: &str = "entry";
-/// Prefix of in-progress writes.
-const TEMP_PREFIX: &str = ".tmp-";
 /// A temp file older than this is a leftover of a crashed write (a live write takes ms).
 const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
 /// Eviction goes down to this fraction of the cap, so a full cache doesn't evict on every write.
@@ -400,31 +400,12 @@ impl Inner {
     ) -> Result<FileMeta, TierError> {
         let expires_at_ms = now_ms().saturating_add(ttl.as_millis() as u64);
         let bytes = envelope::encode(&self.namespace, key, expires_at_ms, value);
-        let tmp = self
-            .dir
-            .join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
-        let write = || -> io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            // Data on disk before the rename makes it visible: a crash leaves either the old
-            // entry or the new one, never a torn file under the real name.
-            f.sync_all()?;
-            std::fs::rename(&tmp, self.dir.join(file_name(key)))
-        };
-        let mut result = write();
-        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::NotFound) {
-            // The directory vanished (or was never creatable at start): try to (re)create it.
-            result = std::fs::create_dir_all(&self.dir).and_then(|_| write());
-        }
-        match result {
+        match crate::files::write_atomically(&self.dir, &file_name(key), &bytes) {
             Ok(()) => Ok(FileMeta {
                 bytes: bytes.len() as u64,
                 written: SystemTime::now(),
             }),
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                Err(disk_err("write", e))
-            }
+            Err(e) => Err(disk_err("write", e)),
         }
     }
 

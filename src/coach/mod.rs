@@ -256,8 +256,8 @@ pub(crate) mod test_support {
             },
             metrics,
             advice: vec![Advice {
-                category: "fillers".into(),
-                severity: "warning".into(),
+                category: crate::domain::labels::AdviceCategory::Fillers,
+                severity: crate::domain::labels::Severity::Warning,
                 title: "Много слов-паразитов".into(),
                 observation: "12 паразитов, 6.0 на 100 слов".into(),
                 recommendation: "Замените «ну» паузой.".into(),

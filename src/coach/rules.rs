@@ -6,7 +6,7 @@
 //! the recommendations. The sentences, in both languages, are the tables at the end of the file.
 
 use super::{FallbackReason, Feedback, FeedbackSource, Report};
-use crate::domain::labels::{PaceFlag, PauseClass, PhraseLength};
+use crate::domain::labels::{PaceFlag, PauseClass, PhraseLength, Severity};
 use crate::domain::metrics::{Advice, FillerMetrics, Metrics, PhraseMetrics, VoiceMetrics};
 use crate::domain::text::{Lang, Text, fixed, guillemets, mmss, tally};
 
@@ -258,7 +258,7 @@ fn voice_notes(n: &mut Notes, v: &VoiceMetrics) {
 /// The analyser's advice first (warnings, then suggestions), then our own; no repeats.
 fn recommendations(advice: &[Advice], own: &[String], l: Lang) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for severity in ["warning", "suggestion", "info"] {
+    for &severity in Severity::ALL {
         for a in advice.iter().filter(|a| a.severity == severity) {
             let r = a.recommendation.trim();
             if !r.is_empty() && !out.iter().any(|x| x == r) {

@@ -6,7 +6,7 @@
 //! the file, filled through [`super::text`].
 
 use super::analysis::AnalysisConfig;
-use super::labels::{PaceFlag, PauseClass, PhraseLength, VocabularyFlag};
+use super::labels::{AdviceCategory, PaceFlag, PauseClass, PhraseLength, Severity, VocabularyFlag};
 use super::metrics::{Advice, Metrics, TimeRef};
 use super::pace::flagged_stretches;
 use super::pauses::phrases_with_words;
@@ -50,7 +50,7 @@ const MAX_QUOTE_CHARS: usize = 140;
 /// measured (`{placeholders}` for the numbers) and what to do.
 #[derive(Debug, Clone, Copy)]
 struct Rule {
-    category: &'static str,
+    category: AdviceCategory,
     title: Text,
     observation: Text,
     recommendation: Text,
@@ -60,13 +60,13 @@ impl Rule {
     fn advise(
         self,
         l: Lang,
-        severity: &str,
+        severity: Severity,
         args: &[(&str, String)],
         evidence: Vec<TimeRef>,
     ) -> Advice {
         Advice {
-            category: self.category.into(),
-            severity: severity.into(),
+            category: self.category,
+            severity,
             title: l.fill(self.title, args),
             observation: l.fill(self.observation, args),
             recommendation: l.fill(self.recommendation, args),
@@ -129,7 +129,12 @@ fn no_speech(m: &Metrics, duration_sec: f64, l: Lang) -> Advice {
     } else {
         NO_SPEECH
     };
-    rule.advise(l, "warning", &args, vec![tref(0.0, duration_sec, None)])
+    rule.advise(
+        l,
+        Severity::Warning,
+        &args,
+        vec![tref(0.0, duration_sec, None)],
+    )
 }
 
 fn pace_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
@@ -151,20 +156,20 @@ fn pace_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
     ];
     if pace > band.max_wpm {
         let severity = if pace > band.max_wpm * (1.0 + PACE_WARNING_MARGIN) {
-            "warning"
+            Severity::Warning
         } else {
-            "suggestion"
+            Severity::Suggestion
         };
         vec![PACE_FAST.advise(l, severity, &args, refs(Some(PaceFlag::TooFast)))]
     } else if pace < band.min_wpm && pace > 0.0 {
         let severity = if pace < band.min_wpm * (1.0 - PACE_WARNING_MARGIN) {
-            "warning"
+            Severity::Warning
         } else {
-            "suggestion"
+            Severity::Suggestion
         };
         vec![PACE_SLOW.advise(l, severity, &args, refs(Some(PaceFlag::TooSlow)))]
     } else if pace > 0.0 {
-        let mut out = vec![PACE_OK.advise(l, "info", &args, Vec::new())];
+        let mut out = vec![PACE_OK.advise(l, Severity::Info, &args, Vec::new())];
         out.extend(pace_drift(&stretches, l));
         out
     } else {
@@ -186,7 +191,12 @@ fn pace_drift(stretches: &[(f64, f64, PaceFlag, f64)], l: Lang) -> Option<Advice
         ("wpm_words", wpm(l, s.3)),
         ("direction", l.text(direction).to_owned()),
     ];
-    Some(PACE_DRIFT.advise(l, "suggestion", &args, stretch_refs(stretches, None)))
+    Some(PACE_DRIFT.advise(
+        l,
+        Severity::Suggestion,
+        &args,
+        stretch_refs(stretches, None),
+    ))
 }
 
 /// Evidence of the stretches off the band (those of `flag` only, when given).
@@ -203,14 +213,14 @@ fn filler_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
     let f = &m.fillers;
     if f.total == 0 {
         let args = vec![("words", m.words_total.to_string())];
-        return vec![NO_FILLERS.advise(l, "info", &args, Vec::new())];
+        return vec![NO_FILLERS.advise(l, Severity::Info, &args, Vec::new())];
     }
     let severity = if f.per_100_words >= FILLERS_WARNING_PER_100 {
-        "warning"
+        Severity::Warning
     } else if f.per_100_words >= FILLERS_SUGGESTION_PER_100 {
-        "suggestion"
+        Severity::Suggestion
     } else {
-        "info"
+        Severity::Info
     };
     let top = tally(
         f.items.iter().take(3).map(|i| (i.word.as_str(), i.count)),
@@ -257,7 +267,7 @@ fn filler_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
             .take(MAX_EVIDENCE)
             .map(|b| tref(b.start_sec, b.end_sec, Some(b.count.to_string())))
             .collect();
-        out.push(FILLER_BURSTS.advise(l, "suggestion", &args, evidence));
+        out.push(FILLER_BURSTS.advise(l, Severity::Suggestion, &args, evidence));
     }
     out
 }
@@ -290,7 +300,7 @@ fn pause_advice(m: &Metrics, l: Lang, cfg: &AnalysisConfig) -> Vec<Advice> {
             ("context", after_word(l, &worst.word_before)),
         ];
         args.extend(limits.clone());
-        out.push(AWKWARD_PAUSES.advise(l, "warning", &args, evidence(&awkward)));
+        out.push(AWKWARD_PAUSES.advise(l, Severity::Warning, &args, evidence(&awkward)));
     }
     let long = of_class(PauseClass::Long);
     if !long.is_empty() {
@@ -300,7 +310,7 @@ fn pause_advice(m: &Metrics, l: Lang, cfg: &AnalysisConfig) -> Vec<Advice> {
             ("times", times.join(", ")),
         ];
         args.extend(limits.clone());
-        out.push(LONG_PAUSES.advise(l, "info", &args, evidence(&long)));
+        out.push(LONG_PAUSES.advise(l, Severity::Info, &args, evidence(&long)));
     }
     let phrase_pauses = p
         .events
@@ -312,7 +322,7 @@ fn pause_advice(m: &Metrics, l: Lang, cfg: &AnalysisConfig) -> Vec<Advice> {
             ("speaking", l.num(m.speaking_time_sec, 0)),
             ("min_pause", l.num(cfg.min_phrase_pause_sec, 1)),
         ];
-        out.push(NO_PAUSES.advise(l, "suggestion", &args, Vec::new()));
+        out.push(NO_PAUSES.advise(l, Severity::Suggestion, &args, Vec::new()));
     }
     out
 }
@@ -354,12 +364,12 @@ fn phrase_advice(
     ];
     if ph.length_class == Some(PhraseLength::Long) {
         let evidence = longest_phrases(spans, tokens, cfg);
-        out.push(LONG_PHRASES.advise(l, "suggestion", &args, evidence));
+        out.push(LONG_PHRASES.advise(l, Severity::Suggestion, &args, evidence));
     } else if ph.length_class == Some(PhraseLength::Short) && ph.count >= 3 {
-        out.push(SHORT_PHRASES.advise(l, "suggestion", &args, Vec::new()));
+        out.push(SHORT_PHRASES.advise(l, Severity::Suggestion, &args, Vec::new()));
     }
     if ph.count >= FLAT_RHYTHM_MIN_PHRASES && ph.rhythm_variation < FLAT_RHYTHM_CV {
-        out.push(FLAT_RHYTHM.advise(l, "suggestion", &args, Vec::new()));
+        out.push(FLAT_RHYTHM.advise(l, Severity::Suggestion, &args, Vec::new()));
     }
     out
 }
@@ -391,11 +401,11 @@ fn voice_advice(m: &Metrics, l: Lang, cfg: &AnalysisConfig) -> Vec<Advice> {
                 tref(s.start_sec, s.end_sec, Some(label))
             })
             .collect();
-        vec![MONOTONE.advise(l, "suggestion", &args, evidence)]
+        vec![MONOTONE.advise(l, Severity::Suggestion, &args, evidence)]
     } else if range < NARROW_PITCH_RANGE_ST {
-        vec![NARROW_PITCH.advise(l, "suggestion", &args, Vec::new())]
+        vec![NARROW_PITCH.advise(l, Severity::Suggestion, &args, Vec::new())]
     } else {
-        vec![LIVELY_VOICE.advise(l, "info", &args, Vec::new())]
+        vec![LIVELY_VOICE.advise(l, Severity::Info, &args, Vec::new())]
     }
 }
 
@@ -405,9 +415,9 @@ fn hedge_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
         return Vec::new();
     }
     let severity = if h.per_100_words >= HEDGES_WARNING_PER_100 {
-        "warning"
+        Severity::Warning
     } else {
-        "suggestion"
+        Severity::Suggestion
     };
     let top = tally(
         h.items.iter().take(3).map(|i| (i.text.as_str(), i.count)),
@@ -466,7 +476,7 @@ fn repetition_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
         .take(MAX_EVIDENCE)
         .map(|e| tref(e.start_sec, e.end_sec, Some(e.text.clone())))
         .collect();
-    vec![REPETITIONS.advise(l, "suggestion", &args, evidence)]
+    vec![REPETITIONS.advise(l, Severity::Suggestion, &args, evidence)]
 }
 
 fn overused_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
@@ -493,7 +503,7 @@ fn overused_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
     let evidence = occurrences
         .map(|o| tref(o.start_sec, o.end_sec, Some(top.text.clone())))
         .collect();
-    let mut advice = OVERUSED.advise(l, "suggestion", &args, evidence);
+    let mut advice = OVERUSED.advise(l, Severity::Suggestion, &args, evidence);
     advice.observation += &optional(l, phrases.len() > 1, OVERUSED_OTHERS, &args);
     vec![advice]
 }
@@ -517,7 +527,7 @@ fn vocabulary_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
         ("band_hi", l.num(v.reference_band[1], 2)),
         ("top", top),
     ];
-    vec![NARROW_VOCABULARY.advise(l, "suggestion", &args, Vec::new())]
+    vec![NARROW_VOCABULARY.advise(l, Severity::Suggestion, &args, Vec::new())]
 }
 
 fn sentence_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
@@ -542,15 +552,7 @@ fn sentence_advice(m: &Metrics, l: Lang) -> Vec<Advice> {
         .take(MAX_EVIDENCE)
         .map(|q| tref(q.start_sec, q.end_sec, Some(format!("{}", q.words))))
         .collect();
-    vec![LONG_SENTENCES.advise(l, "suggestion", &args, evidence)]
-}
-
-fn severity_rank(s: &str) -> u8 {
-    match s {
-        "warning" => 0,
-        "suggestion" => 1,
-        _ => 2,
-    }
+    vec![LONG_SENTENCES.advise(l, Severity::Suggestion, &args, evidence)]
 }
 
 /// All advice, most severe first.
@@ -577,7 +579,7 @@ pub fn advise(
     out.extend(overused_advice(m, l));
     out.extend(vocabulary_advice(m, l));
     out.extend(sentence_advice(m, l));
-    out.sort_by_key(|a| severity_rank(&a.severity));
+    out.sort_by_key(|a| a.severity);
     out
 }
 
@@ -650,14 +652,14 @@ pub fn history_advice(trends: &[MetricProgress], language: &str) -> Vec<Advice> 
                 SAME_AS
             };
             let (severity, recommendation) = match t.improved {
-                Some(true) => ("info", HISTORY_BETTER),
-                Some(false) => ("suggestion", HISTORY_WORSE),
-                None => ("info", HISTORY_NO_CHANGE),
+                Some(true) => (Severity::Info, HISTORY_BETTER),
+                Some(false) => (Severity::Suggestion, HISTORY_WORSE),
+                None => (Severity::Info, HISTORY_NO_CHANGE),
             };
             let label = l.text(name.label);
             Some(Advice {
-                category: "progress".into(),
-                severity: severity.into(),
+                category: AdviceCategory::Progress,
+                severity,
                 title: l.fill(HISTORY_TITLE, &[("label", label.to_owned())]),
                 observation: format!(
                     "{label}: {}, {} {} ({source}).",
@@ -711,7 +713,7 @@ const FASTER: Text = Text::new("быстрее", "faster");
 const SLOWER: Text = Text::new("медленнее", "slower");
 
 const NO_SPEECH: Rule = Rule {
-    category: "general",
+    category: AdviceCategory::General,
     title: Text::new("Речь не найдена", "No speech found"),
     observation: Text::new(
         "В записи длиной {duration} с не найдено речи.",
@@ -732,7 +734,7 @@ const NO_SPEECH_BUT_VOICE: Rule = Rule {
 };
 
 const PACE_FAST: Rule = Rule {
-    category: "pace",
+    category: AdviceCategory::Pace,
     title: Text::new("Слишком быстрый темп", "Speaking too fast"),
     observation: Text::new(
         "Темп {wpm_words} в минуту при комфортных {band}.",
@@ -745,7 +747,7 @@ const PACE_FAST: Rule = Rule {
 };
 
 const PACE_SLOW: Rule = Rule {
-    category: "pace",
+    category: AdviceCategory::Pace,
     title: Text::new("Слишком медленный темп", "Speaking too slowly"),
     observation: Text::new(
         "Темп {wpm_words} в минуту при комфортных {band}; паузы занимают {pauses_sec} с из {speaking_sec} с речи.",
@@ -758,7 +760,7 @@ const PACE_SLOW: Rule = Rule {
 };
 
 const PACE_OK: Rule = Rule {
-    category: "pace",
+    category: AdviceCategory::Pace,
     title: Text::new("Комфортный темп", "Comfortable pace"),
     observation: Text::new(
         "Темп {wpm_words} в минуту — в пределах {band}.",
@@ -771,7 +773,7 @@ const PACE_OK: Rule = Rule {
 };
 
 const PACE_DRIFT: Rule = Rule {
-    category: "pace",
+    category: AdviceCategory::Pace,
     title: Text::new("Темп местами сбивается", "The pace drifts in places"),
     observation: Text::new(
         "На {span} темп {wpm_words} в минуту — {direction} комфортного.",
@@ -784,7 +786,7 @@ const PACE_DRIFT: Rule = Rule {
 };
 
 const NO_FILLERS: Rule = Rule {
-    category: "fillers",
+    category: AdviceCategory::Fillers,
     title: Text::new("Без слов-паразитов", "No filler words"),
     observation: Text::new(
         "На {words} слов — ни одного слова-паразита и ни одного «э-э».",
@@ -797,7 +799,7 @@ const NO_FILLERS: Rule = Rule {
 };
 
 const FILLERS: Rule = Rule {
-    category: "fillers",
+    category: AdviceCategory::Fillers,
     title: Text::new("Слова-паразиты", "Filler words"),
     observation: Text::new(
         "{fillers}: {per100} на 100 слов, {per_minute} в минуту.",
@@ -819,7 +821,7 @@ const FILLERS_NO_WORD_REC: Text = Text::new(
 );
 
 const FILLER_BURSTS: Rule = Rule {
-    category: "fillers",
+    category: AdviceCategory::Fillers,
     title: Text::new("Скопления слов-паразитов", "Clusters of fillers"),
     observation: Text::new(
         "{clusters}; самое плотное — {fillers} за {sec} с на {span}.",
@@ -832,7 +834,7 @@ const FILLER_BURSTS: Rule = Rule {
 };
 
 const AWKWARD_PAUSES: Rule = Rule {
-    category: "pauses",
+    category: AdviceCategory::Pauses,
     title: Text::new("Затянутые паузы", "Awkwardly long pauses"),
     observation: Text::new(
         "{pauses} дольше {long_max} с; самая длинная — {worst_sec} с на {worst_at}{context}.",
@@ -845,7 +847,7 @@ const AWKWARD_PAUSES: Rule = Rule {
 };
 
 const LONG_PAUSES: Rule = Rule {
-    category: "pauses",
+    category: AdviceCategory::Pauses,
     title: Text::new("Длинные паузы", "Long pauses"),
     observation: Text::new(
         "{pauses} от {deliberate_max} до {long_max} с (на {times}).",
@@ -858,7 +860,7 @@ const LONG_PAUSES: Rule = Rule {
 };
 
 const NO_PAUSES: Rule = Rule {
-    category: "pauses",
+    category: AdviceCategory::Pauses,
     title: Text::new("Речь без пауз", "Speech without pauses"),
     observation: Text::new(
         "За {speaking} с речи нет ни одной паузы длиннее {min_pause} с.",
@@ -871,7 +873,7 @@ const NO_PAUSES: Rule = Rule {
 };
 
 const LONG_PHRASES: Rule = Rule {
-    category: "phrasing",
+    category: AdviceCategory::Phrasing,
     title: Text::new("Длинные фразы без пауз", "Long stretches without a pause"),
     observation: Text::new(
         "В среднем {avg_words} слов между паузами; самая длинная фраза — {max_words} слов, {max_sec} с.",
@@ -884,7 +886,7 @@ const LONG_PHRASES: Rule = Rule {
 };
 
 const SHORT_PHRASES: Rule = Rule {
-    category: "phrasing",
+    category: AdviceCategory::Phrasing,
     title: Text::new("Рубленая речь", "Choppy phrasing"),
     observation: Text::new(
         "В среднем {avg_words} слов между паузами ({phrases_n} фраз).",
@@ -897,7 +899,7 @@ const SHORT_PHRASES: Rule = Rule {
 };
 
 const FLAT_RHYTHM: Rule = Rule {
-    category: "phrasing",
+    category: AdviceCategory::Phrasing,
     title: Text::new("Однообразный ритм", "Monotonous rhythm"),
     observation: Text::new(
         "{phrases} почти одной длины: {min_sec}–{max_sec} с (вариация {variation}).",
@@ -910,7 +912,7 @@ const FLAT_RHYTHM: Rule = Rule {
 };
 
 const MONOTONE: Rule = Rule {
-    category: "voice",
+    category: AdviceCategory::Voice,
     title: Text::new("Монотонные участки", "Monotone stretches"),
     observation: Text::new(
         "{stretches} общей длиной {total} с, где высота голоса почти не меняется (разброс меньше {std} полутона); первый — {first}.",
@@ -923,7 +925,7 @@ const MONOTONE: Rule = Rule {
 };
 
 const NARROW_PITCH: Rule = Rule {
-    category: "voice",
+    category: AdviceCategory::Voice,
     title: Text::new("Узкий диапазон голоса", "Narrow pitch range"),
     observation: Text::new(
         "Высота голоса меняется в пределах {range} полутонов (медиана {median} Гц).",
@@ -936,7 +938,7 @@ const NARROW_PITCH: Rule = Rule {
 };
 
 const LIVELY_VOICE: Rule = Rule {
-    category: "voice",
+    category: AdviceCategory::Voice,
     title: Text::new("Живая интонация", "Lively intonation"),
     observation: Text::new(
         "Высота голоса меняется в пределах {range} полутонов (медиана {median} Гц), монотонных участков нет.",
@@ -949,7 +951,7 @@ const LIVELY_VOICE: Rule = Rule {
 };
 
 const HEDGES: Rule = Rule {
-    category: "words",
+    category: AdviceCategory::Words,
     title: Text::new("Оговорки и пустые слова", "Hedges and weak words"),
     observation: Text::new(
         "Оговорки и пустые усилители: {total} — {per100} на 100 слов, {per_minute} в минуту. Чаще всего: {top}.",
@@ -967,7 +969,7 @@ const HEDGES_WORST: Text = Text::new(
 
 /// English says the bare numbers ("1 repeats"), as it always has.
 const REPETITIONS: Rule = Rule {
-    category: "fillers",
+    category: AdviceCategory::Fillers,
     title: Text::new("Повторы и фальстарты", "Repeats and false starts"),
     observation: Text::new(
         "{repeats} и {restarts} ({per100} на 100 слов); первый — {first} на {first_at}. Вместе со словами-паразитами — {disfluencies}, {disfluencies_per100} на 100 слов.",
@@ -980,7 +982,7 @@ const REPETITIONS: Rule = Rule {
 };
 
 const OVERUSED: Rule = Rule {
-    category: "words",
+    category: AdviceCategory::Words,
     title: Text::new("Заезженные фразы", "Over-used phrases"),
     observation: Text::new(
         "Фраза {phrase} звучит {count} раз (на {times}).",
@@ -994,7 +996,7 @@ const OVERUSED: Rule = Rule {
 const OVERUSED_OTHERS: Text = Text::new(" Также: {others}.", " Also: {others}.");
 
 const NARROW_VOCABULARY: Rule = Rule {
-    category: "words",
+    category: AdviceCategory::Words,
     title: Text::new("Бедный словарь", "Narrow vocabulary"),
     observation: Text::new(
         "Разнообразие слов (MATTR по окну в {window} слов) — {mattr} при обычных {band_lo}–{band_hi}. Чаще всего: {top}.",
@@ -1007,7 +1009,7 @@ const NARROW_VOCABULARY: Rule = Rule {
 };
 
 const LONG_SENTENCES: Rule = Rule {
-    category: "phrasing",
+    category: AdviceCategory::Phrasing,
     title: Text::new("Слишком длинные предложения", "Sentences that never end"),
     observation: Text::new(
         "{long_count} из {sentences} длиннее {long_words} слов; самое длинное — {longest_words} слов на {longest_at}: {longest}.",
@@ -1117,18 +1119,18 @@ mod moment_tests {
             pitch_std_semitones: 0.5,
         }];
         let cfg = AnalysisConfig::default();
-        let observation = |language: &str, category: &str| -> String {
+        let observation = |language: &str, category: AdviceCategory| -> String {
             advise(&m, &[], &[], 3800.0, language, &cfg)
                 .into_iter()
-                .find(|a| a.category == category && a.severity != "info")
+                .find(|a| a.category == category && a.severity != Severity::Info)
                 .map(|a| a.observation)
                 .unwrap_or_default()
         };
-        let repeats = observation("ru", "fillers");
+        let repeats = observation("ru", AdviceCategory::Fillers);
         assert!(repeats.contains("«мы мы» на 1:01:40."), "{repeats}");
-        let pause = observation("en", "pauses");
+        let pause = observation("en", AdviceCategory::Pauses);
         assert!(pause.contains("7.0 s at 1:01:40."), "{pause}");
-        let voice = observation("ru", "voice");
+        let voice = observation("ru", AdviceCategory::Voice);
         assert!(voice.contains("первый — 1:01:01–1:01:30."), "{voice}");
     }
 }
@@ -1136,6 +1138,7 @@ mod moment_tests {
 #[cfg(test)]
 mod history_tests {
     use super::history_advice;
+    use crate::domain::labels::AdviceCategory;
     use crate::domain::progress::{MetricValues, Sample, progress};
 
     fn sample(i: usize, fillers: f64) -> Sample {
@@ -1158,7 +1161,7 @@ mod history_tests {
         let trends = progress(&s, 5);
         let en = history_advice(&trends, "en");
         assert_eq!(en.len(), 1, "only metrics with a baseline: {en:?}");
-        assert_eq!(en[0].category, "progress");
+        assert_eq!(en[0].category, AdviceCategory::Progress);
         assert_eq!(
             en[0].observation,
             "Fillers: 3.1/min, down from 7.4/min (your median of 4 rehearsals)."

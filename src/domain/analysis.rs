@@ -416,7 +416,7 @@ pub fn analyze(input: &AnalysisInput, cfg: &AnalysisConfig) -> Analysis {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::labels::TimelineKind;
+    use crate::domain::labels::{AdviceCategory, Severity, TimelineKind};
     use crate::domain::transcript::{Segment, Word};
 
     /// A transcript of `text` whose words are `word_sec` long, back to back from `start`.
@@ -559,7 +559,7 @@ mod tests {
         let advice = a
             .advice
             .iter()
-            .find(|x| x.category == "fillers" && x.severity == "warning")
+            .find(|x| x.category == AdviceCategory::Fillers && x.severity == Severity::Warning)
             .unwrap();
         assert!(
             advice.observation.contains("6 слов-паразитов"),
@@ -653,7 +653,7 @@ mod tests {
         assert!(
             a.advice
                 .iter()
-                .any(|x| x.category == "pauses" && x.severity == "warning")
+                .any(|x| x.category == AdviceCategory::Pauses && x.severity == Severity::Warning)
         );
         let starts: Vec<f64> = a.timeline.iter().map(|e| e.start_sec).collect();
         assert!(starts.windows(2).all(|p| p[0] <= p[1]));

@@ -125,6 +125,35 @@ labels! {
     }
 }
 
+labels! {
+    /// What an advice is about.
+    AdviceCategory {
+        Pace = "pace",
+        Fillers = "fillers",
+        Pauses = "pauses",
+        Phrasing = "phrasing",
+        Voice = "voice",
+        /// What the words say: hedges, repeats, over-used phrases, vocabulary, sentences.
+        Words = "words",
+        /// About the recording as a whole (no speech heard).
+        General = "general",
+        /// The change against the speaker's earlier rehearsals.
+        Progress = "progress",
+    }
+}
+
+labels! {
+    /// How much an advice matters. Declared most severe first: sorting puts warnings first.
+    Severity {
+        /// Costs the audience's attention: fix it first.
+        Warning = "warning",
+        /// Worth working on.
+        Suggestion = "suggestion",
+        /// Fine as it is, or only informative.
+        Info = "info",
+    }
+}
+
 impl TimelineKind {
     /// Order of kinds at the same start: wide context first, point events last.
     pub fn rank(self) -> u8 {

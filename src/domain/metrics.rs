@@ -4,8 +4,8 @@
 //! rename nothing without bumping `ANALYSIS_VERSION`.
 
 use super::labels::{
-    FillerSource, PaceFlag, PauseClass, PhraseLength, RepetitionKind, TimelineKind, VocabularyFlag,
-    WordKind,
+    AdviceCategory, FillerSource, PaceFlag, PauseClass, PhraseLength, RepetitionKind, Severity,
+    TimelineKind, VocabularyFlag, WordKind,
 };
 use serde::{Deserialize, Serialize};
 
@@ -198,10 +198,8 @@ pub struct MonotoneStretch {
 /// One piece of advice, grounded in a measured number or moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Advice {
-    /// `pace` | `fillers` | `pauses` | `phrasing` | `voice` | `words` | `general`.
-    pub category: String,
-    /// `info` | `suggestion` | `warning`.
-    pub severity: String,
+    pub category: AdviceCategory,
+    pub severity: Severity,
     pub title: String,
     /// What was measured, with the number.
     pub observation: String,

@@ -23,8 +23,9 @@ pub struct HistoryConfig {
     /// `HISTORY_BASELINE_REHEARSALS`: the baseline is the median of this many previous
     /// rehearsals. Default 5.
     pub baseline_rehearsals: usize,
-    /// `HISTORY_OUTBOX_CAPACITY`: rehearsal writes kept in memory for retry while the database
-    /// is down; past it new rehearsals are reported as not recorded. Default 1000.
+    /// `HISTORY_OUTBOX_CAPACITY`: rehearsal writes kept for retry while the database is down
+    /// (in memory and as files in [`HistoryConfig::outbox_dir`]); past it new rehearsals are
+    /// reported as not recorded. Default 1000.
     pub outbox_capacity: usize,
     /// `HISTORY_RETRY_INTERVAL_MS`: how often pending writes are retried, ms. Default 1000.
     pub retry_interval: Duration,
@@ -50,6 +51,12 @@ impl Default for HistoryConfig {
 }
 
 impl HistoryConfig {
+    /// Where rehearsal writes waiting for the database are kept across restarts:
+    /// `<DATA_DIR>/history-outbox`.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("history-outbox")
+    }
+
     /// The database URL to open: `DATABASE_URL`, else the SQLite file in `DATA_DIR`.
     pub fn url(&self) -> String {
         use secrecy::ExposeSecret;

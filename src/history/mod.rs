@@ -5,7 +5,8 @@
 //! - `config`: [`HistoryConfig`], every setting with its environment variable.
 //! - `id`: [`SpeakerId`], [`RehearsalId`]: 128 random bits, parsed strictly.
 //! - `store`: [`Store`], the SQL (one text for both backends) and embedded migrations.
-//! - `outbox`: [`Outbox`], writes kept for retry while the database is down.
+//! - `outbox`: [`Outbox`], writes kept for retry while the database is down (files in
+//!   `<DATA_DIR>/history-outbox`, so a restart does not lose them).
 //!
 //! The progress math (baseline, deltas, best, goal status) is pure and lives in
 //! [`crate::domain::progress`]; the endpoints are in `http::speakers`.
@@ -55,9 +56,18 @@ impl History {
     /// the service from starting.
     pub fn open(config: HistoryConfig) -> Result<Arc<Self>, String> {
         let store = Store::open(&config)?;
+        let (outbox, found) = Outbox::open(config.outbox_dir(), config.outbox_capacity);
+        if found.pending > 0 || found.unreadable > 0 {
+            tracing::info!(
+                pending = found.pending,
+                unreadable = found.unreadable,
+                dir = %config.outbox_dir().display(),
+                "rehearsal writes of an earlier run found: retried"
+            );
+        }
         Ok(Arc::new(Self {
             store,
-            outbox: Outbox::new(config.outbox_capacity),
+            outbox,
             available: AtomicBool::new(true),
             wake: Notify::new(),
             config,
@@ -106,7 +116,8 @@ impl History {
         if !self.outbox.is_empty() {
             tracing::warn!(
                 pending = self.outbox.len(),
-                "stopping with rehearsal writes the database never took: they are lost"
+                dir = %self.config.outbox_dir().display(),
+                "stopping with rehearsal writes the database has not taken: kept for the next start"
             );
         }
     }
@@ -116,13 +127,13 @@ impl History {
         while let Some(row) = self.outbox.front() {
             match self.seen(self.store.insert_rehearsal(&row).await) {
                 Ok(()) => {
-                    self.outbox.pop_done(&row.id);
+                    self.outbox.pop_done(&row.id).await;
                     self.outbox.landed.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(rehearsal = %row.id, "pending rehearsal recorded");
                 }
                 Err(StoreError::Unavailable(_)) => return,
                 Err(e) => {
-                    self.outbox.pop_done(&row.id);
+                    self.outbox.pop_done(&row.id).await;
                     self.outbox.dropped.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(rehearsal = %row.id, error = %e, "pending rehearsal given up");
                 }
@@ -171,7 +182,7 @@ impl History {
             Ok(()) => RecordOutcome::Recorded,
             Err(StoreError::Unavailable(e)) => {
                 tracing::warn!(rehearsal = %row.id, error = %e, "rehearsal write queued for retry");
-                if self.outbox.push(row) {
+                if self.outbox.push(row).await {
                     self.wake.notify_one();
                     RecordOutcome::Pending
                 } else {
@@ -194,7 +205,7 @@ impl History {
 
     /// Erases a speaker and its rehearsals (pending writes too); `None` if unknown.
     pub async fn delete_speaker(&self, id: &SpeakerId) -> Result<Option<u64>, StoreError> {
-        let pending = self.outbox.forget_speaker(id.as_str()) as u64;
+        let pending = self.outbox.forget_speaker(id.as_str()).await as u64;
         let erased = self.seen(self.store.delete_speaker(id.as_str()).await)?;
         Ok(erased.map(|n| n + pending))
     }

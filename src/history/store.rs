@@ -87,8 +87,8 @@ macro_rules! on_pool {
     };
 }
 
-/// One rehearsal row to insert.
-#[derive(Debug, Clone)]
+/// One rehearsal row to insert (also the outbox's file format, hence serde).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RehearsalRow {
     pub id: String,
     pub speaker_id: String,

@@ -297,142 +297,170 @@ impl JobRecord {
             return Vec::new();
         }
         self.updated_at_ms = now_ms;
-        let mut events = Vec::new();
         match update {
-            JobUpdate::Queued { ticket } => {
-                self.queue_ticket = ticket;
-                if self.state == JobState::Queued {
-                    self.stage = Stage::Queued;
-                    events.push(self.push(
-                        EventKind::Stage,
-                        json!({"stage": Stage::Queued, "queue_ticket": ticket}),
-                    ));
-                }
-            }
-            JobUpdate::Stage { stage } => {
-                if stage == Stage::Queued || stage == self.stage {
-                    return events;
-                }
-                if self.state == JobState::Queued {
-                    self.state = JobState::Running;
-                    self.queue_ticket = None;
-                    events.push(self.push(
-                        EventKind::State,
-                        json!({"state": self.state, "stage": stage}),
-                    ));
-                }
-                self.stage = stage;
-                if stage == Stage::Asr {
-                    self.asr_started_at_ms = Some(now_ms);
-                }
-                if stage > Stage::Asr
-                    && let Some(total) = self.progress.audio_sec_total
-                {
-                    // Past the recogniser, all the audio is transcribed.
-                    self.progress.audio_sec_done = total;
-                    self.progress.fraction = 1.0;
-                }
-                self.eta_sec = self.eta_after_asr(stage);
-                events.push(self.push(EventKind::Stage, json!({"stage": stage})));
-            }
+            JobUpdate::Queued { ticket } => self.on_queued(ticket).into_iter().collect(),
+            JobUpdate::Stage { stage } => self.on_stage(stage, now_ms),
             JobUpdate::Window {
                 audio_sec_done,
                 audio_sec_total,
                 words,
-            } => {
-                let total = audio_sec_total.max(0.0);
-                let done = audio_sec_done
-                    .clamp(0.0, total)
-                    .max(self.progress.audio_sec_done);
-                self.progress = JobProgress {
-                    audio_sec_done: done,
-                    audio_sec_total: Some(total),
-                    fraction: if total > 0.0 {
-                        (done / total).min(1.0)
-                    } else {
-                        1.0
-                    },
-                };
-                let elapsed_sec = self
-                    .asr_started_at_ms
-                    .map_or(0.0, |t| now_ms.saturating_sub(t) as f64 / 1000.0);
-                self.eta_sec = (done > 0.0).then(|| {
-                    elapsed_sec / done * (total - done) + total / 60.0 * POST_ASR_SEC_PER_AUDIO_MIN
-                });
-                let text = join_words(&words);
-                if !text.is_empty() {
-                    if !self.partial.text.is_empty() {
-                        self.partial.text.push(' ');
-                    }
-                    self.partial.text.push_str(&text);
-                }
-                self.partial.words.extend(words.iter().cloned());
-                let data = json!({
-                    "progress": self.progress,
-                    "eta_sec": self.eta_sec,
-                    "words": words,
-                    "text": text,
-                });
-                events.push(self.push(EventKind::Progress, data));
-            }
-            JobUpdate::Done { report, cache } => {
-                let total = report.audio.duration_sec;
-                self.state = JobState::Done;
-                self.queue_ticket = None;
-                self.eta_sec = Some(0.0);
-                self.progress = JobProgress {
-                    audio_sec_done: total,
-                    audio_sec_total: Some(total),
-                    fraction: 1.0,
-                };
-                self.partial = Partial {
-                    text: report.transcript.text.clone(),
-                    words: report.transcript.words.clone(),
-                };
-                self.report = Some(*report);
-                events.push(self.push(
-                    EventKind::Done,
-                    json!({"state": self.state, "progress": self.progress, "cache": cache}),
-                ));
-            }
-            JobUpdate::Failed { error } => {
-                self.state = JobState::Failed;
-                self.queue_ticket = None;
-                self.eta_sec = None;
-                let data = json!({"state": self.state, "error": error});
-                self.error = Some(error);
-                events.push(self.push(EventKind::Failed, data));
-            }
+            } => vec![self.on_window(audio_sec_done, audio_sec_total, words, now_ms)],
+            JobUpdate::Done { report, cache } => vec![self.on_done(*report, cache)],
+            JobUpdate::Failed { error } => vec![self.on_failed(error)],
             JobUpdate::Claimed {
                 worker,
                 attempt,
                 retry_reason,
-            } => {
-                if attempt > 1 {
-                    self.state = JobState::Queued;
-                    self.stage = Stage::Queued;
-                    self.progress = JobProgress::default();
-                    self.partial = Partial::default();
-                    self.eta_sec = None;
-                    self.asr_started_at_ms = None;
-                }
-                self.queue_ticket = None;
-                self.worker = Some(worker.clone());
-                self.attempt = attempt;
-                events.push(self.push(
-                    EventKind::State,
-                    json!({"state": self.state, "stage": self.stage, "worker": worker,
-                           "attempt": attempt, "retry_reason": retry_reason}),
-                ));
-            }
-            JobUpdate::Cancelled => {
-                self.state = JobState::Cancelled;
-                self.queue_ticket = None;
-                self.eta_sec = None;
-                events.push(self.push(EventKind::Cancelled, json!({"state": self.state})));
-            }
+            } => vec![self.on_claimed(worker, attempt, retry_reason)],
+            JobUpdate::Cancelled => vec![self.on_cancelled()],
         }
+    }
+
+    fn on_queued(&mut self, ticket: Option<u64>) -> Option<JobEvent> {
+        self.queue_ticket = ticket;
+        (self.state == JobState::Queued).then(|| {
+            self.stage = Stage::Queued;
+            self.push(
+                EventKind::Stage,
+                json!({"stage": Stage::Queued, "queue_ticket": ticket}),
+            )
+        })
+    }
+
+    /// A new stage; the first one past the queue also starts the job.
+    fn on_stage(&mut self, stage: Stage, now_ms: u64) -> Vec<JobEvent> {
+        let mut events = Vec::new();
+        if stage == Stage::Queued || stage == self.stage {
+            return events;
+        }
+        if self.state == JobState::Queued {
+            self.state = JobState::Running;
+            self.queue_ticket = None;
+            events.push(self.push(
+                EventKind::State,
+                json!({"state": self.state, "stage": stage}),
+            ));
+        }
+        self.stage = stage;
+        if stage == Stage::Asr {
+            self.asr_started_at_ms = Some(now_ms);
+        }
+        if stage > Stage::Asr
+            && let Some(total) = self.progress.audio_sec_total
+        {
+            // Past the recogniser, all the audio is transcribed.
+            self.progress.audio_sec_done = total;
+            self.progress.fraction = 1.0;
+        }
+        self.eta_sec = self.eta_after_asr(stage);
+        events.push(self.push(EventKind::Stage, json!({"stage": stage})));
         events
+    }
+
+    /// A recogniser window is done: progress, ETA and the window's words.
+    fn on_window(
+        &mut self,
+        audio_sec_done: f64,
+        audio_sec_total: f64,
+        words: Vec<Word>,
+        now_ms: u64,
+    ) -> JobEvent {
+        let total = audio_sec_total.max(0.0);
+        let done = audio_sec_done
+            .clamp(0.0, total)
+            .max(self.progress.audio_sec_done);
+        self.progress = JobProgress {
+            audio_sec_done: done,
+            audio_sec_total: Some(total),
+            fraction: if total > 0.0 {
+                (done / total).min(1.0)
+            } else {
+                1.0
+            },
+        };
+        let elapsed_sec = self
+            .asr_started_at_ms
+            .map_or(0.0, |t| now_ms.saturating_sub(t) as f64 / 1000.0);
+        self.eta_sec = (done > 0.0).then(|| {
+            elapsed_sec / done * (total - done) + total / 60.0 * POST_ASR_SEC_PER_AUDIO_MIN
+        });
+        let text = join_words(&words);
+        if !text.is_empty() {
+            if !self.partial.text.is_empty() {
+                self.partial.text.push(' ');
+            }
+            self.partial.text.push_str(&text);
+        }
+        self.partial.words.extend(words.iter().cloned());
+        let data = json!({
+            "progress": self.progress,
+            "eta_sec": self.eta_sec,
+            "words": words,
+            "text": text,
+        });
+        self.push(EventKind::Progress, data)
+    }
+
+    fn on_done(&mut self, report: Report, cache: String) -> JobEvent {
+        let total = report.audio.duration_sec;
+        self.state = JobState::Done;
+        self.queue_ticket = None;
+        self.eta_sec = Some(0.0);
+        self.progress = JobProgress {
+            audio_sec_done: total,
+            audio_sec_total: Some(total),
+            fraction: 1.0,
+        };
+        self.partial = Partial {
+            text: report.transcript.text.clone(),
+            words: report.transcript.words.clone(),
+        };
+        self.report = Some(report);
+        self.push(
+            EventKind::Done,
+            json!({"state": self.state, "progress": self.progress, "cache": cache}),
+        )
+    }
+
+    fn on_failed(&mut self, error: JobError) -> JobEvent {
+        self.state = JobState::Failed;
+        self.queue_ticket = None;
+        self.eta_sec = None;
+        let data = json!({"state": self.state, "error": error});
+        self.error = Some(error);
+        self.push(EventKind::Failed, data)
+    }
+
+    /// A worker took the job; a later attempt starts it over.
+    fn on_claimed(
+        &mut self,
+        worker: String,
+        attempt: u32,
+        retry_reason: Option<String>,
+    ) -> JobEvent {
+        if attempt > 1 {
+            self.state = JobState::Queued;
+            self.stage = Stage::Queued;
+            self.progress = JobProgress::default();
+            self.partial = Partial::default();
+            self.eta_sec = None;
+            self.asr_started_at_ms = None;
+        }
+        self.queue_ticket = None;
+        self.worker = Some(worker.clone());
+        self.attempt = attempt;
+        self.push(
+            EventKind::State,
+            json!({"state": self.state, "stage": self.stage, "worker": worker,
+                   "attempt": attempt, "retry_reason": retry_reason}),
+        )
+    }
+
+    fn on_cancelled(&mut self) -> JobEvent {
+        self.state = JobState::Cancelled;
+        self.queue_ticket = None;
+        self.eta_sec = None;
+        self.push(EventKind::Cancelled, json!({"state": self.state}))
     }
 
     /// After the recogniser only the fast stages remain.

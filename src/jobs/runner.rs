@@ -341,6 +341,36 @@ impl Jobs {
             .ok_or_else(|| StoreError("a job vanished right after it was created".into()).into())
     }
 
+    /// Drives an analysis while applying its progress events to the job's record, until it ends
+    /// or `cancel` fires (`None`: dropping the analysis future is the cancelling leave, its sink
+    /// then says "cancelled", see `AnalysisService::analyze`). `on_event` runs before each event
+    /// is applied; the events reported just before the end are applied too.
+    pub(super) async fn follow(
+        &self,
+        id: &JobId,
+        analyzing: impl Future<Output = Result<Analyzed, AnalysisError>>,
+        rx: &mut mpsc::UnboundedReceiver<ProgressEvent>,
+        cancel: &CancellationToken,
+        mut on_event: impl FnMut(),
+    ) -> Option<Result<Analyzed, AnalysisError>> {
+        tokio::pin!(analyzing);
+        let result = loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break None,
+                Some(event) = rx.recv() => {
+                    on_event();
+                    self.apply(id, event_update(event)).await;
+                }
+                result = &mut analyzing => break Some(result),
+            }
+        };
+        while let Ok(event) = rx.try_recv() {
+            self.apply(id, event_update(event)).await;
+        }
+        result
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn run<K: Send + Sync + 'static>(
         self: Arc<Self>,
@@ -354,30 +384,21 @@ impl Jobs {
         let id = record.id.clone();
         let request_id = record.request_id.clone();
         let mut accept_tx = Some(accept_tx);
-        let result = {
-            let analysis = self.analysis.clone();
-            let analyzing = analysis.analyze(job, keep_alive);
-            tokio::pin!(analyzing);
-            loop {
-                tokio::select! {
-                    biased;
-                    // Dropping the analysis future (leaving this block) is the cancelling leave:
-                    // our sink now says "cancelled", see AnalysisService::analyze.
-                    _ = cancel.cancelled() => break None,
-                    Some(event) = rx.recv() => {
-                        if let Some(tx) = accept_tx.take() {
-                            let _ = tx.send(Acceptance::Accepted);
-                        }
-                        self.apply(&id, event_update(event)).await;
-                    }
-                    result = &mut analyzing => break Some(result),
-                }
+        let analysis = self.analysis.clone();
+        let accepted = || {
+            if let Some(tx) = accept_tx.take() {
+                let _ = tx.send(Acceptance::Accepted);
             }
         };
-        // What the analysis reported just before it ended.
-        while let Ok(event) = rx.try_recv() {
-            self.apply(&id, event_update(event)).await;
-        }
+        let result = self
+            .follow(
+                &id,
+                analysis.analyze(job, keep_alive),
+                &mut rx,
+                &cancel,
+                accepted,
+            )
+            .await;
         let update = match result {
             None => JobUpdate::Cancelled,
             Some(Ok(analyzed)) => self.done(&record, analyzed).await,
@@ -488,7 +509,7 @@ impl Jobs {
     }
 }
 
-pub(super) fn event_update(event: ProgressEvent) -> JobUpdate {
+fn event_update(event: ProgressEvent) -> JobUpdate {
     match event {
         ProgressEvent::Queued { ticket } => JobUpdate::Queued { ticket },
         ProgressEvent::Stage(stage) => JobUpdate::Stage { stage },

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::record::{JobError, JobRecord, JobUpdate};
 use super::redis_store::{Delivery, RedisJobs};
-use super::runner::{JobSink, Jobs, event_update};
+use super::runner::{JobSink, Jobs};
 use super::{JobId, now_ms};
 use crate::config::RedisJobsConfig;
 use crate::pipeline::service::is_cancellation;
@@ -219,42 +219,15 @@ impl Run {
             // ending the entry.
             return Ending::Finished;
         }
-        let lost_reason = || {
-            format!(
-                "the worker running it stopped (no heartbeat for {:?})",
-                self.cfg.reclaim_after()
-            )
-        };
-        if attempt.number > self.cfg.max_attempts {
-            let reason = attempt.last_error.clone().unwrap_or_else(lost_reason);
-            let error = failure(
-                &record,
-                500,
-                "job_failed",
-                format!(
-                    "the job failed {} times; last: {reason}",
-                    self.cfg.max_attempts
-                ),
-            );
-            return self.finish(id, JobUpdate::Failed { error }).await;
+        if let Some(update) = self.refusal(&record, attempt.number, &attempt.last_error) {
+            return self.finish(id, update).await;
         }
-        if attempt.number == 1
-            && now_ms().saturating_sub(record.created_at_ms)
-                > self.jobs.queue_timeout.as_millis() as u64
-        {
-            let error = failure(
-                &record,
-                503,
-                "overloaded",
-                format!(
-                    "no worker took the job within JOB_QUEUE_TIMEOUT_SEC ({} s); submit it again",
-                    self.jobs.queue_timeout.as_secs()
-                ),
-            );
-            return self.finish(id, JobUpdate::Failed { error }).await;
-        }
-        let retry_reason =
-            (attempt.number > 1).then(|| attempt.last_error.clone().unwrap_or_else(lost_reason));
+        let retry_reason = (attempt.number > 1).then(|| {
+            attempt
+                .last_error
+                .clone()
+                .unwrap_or_else(|| self.lost_reason())
+        });
         tracing::info!(job = %id, attempt = attempt.number, worker = self.worker, reclaimed = d.reclaimed, "job taken");
         self.jobs
             .apply(
@@ -267,7 +240,74 @@ impl Run {
             )
             .await;
 
-        // The upload, from Redis to a local temp file for the decoder.
+        let file = match self.local_upload(d, &record).await {
+            Ok(f) => f,
+            Err(ending) => return ending,
+        };
+        let result = self.analyse(id, &record, file, slot, &cancel).await;
+        drop(beat);
+        if lost.load(Ordering::SeqCst) {
+            if let Some(Ok(update)) = result {
+                // Finished anyway: record it (the new owner then finds the job done).
+                let _ = self.jobs.store.update(id, update).await;
+            }
+            return Ending::Lost;
+        }
+        self.conclude(id, attempt.number, result).await
+    }
+
+    fn lost_reason(&self) -> String {
+        format!(
+            "the worker running it stopped (no heartbeat for {:?})",
+            self.cfg.reclaim_after()
+        )
+    }
+
+    /// Why this attempt must not run: too many attempts already, or waited in the stream past
+    /// `JOB_QUEUE_TIMEOUT_SEC` before its first one. The job then ends failed.
+    fn refusal(
+        &self,
+        record: &JobRecord,
+        attempt: u32,
+        last_error: &Option<String>,
+    ) -> Option<JobUpdate> {
+        let error = if attempt > self.cfg.max_attempts {
+            let reason = last_error.clone().unwrap_or_else(|| self.lost_reason());
+            failure(
+                record,
+                500,
+                "job_failed",
+                format!(
+                    "the job failed {} times; last: {reason}",
+                    self.cfg.max_attempts
+                ),
+            )
+        } else if attempt == 1
+            && now_ms().saturating_sub(record.created_at_ms)
+                > self.jobs.queue_timeout.as_millis() as u64
+        {
+            failure(
+                record,
+                503,
+                "overloaded",
+                format!(
+                    "no worker took the job within JOB_QUEUE_TIMEOUT_SEC ({} s); submit it again",
+                    self.jobs.queue_timeout.as_secs()
+                ),
+            )
+        } else {
+            return None;
+        };
+        Some(JobUpdate::Failed { error })
+    }
+
+    /// The upload, from Redis to a local temp file for the decoder; or how the attempt ends.
+    async fn local_upload(
+        &self,
+        d: &Delivery,
+        record: &JobRecord,
+    ) -> Result<tempfile::NamedTempFile, Ending> {
+        let id = &d.job;
         let file = match tempfile::Builder::new()
             .prefix("job-")
             .tempfile_in(&self.upload_dir)
@@ -279,42 +319,41 @@ impl Run {
                     .queue
                     .note_failure(id, &format!("temp file: {e}"))
                     .await;
-                return Ending::Retry;
+                return Err(Ending::Retry);
             }
         };
         match self.queue.fetch_upload(d, file.path()).await {
-            Ok(true) => {}
+            Ok(true) => Ok(file),
             Ok(false) => {
                 let error = failure(
-                    &record,
+                    record,
                     500,
                     "upload_lost",
                     "the upload is no longer stored (it outlived its TTL); submit it again".into(),
                 );
-                return self.finish(id, JobUpdate::Failed { error }).await;
+                Err(self.finish(id, JobUpdate::Failed { error }).await)
             }
             Err(e) => {
                 tracing::warn!(job = %id, error = %e, "fetching the upload failed");
                 let _ = self.queue.note_failure(id, &e.to_string()).await;
-                return Ending::Retry;
+                Err(Ending::Retry)
             }
         }
+    }
 
-        let result = self.analyse(id, &record, file, slot, &cancel).await;
-        drop(beat);
-        if lost.load(Ordering::SeqCst) {
-            if let Some(Ok(update)) = result {
-                // Finished anyway: record it (the new owner then finds the job done).
-                let _ = self.jobs.store.update(id, update).await;
-            }
-            return Ending::Lost;
-        }
+    /// Ends the attempt by its analysis' result: done, failed for good, or retried.
+    async fn conclude(
+        &self,
+        id: &JobId,
+        attempt: u32,
+        result: Option<Result<JobUpdate, (JobError, bool)>>,
+    ) -> Ending {
         match result {
             // Cancelled through the record (DELETE on any replica): it says so already.
             None => Ending::Finished,
             Some(Ok(update)) => self.finish(id, update).await,
             Some(Err((error, retry))) => {
-                if retry && attempt.number < self.cfg.max_attempts {
+                if retry && attempt < self.cfg.max_attempts {
                     let reason = format!("{}: {}", error.error, error.message);
                     let _ = self.queue.note_failure(id, &reason).await;
                     Ending::Retry
@@ -323,7 +362,7 @@ impl Run {
                         JobError {
                             message: format!(
                                 "the job failed {} times; last: {}",
-                                attempt.number, error.message
+                                attempt, error.message
                             ),
                             ..error
                         }
@@ -357,22 +396,11 @@ impl Run {
             queue_timeout: Some(self.jobs.queue_timeout),
             slot: slot.map(|s| Arc::new(std::sync::Mutex::new(Some(s)))),
         };
-        let result = {
-            let analysis = self.jobs.analysis.clone();
-            let analyzing = analysis.analyze(job, file);
-            tokio::pin!(analyzing);
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => break None,
-                    Some(event) = rx.recv() => self.jobs.apply(id, event_update(event)).await,
-                    result = &mut analyzing => break Some(result),
-                }
-            }
-        };
-        while let Ok(event) = rx.try_recv() {
-            self.jobs.apply(id, event_update(event)).await;
-        }
+        let analysis = self.jobs.analysis.clone();
+        let result = self
+            .jobs
+            .follow(id, analysis.analyze(job, file), &mut rx, cancel, || {})
+            .await;
         match result {
             None => None,
             Some(Ok(analyzed)) => {

@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use super::admission::Admission;
 use super::progress::{Progress, ProgressEvent, ProgressSink};
 use super::run::{AnalysisError, Job, Stages};
 use crate::asr::AsrError;
-use crate::cache::{CacheKey, ComputeError, Leased, Outcome, TieredCache};
+use crate::cache::{CacheKey, ComputeError, LeaseGuard, Leased, Outcome, TieredCache};
 use crate::coach::{Coach, FeedbackSource, should_upgrade};
 use crate::report::{ANALYSIS_VERSION, CacheInfo, Report};
 
@@ -335,43 +335,7 @@ impl AnalysisService {
         // Take a slot here, in the request's own task, unless an identical request leads (then we
         // wait for it without a slot or a queue place, and only join its analysis).
         let interest = Interest::register(&self.interested, key, job.progress.clone());
-        let hub = interest.hub.clone();
-        let (permit, lead) = loop {
-            match interest.elect() {
-                Ok(lead) => {
-                    let held = job
-                        .slot
-                        .as_ref()
-                        .and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).take());
-                    if let Some(permit) = held {
-                        break (Some(permit), Some(Arc::new(lead)));
-                    }
-                    let on_queued = |ticket| {
-                        hub.event(&ProgressEvent::Queued {
-                            ticket: Some(ticket),
-                        })
-                    };
-                    let permit = self
-                        .admission
-                        .acquire_with(job.queue_timeout, &on_queued)
-                        .await?;
-                    break (Some(permit), Some(Arc::new(lead)));
-                }
-                Err(mut leader) => {
-                    // Following an identical upload's analysis needs no slot of our own.
-                    if let Some(s) = &job.slot {
-                        drop(s.lock().unwrap_or_else(|p| p.into_inner()).take());
-                    }
-                    let state = leader
-                        .wait_for(|s| *s != Lead::Queued)
-                        .await
-                        .map_or(Lead::Gone, |s| *s);
-                    if state == Lead::Admitted {
-                        break (None, None);
-                    }
-                }
-            }
-        };
+        let (permit, lead) = self.admit(&interest, &job).await?;
 
         let stages = self.stages.clone();
         let admission = self.admission.clone();
@@ -382,7 +346,7 @@ impl AnalysisService {
         let flight_lead = lead.clone();
         let running = interest.running();
         // The run reports to the key's hub (and is cancelled through it), not to this request.
-        job.progress = Some(hub.clone());
+        job.progress = Some(interest.hub.clone());
         let compute = move || async move {
             let _running = running;
             // The flight is registered by now: identical requests waiting for us may join it.
@@ -407,32 +371,7 @@ impl AnalysisService {
                 }
                 None => None,
             };
-            let started = Instant::now();
-            match tokio::time::timeout(timeout, stages.run(job)).await {
-                Ok(Ok((report, timings))) => {
-                    admission.record_success(started.elapsed(), &timings);
-                    let bytes = serde_json::to_vec(&report)
-                        .map(Bytes::from)
-                        .map_err(|e| AnalysisError::Internal(e.to_string()))?;
-                    if let Some(lease) = lease {
-                        // In Redis before the lease goes: waiting replicas find it there.
-                        lease.publish(bytes.clone(), cache_ttl).await;
-                    }
-                    Ok(bytes)
-                }
-                Ok(Err(e)) if is_cancellation(&e) => {
-                    admission.record_cancelled();
-                    Err(e)
-                }
-                Ok(Err(e)) => {
-                    admission.record_failure();
-                    Err(e)
-                }
-                Err(_) => {
-                    admission.record_timeout();
-                    Err(AnalysisError::Timeout(timeout))
-                }
-            }
+            run_in_budget(&stages, &admission, job, timeout, lease, cache_ttl).await
         };
         let result = self.cache.compute_missing(key, compute).await;
         // Joined another flight or found the value after all: the waiting twins will find it too.
@@ -448,6 +387,52 @@ impl AnalysisService {
         let report = parse_cached_report(&bytes)
             .ok_or_else(|| AnalysisError::Internal("stored report does not decode".into()))?;
         Ok(finish(report, outcome))
+    }
+
+    /// This request's slot for the analysis of `interest`'s key (it leads), or none when an
+    /// identical request's admitted analysis is there to follow.
+    async fn admit(
+        &self,
+        interest: &Interest,
+        job: &Job,
+    ) -> Result<(Option<OwnedSemaphorePermit>, Option<Arc<Leadership>>), AnalysisError> {
+        let hub = interest.hub.clone();
+        loop {
+            match interest.elect() {
+                Ok(lead) => {
+                    let held = job
+                        .slot
+                        .as_ref()
+                        .and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).take());
+                    if let Some(permit) = held {
+                        return Ok((Some(permit), Some(Arc::new(lead))));
+                    }
+                    let on_queued = |ticket| {
+                        hub.event(&ProgressEvent::Queued {
+                            ticket: Some(ticket),
+                        })
+                    };
+                    let permit = self
+                        .admission
+                        .acquire_with(job.queue_timeout, &on_queued)
+                        .await?;
+                    return Ok((Some(permit), Some(Arc::new(lead))));
+                }
+                Err(mut leader) => {
+                    // Following an identical upload's analysis needs no slot of our own.
+                    if let Some(s) = &job.slot {
+                        drop(s.lock().unwrap_or_else(|p| p.into_inner()).take());
+                    }
+                    let state = leader
+                        .wait_for(|s| *s != Lead::Queued)
+                        .await
+                        .map_or(Lead::Gone, |s| *s);
+                    if state == Lead::Admitted {
+                        return Ok((None, None));
+                    }
+                }
+            }
+        }
     }
 
     /// A report cached with fallback feedback gets real coaching once the coach is healthy
@@ -533,6 +518,44 @@ pub fn is_cancellation(e: &AnalysisError) -> bool {
         AnalysisError::Asr(AsrError::Cancelled) => true,
         AnalysisError::Shared(inner) => is_cancellation(inner),
         _ => false,
+    }
+}
+
+/// Runs the stages within the analysis budget, counts the outcome, and returns the report as
+/// the bytes the cache stores (published to Redis before a held lease goes).
+async fn run_in_budget(
+    stages: &Arc<Stages>,
+    admission: &Admission,
+    job: Job,
+    timeout: Duration,
+    lease: Option<LeaseGuard>,
+    cache_ttl: Duration,
+) -> Result<Bytes, AnalysisError> {
+    let started = Instant::now();
+    match tokio::time::timeout(timeout, stages.run(job)).await {
+        Ok(Ok((report, timings))) => {
+            admission.record_success(started.elapsed(), &timings);
+            let bytes = serde_json::to_vec(&report)
+                .map(Bytes::from)
+                .map_err(|e| AnalysisError::Internal(e.to_string()))?;
+            if let Some(lease) = lease {
+                // In Redis before the lease goes: waiting replicas find it there.
+                lease.publish(bytes.clone(), cache_ttl).await;
+            }
+            Ok(bytes)
+        }
+        Ok(Err(e)) if is_cancellation(&e) => {
+            admission.record_cancelled();
+            Err(e)
+        }
+        Ok(Err(e)) => {
+            admission.record_failure();
+            Err(e)
+        }
+        Err(_) => {
+            admission.record_timeout();
+            Err(AnalysisError::Timeout(timeout))
+        }
     }
 }
 

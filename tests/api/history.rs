@@ -620,6 +620,56 @@ async fn database_stopped_mid_run_analyses_still_answer_and_the_rehearsal_lands_
     assert_eq!(health["components"]["history"]["landed_after_retry"], 1);
 }
 
+/// A rehearsal written while the database is down waits in the outbox's directory: the process
+/// stopping (and a new one starting, the database still down) does not lose it, and it lands
+/// once the database is back, exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_rehearsal_survives_a_restart_while_the_database_is_down() {
+    let mut pg = PostgresServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().display().to_string();
+    let keep_data = [("DATA_DIR", data_dir.as_str())];
+    let app = app_on(&pg.url(), &keep_data).await;
+    let speaker = app.new_speaker().await;
+    rehearse(&app, &speaker, CLIPS[0], "before").await;
+    pg.stop();
+    let during = rehearse(&app, &speaker, CLIPS[1], "during").await;
+    assert_eq!(during["rehearsal"]["status"], "pending", "{during}");
+    let pending_id = during["rehearsal"]["id"].as_str().unwrap().to_string();
+    app.shutdown.cancel();
+    drop(app);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let app = app_on(&pg.url(), &keep_data).await;
+    let history = &app.health().await["components"]["history"];
+    assert_eq!(history["pending_writes"], 1, "found again: {history}");
+    pg.start_again();
+    let start = Instant::now();
+    loop {
+        let (status, page) = app
+            .get_with_status(&format!("/speakers/{speaker}/rehearsals"))
+            .await;
+        if status == StatusCode::OK && page["pending_writes"] == 0 {
+            assert_eq!(page["total"], 2, "{page}");
+            assert_eq!(page["rehearsals"][0]["id"], pending_id.as_str());
+            assert_eq!(page["rehearsals"][0]["title"], "during");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "never landed: {status} {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let outbox: Vec<_> = std::fs::read_dir(data.path().join("history-outbox"))
+        .unwrap()
+        .collect();
+    assert!(
+        outbox.is_empty(),
+        "the landed write's file is gone: {outbox:?}"
+    );
+}
+
 /// `POST /jobs?speaker=…` records the job's report as a rehearsal (under the job's id) when it
 /// is done, and the job's report carries the history-aware advice `/analyze` would answer.
 #[tokio::test]

@@ -22,7 +22,9 @@ use sha2::{Digest, Sha256};
 use speech_coach::audio::AudioInfo;
 use speech_coach::cache::TierName;
 use speech_coach::domain::feedback::{FallbackReason, Feedback, FeedbackSource};
-use speech_coach::domain::labels::{FillerSource, PaceFlag, PauseClass, TimelineKind};
+use speech_coach::domain::labels::{
+    AdviceCategory, FillerSource, PaceFlag, PauseClass, Severity, TimelineKind,
+};
 use speech_coach::domain::metrics::{
     Advice, FillerCount, FillerEvent, FillerMetrics, Metrics, PaceBand, PaceWindow, PauseClasses,
     PauseEvent, PauseMetrics, PhraseMetrics, TimeRef, TimelineEvent,
@@ -416,8 +418,8 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
     let mut advice = Vec::new();
     if wpm > band.max_wpm {
         advice.push(Advice {
-            category: "pace".into(),
-            severity: "warning".into(),
+            category: AdviceCategory::Pace,
+            severity: Severity::Warning,
             title: "Slow down".into(),
             observation: format!(
                 "You spoke at {wpm:.0} words per minute; {:.0}–{:.0} is comfortable to follow.",
@@ -438,8 +440,8 @@ fn report_from_corpus(entry: &Value, spec: &str, sha: &str) -> Report {
     }
     if !filler_events.is_empty() {
         advice.push(Advice {
-            category: "fillers".into(),
-            severity: "suggestion".into(),
+            category: AdviceCategory::Fillers,
+            severity: Severity::Suggestion,
             title: "Fewer filler words".into(),
             observation: format!(
                 "{} filler words, {:.1} per minute.",
