@@ -210,5 +210,7 @@ mod tests {
         check(WordKind::ALL);
         check(RepetitionKind::ALL);
         check(TimelineKind::ALL);
+        check(AdviceCategory::ALL);
+        check(Severity::ALL);
     }
 }
