@@ -377,7 +377,7 @@ pub struct RehearsalPage {
 }
 
 /// `GET /speakers/{id}/progress`.
-#[derive(ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct ProgressView {
     pub speaker: String,
     pub rehearsal_count: u64,
@@ -392,14 +392,14 @@ pub struct ProgressView {
     pub comparison: Option<Comparison>,
 }
 
-#[derive(ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct RehearsalRef {
     pub id: String,
     pub recorded_at_ms: i64,
     pub title: Option<String>,
 }
 
-#[derive(ToSchema)]
+#[derive(serde::Serialize, ToSchema)]
 pub struct Comparison {
     pub a: RehearsalSummary,
     pub b: RehearsalSummary,

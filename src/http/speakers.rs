@@ -22,7 +22,8 @@ use utoipa_axum::routes;
 use super::ApiError;
 use super::error::ErrorBody;
 use super::openapi::{
-    CompareView, Deleted, GoalsView, ProgressView, Registered, RehearsalPage, StoredReport,
+    CompareView, Comparison, Deleted, GoalsView, ProgressView, Registered, RehearsalPage,
+    RehearsalRef, StoredReport,
 };
 use crate::app::AppState;
 use crate::domain::advice::history_advice;
@@ -378,13 +379,13 @@ async fn one(
 async fn progress_view(
     State(state): State<AppState>,
     Path(raw): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProgressView>, ApiError> {
     let id = parse_speaker(&raw)?;
     let goals = known(&state, &id).await?;
     let h = &state.history;
-    let rows = h.samples(&id).await.map_err(db_error)?;
+    let (metas, samples): (Vec<RehearsalMeta>, Vec<Sample>) =
+        h.samples(&id).await.map_err(db_error)?.into_iter().unzip();
     let n = h.config.baseline_rehearsals;
-    let samples: Vec<Sample> = rows.iter().map(|(_, s)| s.clone()).collect();
     let metrics = progress::progress(&samples, n);
     let goal_checks = samples
         .len()
@@ -392,26 +393,30 @@ async fn progress_view(
         .map(|last| check_goals(&goals, &samples, last, n))
         .unwrap_or_else(|| check_goals(&goals, &[], 0, n));
     let comparison = (samples.len() >= 2).then(|| {
-        let (a, b) = (&rows[rows.len() - 2], &rows[rows.len() - 1]);
-        json!({
-            "a": summary(&a.0, a.1.values.clone(), vec![]),
-            "b": summary(&b.0, b.1.values.clone(), vec![]),
-            "metrics": progress::compare(&a.1.values, &b.1.values),
-        })
+        let (a, b) = (samples.len() - 2, samples.len() - 1);
+        Comparison {
+            a: summary(&metas[a], samples[a].values.clone(), vec![]),
+            b: summary(&metas[b], samples[b].values.clone(), vec![]),
+            metrics: progress::compare(&samples[a].values, &samples[b].values),
+        }
     });
-    let rehearsals: Vec<Value> = rows
-        .iter()
-        .map(|(m, _)| json!({"id": m.id, "recorded_at_ms": m.recorded_at_ms, "title": m.title}))
+    let rehearsals = metas
+        .into_iter()
+        .map(|m| RehearsalRef {
+            id: m.id,
+            recorded_at_ms: m.recorded_at_ms,
+            title: m.title,
+        })
         .collect();
-    Ok(Json(json!({
-        "speaker": id.as_str(),
-        "rehearsal_count": samples.len(),
-        "baseline_of": n,
-        "rehearsals": rehearsals,
-        "metrics": metrics,
-        "goals": goal_checks,
-        "comparison": comparison,
-    })))
+    Ok(Json(ProgressView {
+        speaker: id.as_str().to_owned(),
+        rehearsal_count: samples.len() as u64,
+        baseline_of: n as u64,
+        rehearsals,
+        metrics,
+        goals: goal_checks,
+        comparison,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
