@@ -413,61 +413,8 @@ impl Engine {
                 kept.push(plan.keep);
             }
 
-            // Word timings: one batched alignment for the jobs decoded in the batch, one each
-            // for those decoded again alone.
-            let frames: Vec<usize> = jobs
-                .iter()
-                .map(|j| ((j.end - j.start) / HOP_LENGTH).min(N_FRAMES))
-                .collect();
-            let texts: Vec<Vec<usize>> = kept
-                .iter()
-                .map(|k| {
-                    k.as_ref()
-                        .map(|ids| ids.iter().copied().filter(|&t| t < self.ids.eot).collect())
-                        .unwrap_or_default()
-                })
-                .collect();
-            let batched: Vec<bool> = results
-                .iter()
-                .zip(&texts)
-                .map(|((_, own), t)| own.is_none() && !t.is_empty())
-                .collect();
-            let mut alignments: Vec<Option<sys::WhisperAlignmentResult>> =
-                if batched.iter().any(|&b| b) {
-                    let inputs: Vec<Vec<usize>> = texts
-                        .iter()
-                        .zip(&batched)
-                        .map(|(t, &b)| {
-                            if b {
-                                t.clone()
-                            } else {
-                                vec![self.ids.dummy_text]
-                            }
-                        })
-                        .collect();
-                    self.align(&encoded, &sot_seq, &inputs, &frames)?
-                        .into_iter()
-                        .map(Some)
-                        .collect()
-                } else {
-                    jobs.iter().map(|_| None).collect()
-                };
-            for (i, (_, own)) in results.iter().enumerate() {
-                if let Some(own) = own
-                    && !texts[i].is_empty()
-                {
-                    alignments[i] = self
-                        .align(
-                            own,
-                            &sot_seq,
-                            std::slice::from_ref(&texts[i]),
-                            &frames[i..=i],
-                        )?
-                        .into_iter()
-                        .next();
-                }
-            }
-
+            let (texts, alignments) =
+                self.align_batch(&encoded, &sot_seq, &jobs, &results, &kept)?;
             for (i, job) in jobs.iter().enumerate() {
                 let (Some(ids), Some(a)) = (&kept[i], &alignments[i]) else {
                     continue;
@@ -479,6 +426,73 @@ impl Engine {
             jobs = next;
         }
         Ok(out)
+    }
+
+    /// Word timings of a decoded batch: one batched alignment for the jobs decoded in the batch,
+    /// one each for those decoded again alone (with their own encoding). Returns each job's text
+    /// tokens (what it keeps, without the end token) and their alignment.
+    #[allow(clippy::type_complexity)]
+    fn align_batch(
+        &self,
+        encoded: &StorageView<'static>,
+        sot_seq: &[usize],
+        jobs: &[Job],
+        results: &[(Decoded, Option<StorageView<'static>>)],
+        kept: &[Option<Vec<usize>>],
+    ) -> Result<(Vec<Vec<usize>>, Vec<Option<sys::WhisperAlignmentResult>>), AsrError> {
+        let frames: Vec<usize> = jobs
+            .iter()
+            .map(|j| ((j.end - j.start) / HOP_LENGTH).min(N_FRAMES))
+            .collect();
+        let texts: Vec<Vec<usize>> = kept
+            .iter()
+            .map(|k| {
+                k.as_ref()
+                    .map(|ids| ids.iter().copied().filter(|&t| t < self.ids.eot).collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let batched: Vec<bool> = results
+            .iter()
+            .zip(&texts)
+            .map(|((_, own), t)| own.is_none() && !t.is_empty())
+            .collect();
+        let mut alignments: Vec<Option<sys::WhisperAlignmentResult>> = if batched.iter().any(|&b| b)
+        {
+            let inputs: Vec<Vec<usize>> = texts
+                .iter()
+                .zip(&batched)
+                .map(|(t, &b)| {
+                    if b {
+                        t.clone()
+                    } else {
+                        vec![self.ids.dummy_text]
+                    }
+                })
+                .collect();
+            self.align(encoded, sot_seq, &inputs, &frames)?
+                .into_iter()
+                .map(Some)
+                .collect()
+        } else {
+            jobs.iter().map(|_| None).collect()
+        };
+        for (i, (_, own)) in results.iter().enumerate() {
+            if let Some(own) = own
+                && !texts[i].is_empty()
+            {
+                alignments[i] = self
+                    .align(
+                        own,
+                        sot_seq,
+                        std::slice::from_ref(&texts[i]),
+                        &frames[i..=i],
+                    )?
+                    .into_iter()
+                    .next();
+            }
+        }
+        Ok((texts, alignments))
     }
 
     /// Log-mel features of each job's audio, encoded in one batch.

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Instant;
 use symphonia::core::audio::GenericAudioBufferRef;
 use symphonia::core::codecs::audio::{
-    AudioCodecId, AudioCodecParameters, AudioDecoderOptions, well_known as codec_ids,
+    AudioCodecId, AudioCodecParameters, AudioDecoder, AudioDecoderOptions, well_known as codec_ids,
 };
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
@@ -221,6 +221,24 @@ fn finish(
     })
 }
 
+/// The codec's decoder; one Symphonia lacks is left to ffmpeg.
+fn make_decoder(
+    params: &AudioCodecParameters,
+    codec: &str,
+    container: Container,
+) -> Result<Box<dyn AudioDecoder>, Failure> {
+    symphonia::default::get_codecs()
+        .make_audio_decoder(params, &AudioDecoderOptions::default())
+        .map_err(|e| match e {
+            SymError::Unsupported(_) => Failure::NeedsFfmpeg {
+                what: format!("{codec} audio in {}", container.name()),
+            },
+            other => Failure::Fatal(AudioError::Corrupt(format!(
+                "cannot start the {codec} decoder: {other}"
+            ))),
+        })
+}
+
 fn decode_symphonia(
     path: &Path,
     container: Container,
@@ -229,16 +247,7 @@ fn decode_symphonia(
 ) -> Result<RawDecode, Failure> {
     let (mut format, track_id, params, declared_sec) = open_container(path, container)?;
     let codec = codec_name(params.codec);
-    let mut decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(&params, &AudioDecoderOptions::default())
-        .map_err(|e| match e {
-            SymError::Unsupported(_) => Failure::NeedsFfmpeg {
-                what: format!("{codec} audio in {}", container.name()),
-            },
-            other => Failure::Fatal(AudioError::Corrupt(format!(
-                "cannot start the {codec} decoder: {other}"
-            ))),
-        })?;
+    let mut decoder = make_decoder(&params, &codec, container)?;
 
     // Symphonia applies no MP4 edit list: skip the AAC encoder priming it declares ourselves.
     let priming = match container {
