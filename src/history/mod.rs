@@ -56,12 +56,13 @@ impl History {
     /// the service from starting.
     pub fn open(config: HistoryConfig) -> Result<Arc<Self>, String> {
         let store = Store::open(&config)?;
-        let (outbox, found) = Outbox::open(config.outbox_dir(), config.outbox_capacity);
+        let outbox_dir = config.outbox_dir();
+        let (outbox, found) = Outbox::open(outbox_dir.clone(), config.outbox_capacity);
         if found.pending > 0 || found.unreadable > 0 {
             tracing::info!(
                 pending = found.pending,
                 unreadable = found.unreadable,
-                dir = %config.outbox_dir().display(),
+                dir = %outbox_dir.display(),
                 "rehearsal writes of an earlier run found: retried"
             );
         }

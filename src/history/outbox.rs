@@ -9,7 +9,7 @@
 //! directory both retry) is not duplicated.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -71,16 +71,18 @@ impl Outbox {
             if path.extension().and_then(|e| e.to_str()) != Some(EXT) {
                 continue;
             }
-            match std::fs::read(&path)
+            let read = std::fs::read(&path)
                 .map_err(|e| e.to_string())
                 .and_then(|b| serde_json::from_slice::<RehearsalRow>(&b).map_err(|e| e.to_string()))
-            {
-                Ok(row) if file_name(&row.id) == name => rows.push(row),
-                Ok(row) => {
-                    tracing::warn!(file = %path.display(), rehearsal = %row.id, "outbox file under a foreign name");
-                    found.unreadable += 1;
-                    let _ = std::fs::rename(&path, path.with_extension("unreadable"));
-                }
+                .and_then(|row| {
+                    if file_name(&row.id) == name {
+                        Ok(row)
+                    } else {
+                        Err(format!("a file under a foreign name (holds {})", row.id))
+                    }
+                });
+            match read {
+                Ok(row) => rows.push(row),
                 Err(e) => {
                     tracing::warn!(file = %path.display(), error = %e, "unreadable outbox file kept aside");
                     found.unreadable += 1;
@@ -96,11 +98,6 @@ impl Outbox {
             ..Self::new(capacity)
         };
         (outbox, found)
-    }
-
-    /// The directory pending writes are kept in, if any.
-    pub fn dir(&self) -> Option<&Path> {
-        self.dir.as_deref()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<RehearsalRow>> {
@@ -206,6 +203,7 @@ fn file_name(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn row(id: &str, speaker: &str, at: i64) -> RehearsalRow {
         RehearsalRow {
