@@ -136,6 +136,17 @@ impl Contract {
 
     /// Sends the request, checks its status, and checks its body against the document; panics
     /// on a mismatch.
+    /// Uploads `clip` to `path` as a job (its 202 validated) and waits until the job is
+    /// `state`; its id.
+    async fn job_until(&mut self, app: &TestApp, path: &str, clip: &str, state: &str) -> String {
+        let job = self
+            .call(upload(app, path, clip), "POST", "/jobs", 202)
+            .await;
+        let id = job.body["id"].as_str().unwrap().to_string();
+        app.wait_for_job(&id, state, |j| j["state"] == state).await;
+        id
+    }
+
     async fn call(
         &mut self,
         req: reqwest::RequestBuilder,
@@ -438,17 +449,8 @@ async fn every_route_answers_what_the_document_declares() {
         .await;
 
     // --- jobs: done (with its events), failed, cancelled; errors.
-    let job = c
-        .call(
-            upload(&app, "/jobs", "clips/ru_talk_1.wav"),
-            "POST",
-            "/jobs",
-            202,
-        )
-        .await
-        .body;
-    let id = job["id"].as_str().unwrap().to_string();
-    app.wait_for_job(&id, "done", |j| j["state"] == "done")
+    let id = c
+        .job_until(&app, "/jobs", "clips/ru_talk_1.wav", "done")
         .await;
     let done = c
         .call(get(&format!("/jobs/{id}")), "GET", "/jobs/{id}", 200)
@@ -464,31 +466,13 @@ async fn every_route_answers_what_the_document_declares() {
         "{kinds:?}"
     );
     c.check_events(&events);
-    let summary = c
-        .call(
-            upload(&app, "/jobs?detail=summary", "clips/ru_talk_1.wav"),
-            "POST",
-            "/jobs",
-            202,
-        )
-        .await
-        .body;
-    let sid = summary["id"].as_str().unwrap().to_string();
-    app.wait_for_job(&sid, "done", |j| j["state"] == "done")
+    let sid = c
+        .job_until(&app, "/jobs?detail=summary", "clips/ru_talk_1.wav", "done")
         .await;
     c.call(get(&format!("/jobs/{sid}")), "GET", "/jobs/{id}", 200)
         .await;
-    let failed = c
-        .call(
-            upload(&app, "/jobs", "bad/huge_rate.wav"),
-            "POST",
-            "/jobs",
-            202,
-        )
-        .await
-        .body;
-    let fid = failed["id"].as_str().unwrap().to_string();
-    app.wait_for_job(&fid, "failed", |j| j["state"] == "failed")
+    let fid = c
+        .job_until(&app, "/jobs", "bad/huge_rate.wav", "failed")
         .await;
     let f = c
         .call(get(&format!("/jobs/{fid}")), "GET", "/jobs/{id}", 200)
@@ -689,13 +673,7 @@ async fn jobs_on_redis_match_the_document() {
     )
     .await;
     let mut c = Contract::fetch(&app).await;
-    let job = c
-        .call(upload(&app, "/jobs", CLIP), "POST", "/jobs", 202)
-        .await
-        .body;
-    let id = job["id"].as_str().unwrap().to_string();
-    app.wait_for_job(&id, "done", |j| j["state"] == "done")
-        .await;
+    let id = c.job_until(&app, "/jobs", CLIP, "done").await;
     let done = c
         .call(
             app.client.get(app.url(&format!("/jobs/{id}"))),
