@@ -396,7 +396,6 @@ impl AnalysisService {
         interest: &Interest,
         job: &Job,
     ) -> Result<(Option<OwnedSemaphorePermit>, Option<Arc<Leadership>>), AnalysisError> {
-        let hub = interest.hub.clone();
         loop {
             match interest.elect() {
                 Ok(lead) => {
@@ -404,18 +403,19 @@ impl AnalysisService {
                         .slot
                         .as_ref()
                         .and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).take());
-                    if let Some(permit) = held {
-                        return Ok((Some(permit), Some(Arc::new(lead))));
-                    }
-                    let on_queued = |ticket| {
-                        hub.event(&ProgressEvent::Queued {
-                            ticket: Some(ticket),
-                        })
+                    let permit = match held {
+                        Some(permit) => permit,
+                        None => {
+                            let on_queued = |ticket| {
+                                interest.hub.event(&ProgressEvent::Queued {
+                                    ticket: Some(ticket),
+                                })
+                            };
+                            self.admission
+                                .acquire_with(job.queue_timeout, &on_queued)
+                                .await?
+                        }
                     };
-                    let permit = self
-                        .admission
-                        .acquire_with(job.queue_timeout, &on_queued)
-                        .await?;
                     return Ok((Some(permit), Some(Arc::new(lead))));
                 }
                 Err(mut leader) => {
