@@ -5,7 +5,10 @@
 //! speech map too). The whole analysis runs (`domain::analyze`); its events are mapped back to
 //! word positions by their start times.
 //!
-//! Run with `--nocapture` for the table quoted in `docs/QUALITY.md`. Fails below 0.9.
+//! Run with `--nocapture` for the tables quoted in `docs/QUALITY.md`. The tuned set
+//! (`tests/words/{en,ru}.txt`, written alongside the rules) fails below 0.9. The held-out set
+//! (`tests/words/heldout/`, written by someone else without seeing the rules; never tune on it)
+//! is scored and printed in its own table to show how the rules generalise.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -254,8 +257,18 @@ fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 1.0 } else { a as f64 / b as f64 }
 }
 
-#[test]
-fn word_detectors_meet_the_bar_on_the_labelled_set() {
+/// One scored row: language, detector, precision, recall, labels.
+struct Row {
+    language: &'static str,
+    kind: char,
+    precision: f64,
+    recall: f64,
+    labels: usize,
+}
+
+/// Score every language of the set in `dir` (each file at least `min_lines` sentences) and
+/// print its table under `title` in one block, so that the two tests' tables do not interleave.
+fn run_set(title: &str, dir: &Path, min_lines: usize) -> Vec<Row> {
     let cfg = AnalysisConfig::default();
     let names = BTreeMap::from([
         ('h', "hedges + weak words"),
@@ -264,15 +277,18 @@ fn word_detectors_meet_the_bar_on_the_labelled_set() {
         ('o', "over-used phrases"),
         ('f', "fillers (reference)"),
     ]);
-    let mut failures = Vec::new();
-    println!("| language | sentences | detector | labelled | found | precision | recall |");
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    let mut rows = Vec::new();
+    let mut table = format!(
+        "\n{title}\n| language | sentences | detector | labelled | found | precision | recall |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n"
+    );
     for language in ["en", "ru"] {
-        let path = Path::new(WORDS_DIR).join(format!("{language}.txt"));
+        let path = dir.join(format!("{language}.txt"));
         let talk = parse(&std::fs::read_to_string(&path).unwrap());
         assert!(
-            talk.lines.len() >= 150,
-            "{language}: {} sentences, the set needs at least 150",
+            talk.lines.len() >= min_lines,
+            "{}: {} sentences, the set needs at least {min_lines}",
+            path.display(),
             talk.lines.len()
         );
         let words: Vec<String> = talk.lines.iter().flatten().cloned().collect();
@@ -291,46 +307,102 @@ fn word_detectors_meet_the_bar_on_the_labelled_set() {
         if std::env::var_os("WORDS_DEBUG").is_some() {
             for e in &a.metrics.repetitions.events {
                 eprintln!(
-                    "  {language} repetition event: {} {:?} at {}",
+                    "  {title} {language} repetition event: {} {:?} at {}",
                     e.kind, e.text, e.start_sec
                 );
             }
         }
         for (kind, name) in &names {
             let s = score(*kind, &talk.labels, &found, &words);
-            let (p, r) = (
+            let (precision, recall) = (
                 ratio(s.matched_found, s.found),
                 ratio(s.matched_labels, s.labels),
             );
-            println!(
-                "| {language} | {} | {name} | {} | {} | {p:.3} | {r:.3} |",
+            table.push_str(&format!(
+                "| {language} | {} | {name} | {} | {} | {precision:.3} | {recall:.3} |\n",
                 talk.lines.len(),
                 s.labels,
                 s.found
-            );
+            ));
             for m in &s.misses {
-                eprintln!("  {language} {name} missed: {m}");
+                eprintln!("  {title} {language} {name} missed: {m}");
             }
             for e in &s.extras {
-                eprintln!("  {language} {name} extra: {e}");
+                eprintln!("  {title} {language} {name} extra: {e}");
             }
-            if ASSERTED.contains(kind) && (p < MIN_SCORE || r < MIN_SCORE || s.labels < 10) {
-                failures.push(format!(
-                    "{language} {name}: precision {p:.3} recall {r:.3} ({} labelled)",
-                    s.labels
-                ));
-            }
+            rows.push(Row {
+                language,
+                kind: *kind,
+                precision,
+                recall,
+                labels: s.labels,
+            });
         }
         documented_fields_present(&a.metrics);
         let v = &a.metrics.vocabulary;
-        println!(
-            "| {language} | | vocabulary | MATTR {:.3} (band {:?}, {}) | sentences avg {:.1} max {} | | |",
+        table.push_str(&format!(
+            "| {language} | | vocabulary | MATTR {:.3} (band {:?}, {}) | sentences avg {:.1} max {} | | |\n",
             v.mattr,
             v.reference_band,
             v.flag,
             a.metrics.sentences.avg_words,
             a.metrics.sentences.max_words
+        ));
+    }
+    println!("{table}");
+    rows
+}
+
+/// Rows of the asserted detectors below the bar (or with fewer than `min_labels` labels).
+fn below_bar(rows: &[Row], min_labels: usize) -> Vec<String> {
+    rows.iter()
+        .filter(|r| ASSERTED.contains(&r.kind))
+        .filter(|r| r.precision < MIN_SCORE || r.recall < MIN_SCORE || r.labels < min_labels)
+        .map(|r| {
+            format!(
+                "{} {}: precision {:.3} recall {:.3} ({} labelled)",
+                r.language, r.kind, r.precision, r.recall, r.labels
+            )
+        })
+        .collect()
+}
+
+/// The tuned set (written alongside the rules): every asserted detector at 0.9 or better.
+#[test]
+fn word_detectors_meet_the_bar_on_the_labelled_set() {
+    let rows = run_set(
+        "Tuned set (tests/words/{en,ru}.txt)",
+        Path::new(WORDS_DIR),
+        150,
+    );
+    let failures = below_bar(&rows, 10);
+    assert!(failures.is_empty(), "below {MIN_SCORE}: {failures:#?}");
+}
+
+/// The held-out set (`tests/words/heldout/`, written by someone else without seeing the rules;
+/// never tune on it). Printed as its own table: it measures how the rules generalise.
+///
+/// The scores are deliberately not asserted: on the first run (2026-12-02) Russian hedges scored
+/// recall 0.871, below the 0.9 bar, and the point of the set is to report that honestly, not to
+/// make it pass (by a lower floor, or by tuning the rules on it). Only the size of the set is
+/// checked: enough sentences, and at least 8 labels for each asserted detector.
+#[test]
+fn word_detectors_on_the_held_out_set() {
+    let rows = run_set(
+        "HELD-OUT set (tests/words/heldout/{en,ru}.txt, not tuned on; not asserted)",
+        &Path::new(WORDS_DIR).join("heldout"),
+        80,
+    );
+    for r in rows.iter().filter(|r| ASSERTED.contains(&r.kind)) {
+        assert!(
+            r.labels >= 8,
+            "held-out {} {}: only {} labels",
+            r.language,
+            r.kind,
+            r.labels
         );
     }
-    assert!(failures.is_empty(), "below {MIN_SCORE}: {failures:#?}");
+    for f in below_bar(&rows, 8) {
+        eprintln!("  held-out below {MIN_SCORE} (reported, not asserted): {f}");
+    }
 }
