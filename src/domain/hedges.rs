@@ -23,6 +23,12 @@ pub struct HedgeMatch<'a> {
     pub range: Range<usize>,
 }
 
+/// Whether `word` ends with `suffix` with at least two letters before it (the suffix "ли" matches
+/// "были", not "шли").
+fn has_suffix(word: &str, suffix: &str) -> bool {
+    word.chars().count() > suffix.chars().count() + 1 && word.ends_with(suffix)
+}
+
 /// Whether the entry's context rules allow it at `tokens[i..i + n]`.
 fn context_allows(
     tokens: &[Token],
@@ -52,20 +58,46 @@ fn context_allows(
     }
     let next = tokens.get(last + 1);
     let sentence_end = next.is_none() || ends_sentence(&tokens[last].punct_after);
-    if let Some(nx) = next
-        && !punct_between(tokens, last)
+    // The next word with no punctuation between (punctuation lifts a veto) and, stricter, in the
+    // same segment too (said in one breath with it).
+    let adjacent = next.filter(|_| !punct_between(tokens, last));
+    let joined = adjacent.filter(|nx| !nx.segment_start);
+    if let Some(nx) = adjacent
         && (entry.not_before.contains(&nx.norm)
-            || entry.not_before_suffix.iter().any(|s| {
-                nx.norm.chars().count() > s.chars().count() + 1 && nx.norm.ends_with(s.as_str())
-            }))
+            || entry
+                .not_before_suffix
+                .iter()
+                .any(|s| has_suffix(&nx.norm, s)))
+    {
+        return false;
+    }
+    if !entry.only_before_suffix.is_empty()
+        && !adjacent.is_some_and(|nx| {
+            entry
+                .only_before_suffix
+                .iter()
+                .any(|s| has_suffix(&nx.norm, s))
+        })
     {
         return false;
     }
     if entry.needs_next && sentence_end {
         return false;
     }
+    if entry.modifies_next && joined.is_none() {
+        return false;
+    }
     if entry.set_apart && !bound_before {
         return false;
+    }
+    if entry.set_apart_after {
+        let bound_after = joined.is_none_or(|nx| {
+            silence_after(tokens, last, pauses, tol) >= pause_sec
+                || entry.clause_words.contains(&nx.norm)
+        });
+        if !bound_after {
+            return false;
+        }
     }
     true
 }
@@ -202,6 +234,51 @@ mod tests {
         assert!(found("Is that true? Really?").is_empty());
         assert!(found("What a pretty garden").is_empty());
         assert_eq!(found("it is pretty hard"), ["pretty"]);
+        assert!(found("She looked pretty, tall and calm.").is_empty());
+    }
+
+    #[test]
+    fn english_just_is_recently_only_with_a_cue() {
+        // Minimising "just" before a past form: no cue of the recent past.
+        assert_eq!(found("We just started with a broom."), ["just"]);
+        assert_eq!(found("I just wanted to say thanks."), ["just"]);
+        assert_eq!(found("I just need five minutes."), ["just"]);
+        // The recent past: a perfect auxiliary, a verb of completion or arrival, a time word.
+        assert!(found("We have just started the work.").is_empty());
+        assert!(found("They just arrived from Leeds.").is_empty());
+        assert!(found("We just launched the app.").is_empty());
+        assert!(found("We met just last week.").is_empty());
+    }
+
+    #[test]
+    fn english_softeners_and_degree_words() {
+        assert_eq!(found("we were a little naive"), ["a little"]);
+        assert_eq!(found("it was a little bit slow"), ["a little bit"]);
+        assert!(found("We had a little time left.").is_empty());
+        assert!(found("A little boy waved at us.").is_empty());
+        assert!(found("It needs a little attention.").is_empty());
+        assert!(found("We talked a little, then left.").is_empty());
+        assert_eq!(found("It sold fairly well."), ["fairly"]);
+        assert!(found("They treated us fairly and kindly.").is_empty());
+        assert!(found("We were treated fairly.").is_empty());
+        assert_eq!(found("It was rather slow."), ["rather"]);
+        assert!(found("I would rather wait.").is_empty());
+        assert!(found("We walked rather than drove.").is_empty());
+        assert!(found("Rather, we waited.").is_empty());
+        assert_eq!(found("prices went up slightly faster"), ["slightly"]);
+    }
+
+    #[test]
+    fn sincerity_markers_only_set_apart() {
+        assert_eq!(found("Honestly, nobody knew."), ["honestly"]);
+        assert_eq!(found("It was, frankly, a mess."), ["frankly"]);
+        assert_eq!(found("To be honest, it failed."), ["to be honest"]);
+        assert!(found("He answered honestly about it.").is_empty());
+        assert!(found("We have to be honest with them.").is_empty());
+        assert_eq!(found("Честно говоря, я не знал."), ["честно говоря"]);
+        assert_eq!(found("Если честно, я устал."), ["если честно"]);
+        assert!(found("Он честно работал весь год.").is_empty());
+        assert!(found("Если честно работать, всё получится.").is_empty());
     }
 
     #[test]
@@ -216,6 +293,46 @@ mod tests {
         assert!(found("он может прийти завтра").is_empty());
         assert!(found("это может быть полезно").is_empty());
         assert!(found("я думаю о проекте").is_empty());
+    }
+
+    #[test]
+    fn russian_opinion_markers_and_lookalikes() {
+        assert_eq!(found("Кажется, это было в августе."), ["кажется"]);
+        assert_eq!(found("Задача, кажется, простая."), ["кажется"]);
+        assert_eq!(found("Кажется, что всё готово."), ["кажется"]);
+        assert!(found("Велосипед кажется тяжёлым.").is_empty());
+        assert!(found("Кажется странным, что никто не пришёл.").is_empty());
+        assert_eq!(found("Нам кажется, это правильно."), ["нам кажется"]);
+        assert!(found("Ему кажется, что он прав.").is_empty());
+        assert_eq!(found("Я считаю, мы решили верно."), ["я считаю"]);
+        assert_eq!(found("я считаю что это верно"), ["я считаю"]);
+        assert!(found("Каждое утро я считаю лыжи.").is_empty());
+        assert!(found("Я считаю до десяти.").is_empty());
+        assert_eq!(found("Я полагаю, это верно."), ["я полагаю"]);
+    }
+
+    #[test]
+    fn russian_degree_words_and_lookalikes() {
+        assert_eq!(found("Мы слегка подняли цены."), ["слегка"]);
+        assert_eq!(found("мы решили её весьма остроумно"), ["весьма"]);
+        assert_eq!(found("Это было несколько неожиданно."), ["несколько"]);
+        assert_eq!(found("Он несколько странный."), ["несколько"]);
+        assert_eq!(found("Стало несколько лучше."), ["несколько"]);
+        assert_eq!(found("Отзывы были несколько странными."), ["несколько"]);
+        assert!(found("Пришли несколько человек.").is_empty());
+        assert!(found("Мы ждали несколько дней.").is_empty());
+        assert!(found("В несколько раз больше.").is_empty());
+        assert!(found("Я знаю несколько его друзей.").is_empty());
+        assert!(found("Это было просто: никто не пришёл.").is_empty());
+        assert_eq!(found("Это просто идея."), ["просто"]);
+        assert!(found("Довольно, сказала жена.").is_empty());
+        assert!(found("Довольно!").is_empty());
+        assert!(found("Довольно спорить.").is_empty());
+        assert_eq!(found("Дороги довольно плохие."), ["довольно"]);
+        assert!(found("Этого достаточно, чтобы начать.").is_empty());
+        assert_eq!(found("Прошло достаточно гладко."), ["достаточно"]);
+        assert!(found("Подождём немного, а потом начнём.").is_empty());
+        assert_eq!(found("Стало немного лучше."), ["немного"]);
     }
 
     #[test]

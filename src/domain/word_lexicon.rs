@@ -32,10 +32,20 @@ pub struct HedgeEntry {
     pub not_after: Vec<String>,
     pub not_before: Vec<String>,
     pub not_before_suffix: Vec<String>,
+    /// When not empty, counted only when the next word ends with one of these.
+    pub only_before_suffix: Vec<String>,
     /// Not counted as the last word of a sentence.
     pub needs_next: bool,
+    /// A degree word: counted only when said in one breath with the next word (no punctuation
+    /// right after it, not the last word of a segment).
+    pub modifies_next: bool,
     /// Counted only after a boundary (sentence start, punctuation, pause).
     pub set_apart: bool,
+    /// Counted only before a boundary (punctuation, pause, end of the talk or segment) or one of
+    /// `clause_words`.
+    pub set_apart_after: bool,
+    /// With `set_apart_after`: next words that open a clause and so count as a boundary ("что").
+    pub clause_words: Vec<String>,
 }
 
 impl HedgeEntry {
@@ -87,9 +97,17 @@ struct RawHedge {
     #[serde(default)]
     not_before_suffix: Vec<String>,
     #[serde(default)]
+    only_before_suffix: Vec<String>,
+    #[serde(default)]
     needs_next: bool,
     #[serde(default)]
+    modifies_next: bool,
+    #[serde(default)]
     set_apart: bool,
+    #[serde(default)]
+    set_apart_after: bool,
+    #[serde(default)]
+    clause_words: Vec<String>,
 }
 
 fn norm_all(v: Vec<String>) -> Vec<String> {
@@ -139,14 +157,25 @@ impl WordLexicon {
                         problem: "empty entry".into(),
                     });
                 }
+                if !h.clause_words.is_empty() && !h.set_apart_after {
+                    return Err(WordLexiconError::Entry {
+                        language,
+                        entry: h.text,
+                        problem: "clause_words needs set_apart_after".into(),
+                    });
+                }
                 hedges.push(HedgeEntry {
                     words,
                     kind,
                     not_after: norm_all(h.not_after),
                     not_before: norm_all(h.not_before),
                     not_before_suffix: norm_all(h.not_before_suffix),
+                    only_before_suffix: norm_all(h.only_before_suffix),
                     needs_next: h.needs_next,
+                    modifies_next: h.modifies_next,
                     set_apart: h.set_apart,
+                    set_apart_after: h.set_apart_after,
+                    clause_words: norm_all(h.clause_words),
                 });
             }
             hedges.sort_by_key(|h| std::cmp::Reverse(h.words.len()));
@@ -239,5 +268,12 @@ mod tests {
             "band required"
         );
         assert!(WordLexicon::from_toml_str(&format!("[ru]\n{band}unknown = 1")).is_err());
+        assert!(
+            WordLexicon::from_toml_str(&format!(
+                "[ru]\n{band}hedges = [{{ text = \"я считаю\", clause_words = [\"что\"] }}]"
+            ))
+            .is_err(),
+            "clause_words without set_apart_after"
+        );
     }
 }
