@@ -15,6 +15,9 @@
 #   bench/asr.sh --clips         the 30 s clip and a 3-minute clip, in-process (the old table)
 #   bench/asr.sh --fillers       the filler-prompt experiment (WER, filler recall)
 #   RUNS=1 THREADS=2 BEAM=5 bench/asr.sh
+#   FEATURES=mkl bench/asr.sh    our side built with CTranslate2 on oneMKL (scripts/fetch-mkl.sh)
+#   REPLICAS=2 bench/asr.sh      our service with 2 model replicas of THREADS/2 threads each
+#                                (MAX_CONCURRENT_ANALYSES=2): one analysis decodes on both at once
 #
 # faster-whisper is installed once into a venv under ${SPEECH_COACH_CACHE:-~/.cache/speech-coach}.
 # Needs espeak-ng and ffmpeg (scripts/deps.sh test).
@@ -25,6 +28,8 @@ corpus="${CORPUS:-$repo/tests/corpus}"
 threads="${THREADS:-2}"
 runs="${RUNS:-3}"
 beam="${BEAM:-5}"
+replicas="${REPLICAS:-1}"
+features="${FEATURES:-}"
 mode="${1:-talks}"
 mode="${mode#--}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/speech-coach/target}"
@@ -44,9 +49,17 @@ if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import faster_whisp
   "$venv/bin/pip" install --quiet "faster-whisper==1.2.1"
 fi
 
-cargo build --release --bin speech-coach
-cargo bench --profile release --bench asr_rtf --no-run
-bench_bin="$(cargo bench --profile release --bench asr_rtf --no-run --message-format=json 2>/dev/null \
+feature_args=()
+if [[ -n "$features" ]]; then
+  feature_args=(--features "$features")
+  if [[ ",$features," == *,mkl,* ]]; then
+    MKLROOT="$("$repo/scripts/fetch-mkl.sh")"
+    export MKLROOT
+  fi
+fi
+cargo build --release "${feature_args[@]}" --bin speech-coach
+cargo bench --profile release "${feature_args[@]}" --bench asr_rtf --no-run
+bench_bin="$(cargo bench --profile release "${feature_args[@]}" --bench asr_rtf --no-run --message-format=json 2>/dev/null \
   | python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("reason")=="compiler-artifact" and m["target"]["name"]=="asr_rtf" and m.get("executable")][-1])')"
 server_bin="$CARGO_TARGET_DIR/release/speech-coach"
 
@@ -102,7 +115,7 @@ score() { "$bench_bin" --wer "$1" "$2"; }
 
 # One measurement of our service on a talk: a fresh server process, one request.
 service_run() { # wav language
-  start_server 1 "$threads"
+  start_server "$replicas" "$((threads / replicas > 0 ? threads / replicas : 1))"
   local secs peak
   secs="$(post "$1" "$2" one)"
   peak="$(awk '/VmHWM/ {print $2/1024}' "/proc/$srv_pid/status")"
@@ -113,8 +126,8 @@ service_run() { # wav language
   asr_ms="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["timings_ms"].get("asr", 0))' "$work/resp-one.json")"
   words="$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["transcript"]["words"]))' "$work/resp-one.json")"
   s="$(score "${1%.wav}.txt" "$work/hyp.txt")"
-  python3 -c 'import json,sys; d=json.loads(sys.argv[6]); d.update({"impl": "speech-coach service (POST /analyze)", "file": sys.argv[1], "time_s": float(sys.argv[2]), "asr_s": float(sys.argv[3])/1000, "peak_rss_mib": float(sys.argv[4]), "words": int(sys.argv[5]), "threads": int(sys.argv[7]), "beam_size": int(sys.argv[8])}); print(json.dumps(d))' \
-    "$(basename "$1")" "$secs" "$asr_ms" "$peak" "$words" "$s" "$threads" "$beam" | tee -a "$out"
+  python3 -c 'import json,sys; d=json.loads(sys.argv[6]); d.update({"impl": "speech-coach service (POST /analyze)", "file": sys.argv[1], "time_s": float(sys.argv[2]), "asr_s": float(sys.argv[3])/1000, "peak_rss_mib": float(sys.argv[4]), "words": int(sys.argv[5]), "threads": int(sys.argv[7]), "beam_size": int(sys.argv[8]), "replicas": int(sys.argv[9]), "features": sys.argv[10]}); print(json.dumps(d))' \
+    "$(basename "$1")" "$secs" "$asr_ms" "$peak" "$words" "$s" "$threads" "$beam" "$replicas" "$features" | tee -a "$out"
 }
 
 # One measurement of faster-whisper on a talk (its own process).
@@ -136,7 +149,7 @@ make_talks() {
 case "$mode" in
 talks)
   make_talks
-  note "talks start: threads=$threads beam=$beam runs=$runs"
+  note "talks start: threads=$threads replicas=$replicas features=$features beam=$beam runs=$runs"
   for ((i = 1; i <= runs; i++)); do
     for t in "en_10min en" "ru_3min ru"; do
       set -- $t

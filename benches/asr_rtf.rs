@@ -68,6 +68,9 @@ mod bench {
         if let Some(v) = env("WHISPER_FILLER_PROMPT") {
             cfg.filler_prompt = matches!(v.as_str(), "1" | "true" | "yes");
         }
+        if let Some(v) = env("WHISPER_WORKERS") {
+            cfg.workers = v.parse().expect("WHISPER_WORKERS");
+        }
         if let Some(v) = env("WHISPER_BATCH_SIZE") {
             cfg.batch_size = v.parse().expect("WHISPER_BATCH_SIZE");
         }
@@ -179,6 +182,7 @@ mod bench {
                 "threads": cfg.effective_threads(),
                 "beam_size": cfg.beam_size,
                 "batch_size": cfg.batch_size,
+                "workers": cfg.workers,
                 "compute_type": cfg.compute_type.as_str(),
                 "load_s": load_s,
                 "transcribe_s": secs,

@@ -98,10 +98,12 @@ pub struct WhisperConfig {
     /// CPU threads used by one inference. Env `WHISPER_THREADS`, default 0 = all cores divided by
     /// `workers`.
     pub threads: usize,
-    /// Transcriptions that may run at once (model replicas sharing the weights). Further
-    /// requests wait for a free worker. Env `WHISPER_WORKERS`, default 0 = as many as analyses
-    /// may run at once (`MAX_CONCURRENT_ANALYSES`), at most one per core, so the cores are split
-    /// between concurrent analyses instead of oversubscribed (resolved by the config loader).
+    /// Transcriptions that may run at once, and model copies loaded (each with `threads`
+    /// threads and its own weights, ~75 MB for base int8). A lone transcription decodes its
+    /// window groups on every copy at once; concurrent ones queue on the copies, so the cores are
+    /// split instead of oversubscribed. Further requests wait for a free worker.
+    /// Env `WHISPER_WORKERS`, default 0 = as many as analyses may run at once
+    /// (`MAX_CONCURRENT_ANALYSES`), at most one per core (resolved by the config loader).
     pub workers: usize,
     /// Longest window fed to Whisper, seconds (at most 30). Env `WHISPER_MAX_WINDOW_SEC`,
     /// default 30.

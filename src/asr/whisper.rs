@@ -7,9 +7,11 @@
 //! normalises per frame (see [`super::features`]). The low-level `sys::Whisper` API (encode,
 //! detect_language, generate, align) is driven here the way faster-whisper drives it.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 
 use async_trait::async_trait;
 use ct2rs::sys::{self, StorageView, WhisperOptions};
@@ -71,7 +73,10 @@ struct SpecialIds {
 }
 
 struct Engine {
-    model: sys::Whisper,
+    /// One model per lane, each loaded on its own (its weights packed for the GEMM backend: a
+    /// CTranslate2 replica copied from another copies packed MKL buffers byte for byte, which
+    /// MKL cannot use), each running `threads` threads.
+    models: Vec<sys::Whisper>,
     tokenizer: Tokenizer,
     mel: MelExtractor,
     ids: SpecialIds,
@@ -80,6 +85,9 @@ struct Engine {
     chunking: ChunkingConfig,
     packing: PackingConfig,
 }
+
+/// Each window's segments of a decoded group, in window order.
+type WindowSegments = Vec<Vec<Segment>>;
 
 /// One stretch of the packed timeline to decode: a planned window or, after a seek, its rest.
 #[derive(Debug, Clone, Copy)]
@@ -146,7 +154,7 @@ impl WhisperTranscriber {
         }
         let model_id = model_identity(&dir).map_err(|e| unavailable(e.to_string()))?;
         let workers = cfg.workers.max(1);
-        let ct2_cfg = sys::Config {
+        let ct2_cfg = || sys::Config {
             device: sys::Device::CPU,
             compute_type: match cfg.compute_type {
                 ComputeType::Int8 => sys::ComputeType::INT8,
@@ -154,13 +162,15 @@ impl WhisperTranscriber {
                 ComputeType::Float32 => sys::ComputeType::FLOAT32,
                 ComputeType::Auto => sys::ComputeType::AUTO,
             },
-            // On CPU one replica per device index: `workers` replicas share the weights.
-            device_indices: vec![0; workers],
+            device_indices: vec![0],
             num_threads_per_replica: cfg.effective_threads(),
             ..Default::default()
         };
-        let model = sys::Whisper::new(&dir, ct2_cfg)
+        let models = (0..workers)
+            .map(|_| sys::Whisper::new(&dir, ct2_cfg()))
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| unavailable(format!("CTranslate2 could not load it: {e}")))?;
+        let model = &models[0];
         let tokenizer =
             Tokenizer::new(&dir).map_err(|e| unavailable(format!("tokenizer.json: {e}")))?;
         let id = |t: &str| {
@@ -202,7 +212,7 @@ impl WhisperTranscriber {
         tracing::info!(%fingerprint, workers, threads = cfg.effective_threads(), "whisper model loaded");
         Ok(Self {
             engine: Arc::new(Engine {
-                model,
+                models,
                 tokenizer,
                 mel,
                 ids,
@@ -296,13 +306,10 @@ impl Engine {
             removed_sec = packed.removed_sec(samples.len()),
             "speech packed"
         );
+        let groups: Vec<&[Window]> = windows.chunks(self.cfg.batch_size.max(1)).collect();
         let mut segments = Vec::new();
         let mut last_start = 0.0;
-        for group in windows.chunks(self.cfg.batch_size.max(1)) {
-            if input.cancelled() {
-                return Err(AsrError::Cancelled);
-            }
-            let decoded = self.decode_group(&packed, group, &mut language)?;
+        let mut emit = |group: &[Window], decoded: WindowSegments| {
             for (window, mut segs) in group.iter().zip(decoded) {
                 enforce_monotonic(&mut segs, total_sec, &mut last_start);
                 let done = packed.to_original_sec(window.end as f64 / sr, true);
@@ -313,7 +320,22 @@ impl Engine {
                 });
                 segments.extend(segs);
             }
+        };
+        // Without a language the first group detects it; every later group is decoded in it.
+        let mut rest = &groups[..];
+        if language.is_none()
+            && let Some((first, later)) = groups.split_first()
+        {
+            if input.cancelled() {
+                return Err(AsrError::Cancelled);
+            }
+            emit(
+                first,
+                self.decode_group(&self.models[0], &packed, first, &mut language)?,
+            );
+            rest = later;
         }
+        self.decode_in_lanes(&packed, rest, &language, input, &mut emit)?;
         let (language, language_probability) = match language {
             // A language "detected" in noise that produced no words means nothing.
             Some((_, p)) if segments.is_empty() && p < 1.0 => (String::new(), 0.0),
@@ -323,6 +345,64 @@ impl Engine {
             language,
             language_probability,
             segments,
+        })
+    }
+
+    /// Decodes `groups` on up to `lanes` threads at once (one per model replica: each replica has
+    /// its own threads, so a lone analysis keeps every core busy while concurrent analyses queue
+    /// on the replicas instead of oversubscribing them), handing each group's segments to `emit`
+    /// in order as soon as all groups before it are done.
+    fn decode_in_lanes(
+        &self,
+        packed: &PackedAudio,
+        groups: &[&[Window]],
+        language: &Option<(String, f64)>,
+        input: &AsrInput,
+        emit: &mut dyn FnMut(&[Window], WindowSegments),
+    ) -> Result<(), AsrError> {
+        let lanes = self.models.len().min(groups.len()).max(1);
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let (tx, rx) = mpsc::channel::<(usize, Result<WindowSegments, AsrError>)>();
+        std::thread::scope(|scope| {
+            for model in &self.models[..lanes] {
+                let tx = tx.clone();
+                let (next, stop) = (&next, &stop);
+                scope.spawn(move || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= groups.len() || stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let result = if input.cancelled() {
+                            Err(AsrError::Cancelled)
+                        } else {
+                            let mut lang = language.clone();
+                            self.decode_group(model, packed, groups[i], &mut lang)
+                        };
+                        if tx.send((i, result)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut pending = BTreeMap::new();
+            let mut due = 0;
+            for (i, result) in rx {
+                match result {
+                    Ok(decoded) => pending.insert(i, decoded),
+                    Err(e) => {
+                        stop.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                };
+                while let Some(decoded) = pending.remove(&due) {
+                    emit(groups[due], decoded);
+                    due += 1;
+                }
+            }
+            Ok(())
         })
     }
 
@@ -355,6 +435,7 @@ impl Engine {
     /// again). Returns each window's segments, times on the recording.
     fn decode_group(
         &self,
+        model: &sys::Whisper,
         packed: &PackedAudio,
         windows: &[Window],
         language: &mut Option<(String, f64)>,
@@ -372,10 +453,10 @@ impl Engine {
             .collect();
         while !jobs.is_empty() {
             let t0 = std::time::Instant::now();
-            let encoded = self.encode(packed, &jobs)?;
+            let encoded = self.encode(model, packed, &jobs)?;
             let encode_ms = t0.elapsed().as_millis();
             if language.is_none() {
-                *language = Some(self.detect_language(&encoded)?);
+                *language = Some(self.detect_language(model, &encoded)?);
             }
             let code = language
                 .as_ref()
@@ -384,7 +465,7 @@ impl Engine {
             let sot_seq = self.sot_sequence(&code)?;
             let prompt = self.prompt(&sot_seq, &code)?;
             let t1 = std::time::Instant::now();
-            let first = self.generate(&encoded, &prompt, jobs.len(), 0.0)?;
+            let first = self.generate(model, &encoded, &prompt, jobs.len(), 0.0)?;
             tracing::debug!(
                 batch = jobs.len(),
                 encode_ms,
@@ -397,8 +478,8 @@ impl Engine {
                 if self.acceptable(&d) || self.cfg.temperatures.len() < 2 {
                     results.push((d, None));
                 } else {
-                    let own = self.encode(packed, std::slice::from_ref(job))?;
-                    let best = self.decode_with_fallback(&own, &prompt, d)?;
+                    let own = self.encode(model, packed, std::slice::from_ref(job))?;
+                    let best = self.decode_with_fallback(model, &own, &prompt, d)?;
                     results.push((best, Some(own)));
                 }
             }
@@ -414,7 +495,7 @@ impl Engine {
             }
 
             let (texts, alignments) =
-                self.align_batch(&encoded, &sot_seq, &jobs, &results, &kept)?;
+                self.align_batch(model, &encoded, &sot_seq, &jobs, &results, &kept)?;
             for (i, job) in jobs.iter().enumerate() {
                 let (Some(ids), Some(a)) = (&kept[i], &alignments[i]) else {
                     continue;
@@ -434,6 +515,7 @@ impl Engine {
     #[allow(clippy::type_complexity)]
     fn align_batch(
         &self,
+        model: &sys::Whisper,
         encoded: &StorageView<'static>,
         sot_seq: &[usize],
         jobs: &[Job],
@@ -470,7 +552,7 @@ impl Engine {
                     }
                 })
                 .collect();
-            self.align(encoded, sot_seq, &inputs, &frames)?
+            self.align(model, encoded, sot_seq, &inputs, &frames)?
                 .into_iter()
                 .map(Some)
                 .collect()
@@ -483,6 +565,7 @@ impl Engine {
             {
                 alignments[i] = self
                     .align(
+                        model,
                         own,
                         sot_seq,
                         std::slice::from_ref(&texts[i]),
@@ -496,20 +579,29 @@ impl Engine {
     }
 
     /// Log-mel features of each job's audio, encoded in one batch.
-    fn encode(&self, packed: &PackedAudio, jobs: &[Job]) -> Result<StorageView<'static>, AsrError> {
+    fn encode(
+        &self,
+        model: &sys::Whisper,
+        packed: &PackedAudio,
+        jobs: &[Job],
+    ) -> Result<StorageView<'static>, AsrError> {
         let mut feats = Vec::with_capacity(jobs.len() * self.mel_bins() * N_FRAMES);
         for j in jobs {
             feats.extend(self.mel.window_features(&packed.samples[j.start..j.end]));
         }
         let shape = [jobs.len(), self.mel_bins(), N_FRAMES];
         let view = StorageView::new(&shape, &mut feats, sys::Device::CPU).map_err(inference)?;
-        self.model.encode(&view, false).map_err(inference)
+        model.encode(&view, false).map_err(inference)
     }
 
     /// The most probable of the served languages (`languages`, or all when empty) over the
     /// batch's windows, with its share of the served languages' probability.
-    fn detect_language(&self, encoded: &StorageView) -> Result<(String, f64), AsrError> {
-        let detected = self.model.detect_language(encoded).map_err(inference)?;
+    fn detect_language(
+        &self,
+        model: &sys::Whisper,
+        encoded: &StorageView,
+    ) -> Result<(String, f64), AsrError> {
+        let detected = model.detect_language(encoded).map_err(inference)?;
         let mut totals: Vec<(String, f64)> = Vec::new();
         let mut raw_best = (String::new(), 0.0f64);
         for per_window in &detected {
@@ -777,13 +869,14 @@ impl Engine {
     }
 
     fn mel_bins(&self) -> usize {
-        self.model.n_mels()
+        self.models[0].n_mels()
     }
 
     /// One `generate` call for a batch of `n` encoded windows at one temperature (0 = beam
     /// search, otherwise `best_of` samples).
     fn generate(
         &self,
+        model: &sys::Whisper,
         encoded: &StorageView,
         prompt: &[String],
         n: usize,
@@ -804,8 +897,7 @@ impl Engine {
             }
         };
         let prompts = vec![prompt.to_vec(); n];
-        let res = self
-            .model
+        let res = model
             .generate(encoded, &prompts, &opts)
             .map_err(inference)?;
         if res.len() != n {
@@ -854,6 +946,7 @@ impl Engine {
     /// pass fails, the most probable result that is not too compressible is kept.
     fn decode_with_fallback(
         &self,
+        model: &sys::Whisper,
         encoded: &StorageView,
         prompt: &[String],
         first: Decoded,
@@ -868,7 +961,7 @@ impl Engine {
                 "degenerate decoding, trying a higher temperature"
             );
             let d = self
-                .generate(encoded, prompt, 1, temperature)?
+                .generate(model, encoded, prompt, 1, temperature)?
                 .into_iter()
                 .next()
                 .ok_or_else(|| AsrError::Inference("whisper returned no result".into()))?;
@@ -946,14 +1039,14 @@ impl Engine {
     /// text; every text must be non-empty.
     fn align(
         &self,
+        model: &sys::Whisper,
         encoded: &StorageView,
         sot_seq: &[usize],
         texts: &[Vec<usize>],
         num_frames: &[usize],
     ) -> Result<Vec<sys::WhisperAlignmentResult>, AsrError> {
         let frames: Vec<usize> = num_frames.iter().map(|&f| f.max(2)).collect();
-        let aligned = self
-            .model
+        let aligned = model
             .align(encoded, sot_seq, texts, &frames, 7)
             .map_err(inference)?;
         if aligned.len() != texts.len() {
