@@ -11,9 +11,8 @@
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -21,12 +20,12 @@ use utoipa::{IntoParams, IntoResponses};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ApiError;
 use super::error::ErrorBody;
 use super::openapi::{
     CompareView, Comparison, Deleted, GoalsView, ProgressView, Registered, RehearsalPage,
     RehearsalRef, StoredReport,
 };
+use super::{ApiError, FromPathId, PathId};
 use crate::app::AppState;
 use crate::domain::advice::history_advice;
 use crate::domain::progress::{
@@ -66,32 +65,24 @@ fn parse_speaker(raw: &str) -> Result<SpeakerId, ApiError> {
 }
 
 /// The `{id}` of every `/speakers/{id}…` route (described once for the OpenAPI document).
-#[derive(Deserialize, IntoParams)]
+#[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
+#[allow(dead_code, reason = "describes the parameter; `PathId` reads it")]
 struct SpeakerPath {
     /// Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private.
     id: String,
 }
 
-/// The speaker of a `/speakers/{id}…` route, checked before the handler runs: a malformed id is
-/// answered 400 (`invalid_speaker`, [`parse_speaker`]).
-struct Speaker(SpeakerId);
-
-impl<S: Send + Sync> FromRequestParts<S> for Speaker {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(path) = Path::<SpeakerPath>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::bad_request("invalid_speaker", e.body_text()))?;
-        parse_speaker(&path.id).map(Speaker)
+impl FromPathId for SpeakerId {
+    fn from_path_id(raw: &str) -> Result<Self, ApiError> {
+        parse_speaker(raw)
     }
 }
 
 /// The errors the `/speakers/{id}…` routes share, each an [`ErrorBody`], for the OpenAPI
 /// document only (the handlers answer [`ApiError`]s; this is never built). A route whose 400 or
 /// 404 says more lists its own after this set: a later response of a status replaces it.
-#[allow(dead_code)]
+#[allow(dead_code, reason = "describes responses; never built")]
 #[derive(IntoResponses)]
 enum SpeakerErrors {
     #[response(status = 400, description = "Malformed speaker id or parameter")]
@@ -205,7 +196,7 @@ async fn create(State(state): State<AppState>) -> Result<Response, ApiError> {
 #[tracing::instrument(skip_all)]
 async fn register(
     State(state): State<AppState>,
-    Speaker(id): Speaker,
+    PathId(id): PathId<SpeakerId>,
 ) -> Result<Response, ApiError> {
     let at = now_ms();
     let created = state
@@ -237,7 +228,7 @@ async fn register(
 #[tracing::instrument(skip_all)]
 async fn delete(
     State(state): State<AppState>,
-    Speaker(id): Speaker,
+    PathId(id): PathId<SpeakerId>,
 ) -> Result<Json<Value>, ApiError> {
     let erased = state
         .history
@@ -303,7 +294,7 @@ struct Page {
 #[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
-    Speaker(id): Speaker,
+    PathId(id): PathId<SpeakerId>,
     page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(page) =
@@ -370,7 +361,7 @@ async fn list(
 #[tracing::instrument(skip_all)]
 async fn one(
     State(state): State<AppState>,
-    Speaker(id): Speaker,
+    PathId(id): PathId<SpeakerId>,
     Path((_, rehearsal)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let rid = parse_rehearsal("rehearsal", &rehearsal)?;
@@ -413,7 +404,7 @@ async fn one(
 #[tracing::instrument(skip_all)]
 async fn progress_view(
     State(state): State<AppState>,
-    Speaker(id): Speaker,
+    PathId(id): PathId<SpeakerId>,
 ) -> Result<Json<ProgressView>, ApiError> {
     let goals = known(&state, &id).await?;
     let h = &state.history;
@@ -480,7 +471,7 @@ struct CompareQuery {
 #[tracing::instrument(skip_all)]
 async fn compare(
     State(state): State<AppState>,
-    Speaker(id): Speaker,
+    PathId(id): PathId<SpeakerId>,
     query: Result<Query<CompareQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
@@ -551,7 +542,7 @@ async fn goals_view(state: &AppState, id: &SpeakerId, goals: &[Goal]) -> Result<
 #[tracing::instrument(skip_all)]
 async fn get_goals(
     State(state): State<AppState>,
-    Speaker(id): Speaker,
+    PathId(id): PathId<SpeakerId>,
 ) -> Result<Json<Value>, ApiError> {
     let goals = known(&state, &id).await?;
     Ok(Json(goals_view(&state, &id, &goals).await?))
@@ -575,7 +566,7 @@ async fn get_goals(
 #[tracing::instrument(skip_all)]
 async fn put_goals(
     State(state): State<AppState>,
-    Speaker(id): Speaker,
+    PathId(id): PathId<SpeakerId>,
     body: Result<Json<GoalsBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
