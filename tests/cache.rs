@@ -429,7 +429,7 @@ async fn a_panicking_computation_is_an_abort_not_a_stuck_key() {
     let s = memory_and_disk().await;
     let r = s
         .cache
-        .get_or_compute::<_, _, String>("k", || async { panic!("bug in the pipeline") })
+        .get_or_compute::<String>("k", || async { panic!("bug in the pipeline") })
         .await;
     assert!(matches!(r, Err(ComputeError::Aborted(_))), "{r:?}");
     let (_, o) = s
