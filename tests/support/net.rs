@@ -1,5 +1,6 @@
-//! Loopback ports and bounded restarts for the servers the tests start. A leaf like
-//! `redis_server` and `postgres_server`, which include it with `#[path]` (so do benches).
+//! Loopback ports and bounded restarts for the servers the tests start. A leaf, includable on
+//! its own with `#[path]`; `redis_server` and `postgres_server` use it as their sibling
+//! `super::net`, so whoever includes one of them includes this next to it.
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};

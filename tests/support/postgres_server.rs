@@ -1,7 +1,8 @@
 //! A real PostgreSQL server for tests: `initdb` into a temp dir, `postgres` on a free loopback
 //! port (socket in the same dir), trust auth, no fsync; stopped and removed on drop.
 //!
-//! Use with `#[path = "../support/postgres_server.rs"] mod postgres_server;`. The binaries are
+//! Use with `#[path = "../support/postgres_server.rs"] mod postgres_server;` and its sibling
+//! `#[path = "../support/net.rs"] mod net;` (or via `tests/support/mod.rs`). The binaries are
 //! found in `$PG_BIN_DIR`, else the newest `/usr/lib/postgresql/*/bin` (Debian's `postgresql`
 //! package; `scripts/deps.sh test` installs it). PostgreSQL refuses to run as root, so when the
 //! tests run as root the server runs as the `postgres` system user the package creates (the
@@ -16,9 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "net.rs"]
-mod net;
-use net::{free_port, retry_until};
+use super::net::{free_port, retry_until};
 
 /// How long a fresh server gets to accept connections before the test fails.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,7 +1,7 @@
 //! A real `redis-server` for tests: free port, temp dir, no persistence, killed on drop.
 //!
-//! Use from a test file with `#[path = "support/redis_server.rs"] mod redis_server;` (or via
-//! `tests/support/mod.rs`). The binary is `$REDIS_SERVER_BIN`, else `redis-server` on `PATH`.
+//! Use from a test file with `#[path = "support/redis_server.rs"] mod redis_server;` and its
+//! sibling `#[path = "support/net.rs"] mod net;` (or via `tests/support/mod.rs`). The binary is `$REDIS_SERVER_BIN`, else `redis-server` on `PATH`.
 //! `stop()` and `start_again()` take it down and bring it back on the same port, to test
 //! outages and reconnection.
 
@@ -13,9 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "net.rs"]
-mod net;
-use net::{free_port, retry_until};
+use super::net::{free_port, retry_until};
 
 /// How long a fresh server gets to accept connections before the test fails.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
