@@ -5,6 +5,8 @@
 //! rows are skipped with a note if it can't be started). `BENCH_SAMPLES` overrides the number
 //! of timed gets per case (default 20000).
 
+#[path = "../tests/support/net.rs"]
+mod net;
 #[path = "../tests/support/redis_server.rs"]
 mod redis_server;
 

@@ -10,6 +10,9 @@
 //! English passage spread evenly over the uploaded WAV's duration (16-bit PCM, as speech-coach
 //! sends it). It prints `listening <addr>` once bound.
 
+#[path = "shared/upload.rs"]
+mod upload;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,23 +61,12 @@ async fn calls(State(fake): State<Fake>) -> Json<Value> {
 
 async fn transcribe(
     State(fake): State<Fake>,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<Json<Value>, (axum::http::StatusCode, String)> {
-    let bad = |e: String| (axum::http::StatusCode::BAD_REQUEST, e);
-    let mut wav_len = None;
-    let mut language = None;
-    while let Some(field) = form.next_field().await.map_err(|e| bad(e.to_string()))? {
-        match field.name() {
-            Some("file") => {
-                wav_len = Some(field.bytes().await.map_err(|e| bad(e.to_string()))?.len())
-            }
-            Some("language") => {
-                language = Some(field.text().await.map_err(|e| bad(e.to_string()))?)
-            }
-            _ => {}
-        }
-    }
-    let wav_len = wav_len.ok_or_else(|| bad("no file part".into()))?;
+    let upload::Upload {
+        file_len: wav_len,
+        language,
+    } = upload::read(form).await?;
     fake.calls.fetch_add(1, Ordering::Relaxed);
     tokio::time::sleep(fake.delay).await;
     if !fake.cpu.is_zero() {

@@ -11,6 +11,9 @@
 //! (prints `listening on <addr>` once bound; port 0 picks a free one). Counts the requests it
 //! served on `GET /count`.
 
+#[path = "shared/upload.rs"]
+mod upload;
+
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -53,23 +56,12 @@ async fn count(State(served): State<Arc<AtomicU64>>) -> Json<Value> {
 
 async fn transcribe(
     State(served): State<Arc<AtomicU64>>,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<Json<Value>, (StatusCode, String)> {
-    let bad = |e: String| (StatusCode::BAD_REQUEST, e);
-    let mut audio_bytes = None;
-    let mut language = None;
-    while let Some(field) = form.next_field().await.map_err(|e| bad(e.to_string()))? {
-        match field.name() {
-            Some("file") => {
-                audio_bytes = Some(field.bytes().await.map_err(|e| bad(e.to_string()))?.len())
-            }
-            Some("language") => {
-                language = Some(field.text().await.map_err(|e| bad(e.to_string()))?)
-            }
-            _ => {}
-        }
-    }
-    let bytes = audio_bytes.ok_or_else(|| bad("no file field".into()))?;
+    let upload::Upload {
+        file_len: bytes,
+        language,
+    } = upload::read(form).await?;
     served.fetch_add(1, Ordering::Relaxed);
     let duration = bytes.saturating_sub(WAV_HEADER_BYTES) as f64 / BYTES_PER_SEC;
     Ok(Json(verbose_json(

@@ -37,6 +37,25 @@ async fn memory_and_disk() -> Setup {
     }
 }
 
+/// A second caller of `k` (its own computation would answer `report(0)`), spawned once the
+/// first caller's flight runs; returned once it has joined that flight.
+async fn join_flight_of_k(
+    cache: &TieredCache,
+) -> tokio::task::JoinHandle<Result<(Bytes, Outcome), ComputeError<String>>> {
+    let joiner = {
+        let cache = cache.clone();
+        tokio::spawn(async move {
+            cache
+                .get_or_compute("k", || async { Ok::<_, String>(report(0)) })
+                .await
+        })
+    };
+    while cache.stats().await.coalesced < 1 {
+        tokio::task::yield_now().await;
+    }
+    joiner
+}
+
 #[tokio::test]
 async fn miss_then_memory_hit() {
     let s = memory_and_disk().await;
@@ -342,17 +361,7 @@ async fn a_dropped_caller_does_not_cancel_the_computation() {
     };
     started_rx.await.unwrap();
     // A second caller joins the same flight, then the first one goes away (client disconnect).
-    let follower = {
-        let cache = s.cache.clone();
-        tokio::spawn(async move {
-            cache
-                .get_or_compute("k", || async { Ok::<_, String>(report(0)) })
-                .await
-        })
-    };
-    while s.cache.stats().await.coalesced < 1 {
-        tokio::task::yield_now().await;
-    }
+    let follower = join_flight_of_k(&s.cache).await;
     leader.abort();
     assert!(leader.await.unwrap_err().is_cancelled());
     finish_tx.send(()).unwrap();
@@ -391,17 +400,7 @@ async fn errors_reach_every_waiter_and_are_not_cached() {
     while s.cache.stats().await.in_flight < 1 {
         tokio::task::yield_now().await;
     }
-    let second = {
-        let cache = s.cache.clone();
-        tokio::spawn(async move {
-            cache
-                .get_or_compute("k", || async { Ok::<_, String>(report(0)) })
-                .await
-        })
-    };
-    while s.cache.stats().await.coalesced < 1 {
-        tokio::task::yield_now().await;
-    }
+    let second = join_flight_of_k(&s.cache).await;
     go_tx.send(()).unwrap();
     for r in [first.await.unwrap(), second.await.unwrap()] {
         match r {
@@ -429,7 +428,7 @@ async fn a_panicking_computation_is_an_abort_not_a_stuck_key() {
     let s = memory_and_disk().await;
     let r = s
         .cache
-        .get_or_compute::<_, _, String>("k", || async { panic!("bug in the pipeline") })
+        .get_or_compute::<String>("k", || async { panic!("bug in the pipeline") })
         .await;
     assert!(matches!(r, Err(ComputeError::Aborted(_))), "{r:?}");
     let (_, o) = s

@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::process::Command;
+use std::process::{Command, Output};
 use support::{fake_asr, long_talk};
 
 /// A corpus file as a command-line argument.
@@ -18,6 +18,17 @@ fn cli() -> Command {
         cmd.env("ASR_BACKEND", "openai");
     }
     cmd
+}
+
+/// Runs `cmd`, asserting it exits 0 (else fails with its stderr).
+fn succeeds(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 #[test]
@@ -44,15 +55,7 @@ fn a_bad_file_exits_non_zero_with_a_clear_message() {
 /// Silence needs no recogniser: the whole CLI path runs without a model.
 #[test]
 fn silence_prints_a_report_that_says_no_speech() {
-    let out = cli()
-        .args(["analyze", &corpus("edge/silence_5s.wav"), "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeds(cli().args(["analyze", &corpus("edge/silence_5s.wav"), "--json"]));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["metrics"]["words_total"], 0);
     assert_eq!(report["audio"]["duration_sec"], 5.0);
@@ -74,21 +77,12 @@ fn a_corpus_clip_prints_the_readable_report() {
     let Some(model) = support::model::whisper_or_skip("the CLI Whisper test") else {
         return;
     };
-    let out = cli()
-        .env("WHISPER_MODEL_DIR", &model)
-        .args([
-            "analyze",
-            &corpus("clips/en_talk_2.wav"),
-            "--language",
-            "en",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeds(cli().env("WHISPER_MODEL_DIR", &model).args([
+        "analyze",
+        &corpus("clips/en_talk_2.wav"),
+        "--language",
+        "en",
+    ]));
     let text = String::from_utf8_lossy(&out.stdout);
     for section in [
         "Transcript",
@@ -114,22 +108,17 @@ fn a_sixty_minute_talk_through_the_cli() {
     let flac = long_talk::encode(&wav, "flac");
     std::fs::remove_file(&wav).unwrap();
     let asr = fake_asr::start(&talk.text());
-    let out = cli()
-        .env("ASR_BACKEND", "openai")
-        .env("ASR_URL", &asr.url)
-        .args([
-            "analyze",
-            flac.to_str().unwrap(),
-            "--language",
-            "en",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeds(
+        cli()
+            .env("ASR_BACKEND", "openai")
+            .env("ASR_URL", &asr.url)
+            .args([
+                "analyze",
+                flac.to_str().unwrap(),
+                "--language",
+                "en",
+                "--json",
+            ]),
     );
     assert_eq!(asr.calls(), 1);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::Value;
@@ -17,17 +16,12 @@ use speech_coach::domain::signal::{Span, SpeechMap};
 use speech_coach::domain::transcript::{Segment, Transcript, Word};
 use speech_coach::domain::{AnalysisConfig, AnalysisInput, analyze};
 use support::corpus;
+use support::manifest::{analyze_words, expected_fillers, found_fillers, num, speech_between};
 
 /// Shortest silence in the manifest (ffmpeg silencedetect d=0.2): the map's minimum pause.
 const MIN_SILENCE_S: f64 = 0.2;
 /// Times in the manifest are rounded to 1 ms; sums of a dozen of them may be off by a few.
 const TIME_TOLERANCE_S: f64 = 0.005;
-
-fn f(v: &Value, key: &str) -> f64 {
-    v[key]
-        .as_f64()
-        .unwrap_or_else(|| panic!("{key} missing in {v}"))
-}
 
 /// All silences of an entry (inserted pauses and the synthesizer's own gaps) as spans.
 fn silences(entry: &Value) -> Vec<Span> {
@@ -35,10 +29,10 @@ fn silences(entry: &Value) -> Vec<Span> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| Span::new(f(p, "start_s"), f(p, "end_s")))
+        .map(|p| Span::new(num(p, "start_s"), num(p, "end_s")))
         .chain(entry["other_silences"].as_array().unwrap().iter().map(|s| {
-            let start = f(s, "start_s");
-            Span::new(start, start + f(s, "length_s"))
+            let start = num(s, "start_s");
+            Span::new(start, start + num(s, "length_s"))
         }))
         .filter(|s| s.duration_sec() >= MIN_SILENCE_S - 1e-9)
         .collect();
@@ -49,25 +43,13 @@ fn silences(entry: &Value) -> Vec<Span> {
 /// The speech map a perfect VAD would give: segments with their inner silences cut out.
 fn speech_map(entry: &Value) -> SpeechMap {
     let gaps = silences(entry);
-    let mut speech = Vec::new();
-    for seg in entry["segments"].as_array().unwrap() {
-        let (mut cursor, end) = (f(seg, "start_s"), f(seg, "end_s"));
-        let inside: Vec<&Span> = gaps
-            .iter()
-            .filter(|g| g.start_sec >= cursor && g.end_sec <= end)
-            .collect();
-        for g in inside {
-            speech.push(Span::new(cursor, g.start_sec));
-            cursor = g.end_sec;
-        }
-        speech.push(Span::new(cursor, end));
-    }
-    SpeechMap {
-        duration_sec: f(entry, "duration_s"),
-        speech,
-        pauses: gaps,
-        ..Default::default()
-    }
+    let speech = entry["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|seg| speech_between(num(seg, "start_s"), num(seg, "end_s"), &gaps))
+        .collect();
+    support::manifest::speech_map(entry, speech, gaps)
 }
 
 /// The manifest's text as a transcript: each segment's words spread evenly over its span.
@@ -78,7 +60,7 @@ fn transcript(entry: &Value) -> Transcript {
         .iter()
         .map(|seg| {
             let text = seg["text"].as_str().unwrap();
-            let (start, end) = (f(seg, "start_s"), f(seg, "end_s"));
+            let (start, end) = (num(seg, "start_s"), num(seg, "end_s"));
             let parts: Vec<&str> = text.split_whitespace().collect();
             let step = (end - start) / parts.len() as f64;
             Segment {
@@ -159,20 +141,11 @@ fn corpus_fillers_pauses_and_times_match_the_manifest() {
             "speech" => {}
             "silence" | "noise" => {
                 let map = SpeechMap {
-                    duration_sec: f(entry, "duration_s"),
+                    duration_sec: num(entry, "duration_s"),
                     ..Default::default()
                 };
                 let t = Transcript::default();
-                let a = analyze(
-                    &AnalysisInput {
-                        transcript: &t,
-                        speech: &map,
-                        samples: &[],
-                        sample_rate: 16_000,
-                        language: "en",
-                    },
-                    &cfg,
-                );
+                let a = analyze_words(&t, &map, "en", &cfg);
                 assert_eq!(a.metrics.fillers.total, 0, "{file}");
                 assert_eq!(a.advice.len(), 1, "{file}: one no-speech advice");
                 assert_eq!(a.advice[0].title, "No speech found");
@@ -206,18 +179,8 @@ fn corpus_fillers_pauses_and_times_match_the_manifest() {
         );
 
         // Fillers, per word.
-        let expected: BTreeMap<String, usize> = entry["fillers"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_u64().unwrap() as usize))
-            .collect();
-        let found: BTreeMap<String, usize> = m
-            .fillers
-            .items
-            .iter()
-            .map(|i| (i.word.clone(), i.count))
-            .collect();
+        let expected = expected_fillers(entry);
+        let found = found_fillers(m);
         let mut score = Score::default();
         for (w, &n) in &expected {
             let got = found.get(w).copied().unwrap_or(0);
@@ -275,13 +238,13 @@ fn corpus_fillers_pauses_and_times_match_the_manifest() {
 
         // Times. speaking_time_sec = first speech start → last speech end, pauses included.
         let segs = entry["segments"].as_array().unwrap();
-        let span = f(segs.last().unwrap(), "end_s") - f(&segs[0], "start_s");
+        let span = num(segs.last().unwrap(), "end_s") - num(&segs[0], "start_s");
         assert!(
             (m.speaking_time_sec - span).abs() <= TIME_TOLERANCE_S,
             "{file}: speaking {} vs {span}",
             m.speaking_time_sec
         );
-        let voiced = f(entry, "voiced_time_s");
+        let voiced = num(entry, "voiced_time_s");
         assert!(
             (m.voiced_time_sec - voiced).abs() <= TIME_TOLERANCE_S,
             "{file}: voiced {} vs {voiced}",
@@ -294,18 +257,18 @@ fn corpus_fillers_pauses_and_times_match_the_manifest() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| f(p, "length_s"))
+            .map(|p| num(p, "length_s"))
             .filter(|&l| l < cfg.min_phrase_pause_sec)
             .sum();
         let long_gaps: f64 = entry["other_silences"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|s| f(s, "length_s"))
+            .map(|s| num(s, "length_s"))
             .filter(|&l| l >= cfg.min_phrase_pause_sec)
             .sum();
         let expected_phrase_time =
-            f(entry, "expected_speaking_time_s") + short_inserted - long_gaps;
+            num(entry, "expected_speaking_time_s") + short_inserted - long_gaps;
         assert!(
             (m.phrases.total_duration_sec - expected_phrase_time).abs() <= TIME_TOLERANCE_S,
             "{file}: phrase time {} vs {expected_phrase_time}",

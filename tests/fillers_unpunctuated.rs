@@ -17,10 +17,11 @@ mod support;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use speech_coach::domain::AnalysisConfig;
 use speech_coach::domain::signal::{Span, SpeechMap};
 use speech_coach::domain::transcript::{Segment, Transcript, Word};
-use speech_coach::domain::{AnalysisConfig, AnalysisInput, analyze};
 use support::corpus;
+use support::manifest::{analyze_words, expected_fillers, found_fillers, num, speech_between};
 
 /// The manifest's silence detection minimum: every silence it lists is at least this long.
 const MIN_SILENCE_S: f64 = 0.2;
@@ -28,25 +29,19 @@ const MIN_SILENCE_S: f64 = 0.2;
 const MIN_RECALL: f64 = 0.9;
 const MIN_PRECISION: f64 = 0.9;
 
-fn f(v: &Value, key: &str) -> f64 {
-    v[key]
-        .as_f64()
-        .unwrap_or_else(|| panic!("{key} missing in {v}"))
-}
-
 /// All silences of an entry as (start, length), in time order.
 fn silences(entry: &Value) -> Vec<(f64, f64)> {
     let mut out: Vec<(f64, f64)> = entry["pauses"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (f(p, "start_s"), f(p, "length_s")))
+        .map(|p| (num(p, "start_s"), num(p, "length_s")))
         .chain(
             entry["other_silences"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|s| (f(s, "start_s"), f(s, "length_s"))),
+                .map(|s| (num(s, "start_s"), num(s, "length_s"))),
         )
         .filter(|s| s.1 >= MIN_SILENCE_S - 1e-9)
         .collect();
@@ -60,23 +55,9 @@ fn speech_map(entry: &Value) -> SpeechMap {
         .map(|(s, l)| Span::new(s, s + l))
         .collect();
     let segs = entry["segments"].as_array().unwrap();
-    let (first, last) = (f(&segs[0], "start_s"), f(segs.last().unwrap(), "end_s"));
-    let mut speech = Vec::new();
-    let mut cursor = first;
-    for g in gaps
-        .iter()
-        .filter(|g| g.start_sec >= first && g.end_sec <= last)
-    {
-        speech.push(Span::new(cursor, g.start_sec));
-        cursor = g.end_sec;
-    }
-    speech.push(Span::new(cursor, last));
-    SpeechMap {
-        duration_sec: f(entry, "duration_s"),
-        speech,
-        pauses: gaps,
-        ..Default::default()
-    }
+    let (first, last) = (num(&segs[0], "start_s"), num(segs.last().unwrap(), "end_s"));
+    let speech = speech_between(first, last, &gaps);
+    support::manifest::speech_map(entry, speech, gaps)
 }
 
 /// Lower case, letters, digits, inner hyphens and apostrophes only.
@@ -94,7 +75,7 @@ fn unpunctuated(entry: &Value) -> Transcript {
     let all_silences = silences(entry);
     let mut words = Vec::new();
     for seg in entry["segments"].as_array().unwrap() {
-        let (start, end) = (f(seg, "start_s"), f(seg, "end_s"));
+        let (start, end) = (num(seg, "start_s"), num(seg, "end_s"));
         let inner: Vec<(f64, f64)> = all_silences
             .iter()
             .copied()
@@ -196,29 +177,9 @@ fn fillers_found_without_punctuation_on_the_corpus() {
         let file = entry["file"].as_str().unwrap();
         let t = unpunctuated(entry);
         let map = speech_map(entry);
-        let a = analyze(
-            &AnalysisInput {
-                transcript: &t,
-                speech: &map,
-                samples: &[],
-                sample_rate: 16_000,
-                language: entry["language"].as_str().unwrap(),
-            },
-            &cfg,
-        );
-        let expected: BTreeMap<String, usize> = entry["fillers"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_u64().unwrap() as usize))
-            .collect();
-        let found: BTreeMap<String, usize> = a
-            .metrics
-            .fillers
-            .items
-            .iter()
-            .map(|i| (i.word.clone(), i.count))
-            .collect();
+        let a = analyze_words(&t, &map, entry["language"].as_str().unwrap(), &cfg);
+        let expected = expected_fillers(entry);
+        let found = found_fillers(&a.metrics);
         let (mut t_p, mut f_p, mut diff) = (0, 0, Vec::new());
         for (w, &n) in &expected {
             let got = found.get(w).copied().unwrap_or(0);

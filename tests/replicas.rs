@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::app::{BinaryApp, file_form, spawn_binary};
+use support::app::{BinaryApp, file_form, send_json, spawn_binary};
 use support::redis_server::RedisServer;
 use support::sse::{SseEvent, SseReader};
 use support::{corpus, wait};
@@ -104,12 +104,7 @@ async fn transcribe(
             wav = field.bytes().await.unwrap().to_vec();
         }
     }
-    let pcm: Vec<i16> = wav
-        .get(44..)
-        .unwrap_or_default()
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect();
+    let pcm = support::fake_asr::pcm16(&wav);
     let duration = pcm.len() as f64 / 16_000.0;
     let key = (duration * 10.0).round() as u64;
     {
@@ -416,15 +411,12 @@ async fn kill_9_of_the_replica_running_a_job_lets_another_finish_it() {
         "{retry:?}"
     );
     // The same report an /analyze of the upload gets now (from the shared cache).
-    let direct: Value = client
-        .post(alive.url("/analyze"))
-        .multipart(file_form(clip(), "talk.wav"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let direct = send_json(
+        client
+            .post(alive.url("/analyze"))
+            .multipart(file_form(clip(), "talk.wav")),
+    )
+    .await;
     assert_eq!(without_cache(direct), without_cache(done["report"].clone()));
     assert_eq!(asr.calls(), 2);
 }

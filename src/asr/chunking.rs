@@ -59,28 +59,11 @@ pub fn plan_windows(
 ) -> Vec<Window> {
     let sr = f64::from(sample_rate);
     let total = samples.len();
-    let to_sample = |sec: f64| ((sec * sr).round().max(0.0) as usize).min(total);
     let max_len = (cfg.max_window_sec * sr) as usize;
     let pad = (cfg.pad_sec * sr) as usize;
     // Room for speech inside one window once both pads are added.
     let max_speech = max_len.saturating_sub(2 * pad).max(1);
-
-    // Spans in samples: sorted, clamped, merged, clicks dropped.
-    let mut spans: Vec<(usize, usize)> = speech
-        .iter()
-        .map(|s| (to_sample(s.start_sec), to_sample(s.end_sec)))
-        .filter(|(a, b)| b > a)
-        .collect();
-    spans.sort_unstable();
-    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
-    for (a, b) in spans {
-        match merged.last_mut() {
-            Some(last) if a <= last.1 => last.1 = last.1.max(b),
-            _ => merged.push((a, b)),
-        }
-    }
-    let min_len = (cfg.min_speech_sec * sr) as usize;
-    merged.retain(|(a, b)| b - a >= min_len);
+    let merged = speech_samples(total, sample_rate, speech, cfg.min_speech_sec);
 
     // Unbroken speech longer than a window: cut at the quietest moment of its second half.
     let mut pieces = Vec::with_capacity(merged.len());
@@ -118,6 +101,36 @@ pub fn plan_windows(
         i = last + 1;
     }
     windows
+}
+
+/// The VAD's `speech` spans (seconds) as sample ranges of a recording of `total` samples:
+/// clamped to it, sorted, overlapping ones merged, and those shorter than `min_speech_sec`
+/// (clicks) dropped. What both the windows and the packed timeline ([`super::packing`]) are
+/// cut from.
+pub(crate) fn speech_samples(
+    total: usize,
+    sample_rate: u32,
+    speech: &[Span],
+    min_speech_sec: f64,
+) -> Vec<(usize, usize)> {
+    let sr = f64::from(sample_rate);
+    let to_sample = |sec: f64| ((sec * sr).round().max(0.0) as usize).min(total);
+    let mut spans: Vec<(usize, usize)> = speech
+        .iter()
+        .map(|s| (to_sample(s.start_sec), to_sample(s.end_sec)))
+        .filter(|(a, b)| b > a)
+        .collect();
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (a, b) in spans {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    let min_len = (min_speech_sec * sr) as usize;
+    merged.retain(|(a, b)| b - a >= min_len);
+    merged
 }
 
 /// Start of the quietest 20 ms frame in `[from, to)`: the least bad place to cut speech.

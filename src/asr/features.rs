@@ -106,26 +106,27 @@ impl MelExtractor {
     }
 }
 
+// librosa's Slaney mel scale: linear below 1 kHz, logarithmic above.
+const F_SP: f32 = 200.0 / 3.0;
+const MIN_LOG_HZ: f32 = 1000.0;
+const MIN_LOG_MEL: f32 = MIN_LOG_HZ / F_SP;
+
+/// The log step of the scale above 1 kHz (`ln` is not const).
+fn log_step() -> f32 {
+    6.4f32.ln() / 27.0
+}
+
 fn hz_to_mel(f: f32) -> f32 {
-    // librosa's Slaney scale: linear below 1 kHz, logarithmic above.
-    const F_SP: f32 = 200.0 / 3.0;
-    const MIN_LOG_HZ: f32 = 1000.0;
-    let min_log_mel = MIN_LOG_HZ / F_SP;
-    let logstep = 6.4f32.ln() / 27.0;
     if f >= MIN_LOG_HZ {
-        min_log_mel + (f / MIN_LOG_HZ).ln() / logstep
+        MIN_LOG_MEL + (f / MIN_LOG_HZ).ln() / log_step()
     } else {
         f / F_SP
     }
 }
 
 fn mel_to_hz(m: f32) -> f32 {
-    const F_SP: f32 = 200.0 / 3.0;
-    const MIN_LOG_HZ: f32 = 1000.0;
-    let min_log_mel = MIN_LOG_HZ / F_SP;
-    let logstep = 6.4f32.ln() / 27.0;
-    if m >= min_log_mel {
-        MIN_LOG_HZ * (logstep * (m - min_log_mel)).exp()
+    if m >= MIN_LOG_MEL {
+        MIN_LOG_HZ * (log_step() * (m - MIN_LOG_MEL)).exp()
     } else {
         m * F_SP
     }

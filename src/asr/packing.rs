@@ -7,6 +7,7 @@
 //! of how the sentence sounds. Every time Whisper reports on the packed timeline maps back to the
 //! recording through [`PackedAudio::to_original_sec`]; no time maps into a cut-out silence.
 
+use super::chunking::speech_samples;
 use crate::domain::signal::Span;
 
 /// How speech is packed.
@@ -61,23 +62,7 @@ impl PackedAudio {
     pub fn pack(samples: &[f32], sample_rate: u32, speech: &[Span], cfg: &PackingConfig) -> Self {
         let sr = f64::from(sample_rate);
         let total = samples.len();
-        let to_sample = |sec: f64| ((sec * sr).round().max(0.0) as usize).min(total);
-        let mut spans: Vec<(usize, usize)> = speech
-            .iter()
-            .map(|s| (to_sample(s.start_sec), to_sample(s.end_sec)))
-            .filter(|(a, b)| b > a)
-            .collect();
-        spans.sort_unstable();
-        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
-        for (a, b) in spans {
-            match merged.last_mut() {
-                Some(last) if a <= last.1 => last.1 = last.1.max(b),
-                _ => merged.push((a, b)),
-            }
-        }
-        let min_len = (cfg.min_speech_sec * sr) as usize;
-        merged.retain(|(a, b)| b - a >= min_len);
-
+        let merged = speech_samples(total, sample_rate, speech, cfg.min_speech_sec);
         let keep = (cfg.keep_sec.max(0.0) * sr) as usize;
         let max_silence = (cfg.max_silence_sec.max(0.0) * sr) as usize;
         // Stretches of the recording to copy: speech plus `keep` each side; silences up to

@@ -92,18 +92,19 @@ impl Container {
 
     /// File extension handed to symphonia's probe as a hint (it still checks the bytes).
     pub fn symphonia_hint(&self) -> Option<&'static str> {
-        Some(match self {
-            Container::Wav => "wav",
-            Container::Aiff => "aiff",
-            Container::Caf => "caf",
-            Container::MpegAudio => "mp3",
-            Container::Adts => "aac",
-            Container::Flac => "flac",
-            Container::Ogg(_) => "ogg",
-            Container::Mp4(_) => "mp4",
-            Container::Matroska { .. } => "mkv",
-            Container::Rf64 | Container::Avi | Container::Asf | Container::Amr => return None,
-        })
+        match self {
+            Container::Wav
+            | Container::Aiff
+            | Container::Caf
+            | Container::MpegAudio
+            | Container::Adts
+            | Container::Flac
+            | Container::Ogg(_) => Some(self.name()),
+            // One demuxer for every brand of each.
+            Container::Mp4(_) => Some("mp4"),
+            Container::Matroska { .. } => Some("mkv"),
+            Container::Rf64 | Container::Avi | Container::Asf | Container::Amr => None,
+        }
     }
 
     /// Whether symphonia has a demuxer for this container (codec support is checked later).

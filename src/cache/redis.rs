@@ -60,6 +60,10 @@ struct Inner {
     op_timeout: Duration,
     /// Number of times availability went from true to false, for stats.
     outages: AtomicU64,
+    /// The lease scripts ([`RENEW`], [`RELEASE`]), hashed once: each call sends `EVALSHA`
+    /// (falling back to `EVAL` when Redis does not know the script yet).
+    renew: ::redis::Script,
+    release: ::redis::Script,
 }
 
 impl RedisTier {
@@ -92,6 +96,8 @@ impl RedisTier {
             clear_pattern: format!("{}:*", opts.key_prefix),
             op_timeout: opts.connect_timeout + opts.response_timeout,
             outages: AtomicU64::new(0),
+            renew: ::redis::Script::new(RENEW),
+            release: ::redis::Script::new(RELEASE),
         });
         inner.probe().await;
         tokio::spawn(probe_loop(Arc::downgrade(&inner), opts.probe_interval));
@@ -195,14 +201,10 @@ impl RedisTier {
     ) -> Result<bool, TierError> {
         let k = self.lease_key(key);
         let ms = ttl.as_millis().max(1) as u64;
+        let renew = &self.inner.renew;
         let n: i64 = self
             .run("lease renew", |mut c| async move {
-                ::redis::Script::new(RENEW)
-                    .key(&k)
-                    .arg(token)
-                    .arg(ms)
-                    .invoke_async(&mut c)
-                    .await
+                renew.key(&k).arg(token).arg(ms).invoke_async(&mut c).await
             })
             .await?;
         Ok(n == 1)
@@ -211,12 +213,9 @@ impl RedisTier {
     /// Gives our lease up (a lease that is no longer ours is left alone).
     pub async fn lease_release(&self, key: &str, token: &str) -> Result<(), TierError> {
         let k = self.lease_key(key);
+        let release = &self.inner.release;
         self.run("lease release", |mut c| async move {
-            ::redis::Script::new(RELEASE)
-                .key(&k)
-                .arg(token)
-                .invoke_async::<i64>(&mut c)
-                .await
+            release.key(&k).arg(token).invoke_async::<i64>(&mut c).await
         })
         .await
         .map(|_| ())

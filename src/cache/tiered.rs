@@ -21,6 +21,26 @@ use super::{Tier, TierError, TierName, TierStats, TierStatus, TierUsage};
 /// version). A rejected value is removed from every tier and the lookup is a miss.
 pub type Validator = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
 
+/// What computes a missing value (any `FnOnce() -> impl Future<Output = Result<Bytes, E>>`):
+/// run at most once per flight, in the flight's own task, hence owned and `Send`.
+pub trait Compute<E>: Send + 'static {
+    type Output: Future<Output = Result<Bytes, E>> + Send + 'static;
+
+    fn run(self) -> Self::Output;
+}
+
+impl<F, Fut, E> Compute<E> for F
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Bytes, E>> + Send + 'static,
+{
+    type Output = Fut;
+
+    fn run(self) -> Fut {
+        self()
+    }
+}
+
 /// Where a `get_or_compute` answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -196,16 +216,11 @@ impl TieredCache {
     /// cancels nothing, and the callers still waiting get the result. Successful results are
     /// stored in every tier; errors are returned to every waiting caller and not cached. A hit
     /// never waits for anything but the lookup, so `compute` is the place for admission control.
-    pub async fn get_or_compute<F, Fut, E>(
+    pub async fn get_or_compute<E: Send + Sync + 'static>(
         &self,
         key: &str,
-        compute: F,
-    ) -> Result<(Bytes, Outcome), ComputeError<E>>
-    where
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Bytes, E>> + Send + 'static,
-        E: Send + Sync + 'static,
-    {
+        compute: impl Compute<E>,
+    ) -> Result<(Bytes, Outcome), ComputeError<E>> {
         if let Some((value, tier)) = self.inner.lookup(key).await {
             return Ok((value, Outcome::Hit(tier)));
         }
@@ -216,16 +231,11 @@ impl TieredCache {
     /// missed (and who did something in between, such as taking an admission slot): joins the
     /// flight of `key` or starts it, without looking every tier up a second time. The leader
     /// still re-checks the first tier, so a flight that finished in between is a hit.
-    pub async fn compute_missing<F, Fut, E>(
+    pub async fn compute_missing<E: Send + Sync + 'static>(
         &self,
         key: &str,
-        compute: F,
-    ) -> Result<(Bytes, Outcome), ComputeError<E>>
-    where
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Bytes, E>> + Send + 'static,
-        E: Send + Sync + 'static,
-    {
+        compute: impl Compute<E>,
+    ) -> Result<(Bytes, Outcome), ComputeError<E>> {
         let (flight, role) = self.inner.flights.join_or_start::<E>(key, |ticket| {
             let inner = self.inner.clone();
             let key = key.to_owned();
@@ -461,12 +471,11 @@ impl Inner {
 
     /// The leader's side of a flight: re-check the first tier (a flight for this key may have
     /// finished between our lookup and our registration), else compute and store.
-    async fn lead_flight<F, Fut, E>(self: &Arc<Self>, key: &str, compute: F) -> FlightResult
-    where
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Bytes, E>> + Send + 'static,
-        E: Send + Sync + 'static,
-    {
+    async fn lead_flight<E: Send + Sync + 'static>(
+        self: &Arc<Self>,
+        key: &str,
+        compute: impl Compute<E>,
+    ) -> FlightResult {
         if let Some(first) = self.tiers.first() {
             match first.get(key).await {
                 Ok(Some(value)) if self.is_valid(&value) => {
@@ -483,7 +492,7 @@ impl Inner {
         }
         Counters::bump(&self.counters.misses);
         Counters::bump(&self.counters.computations);
-        match compute().await {
+        match compute.run().await {
             Ok(value) => {
                 self.store(key, value.clone()).await;
                 Ok(Produced {

@@ -38,13 +38,8 @@ fn label<T: serde::de::DeserializeOwned>(name: &str) -> T {
 
 fn token(norm: &str, start: f64) -> Token {
     Token {
-        raw: norm.into(),
         norm: norm.into(),
-        start_sec: start,
-        end_sec: start + 0.3,
-        punct_before: String::new(),
-        punct_after: String::new(),
-        segment_start: false,
+        ..Token::test_word(norm, start, start + 0.3)
     }
 }
 

@@ -116,13 +116,9 @@ mod tests {
 
     fn tok(word: &str, start: f64, end: f64, after: &str, seg_start: bool) -> Token {
         Token {
-            raw: word.into(),
-            norm: word.to_lowercase(),
-            start_sec: start,
-            end_sec: end,
-            punct_before: String::new(),
             punct_after: after.into(),
             segment_start: seg_start,
+            ..Token::test_word(word, start, end)
         }
     }
 

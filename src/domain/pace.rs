@@ -103,15 +103,7 @@ mod tests {
     use super::*;
 
     fn token(start: f64, end: f64) -> Token {
-        Token {
-            raw: "w".into(),
-            norm: "w".into(),
-            start_sec: start,
-            end_sec: end,
-            punct_before: String::new(),
-            punct_after: String::new(),
-            segment_start: false,
-        }
+        Token::test_word("w", start, end)
     }
 
     #[test]

@@ -176,15 +176,7 @@ mod tests {
     use super::*;
 
     fn token(word: &str, start: f64, end: f64) -> Token {
-        Token {
-            raw: word.into(),
-            norm: word.to_lowercase(),
-            start_sec: start,
-            end_sec: end,
-            punct_before: String::new(),
-            punct_after: String::new(),
-            segment_start: false,
-        }
+        Token::test_word(word, start, end)
     }
 
     #[test]

@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn russian_plural_forms() {
-        let got: Vec<String> = [1, 2, 5, 11, 21, 22, 25]
+        let got: Vec<String> = [1, 2, 5, 11, 12, 21, 22, 25, 111]
             .iter()
             .map(|&n| Lang::Ru.count(n, PAUSE))
             .collect();
@@ -206,9 +206,11 @@ mod tests {
                 "2 паузы",
                 "5 пауз",
                 "11 пауз",
+                "12 пауз",
                 "21 пауза",
                 "22 паузы",
-                "25 пауз"
+                "25 пауз",
+                "111 пауз"
             ]
         );
         let forms: Vec<usize> = [0, 3, 4, 12, 13, 14, 100, 101, 104, 111, 112]

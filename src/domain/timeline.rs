@@ -22,30 +22,39 @@ fn event(kind: TimelineKind, start: f64, end: f64, details: Value) -> TimelineEv
     }
 }
 
+/// One event of `kind` per item: `at` gives the item's start, end and details.
+fn each<'a, T: 'a>(
+    kind: TimelineKind,
+    items: impl IntoIterator<Item = &'a T>,
+    at: impl Fn(&T) -> (f64, f64, Value),
+) -> impl Iterator<Item = TimelineEvent> {
+    items.into_iter().map(move |item| {
+        let (start, end, details) = at(item);
+        event(kind, start, end, details)
+    })
+}
+
 /// Events of what the words say: `hedge` {text, kind}, `repetition` {kind: repeat|restart,
 /// text}, `overused_phrase` {text, count} per occurrence, `long_sentence` {words, text}.
 fn words_events(m: &Metrics) -> Vec<TimelineEvent> {
     let mut out = Vec::new();
-    out.extend(m.hedges.events.iter().map(|h| {
-        event(
-            TimelineKind::Hedge,
+    out.extend(each(TimelineKind::Hedge, &m.hedges.events, |h| {
+        (
             h.start_sec,
             h.end_sec,
             json!({"text": h.text, "kind": h.kind}),
         )
     }));
-    out.extend(m.repetitions.events.iter().map(|r| {
-        event(
-            TimelineKind::Repetition,
+    out.extend(each(TimelineKind::Repetition, &m.repetitions.events, |r| {
+        (
             r.start_sec,
             r.end_sec,
             json!({"kind": r.kind, "text": r.text}),
         )
     }));
     for p in &m.repetitions.overused_phrases {
-        out.extend(p.occurrences.iter().map(|o| {
-            event(
-                TimelineKind::OverusedPhrase,
+        out.extend(each(TimelineKind::OverusedPhrase, &p.occurrences, |o| {
+            (
                 o.start_sec,
                 o.end_sec,
                 json!({"text": p.text, "count": p.count}),
@@ -53,39 +62,28 @@ fn words_events(m: &Metrics) -> Vec<TimelineEvent> {
         }));
     }
     let s = &m.sentences;
-    out.extend(
-        s.longest
-            .iter()
-            .filter(|q| q.words > s.long_words)
-            .map(|q| {
-                event(
-                    TimelineKind::LongSentence,
-                    q.start_sec,
-                    q.end_sec,
-                    json!({"words": q.words, "text": q.text}),
-                )
-            }),
-    );
+    let long = s.longest.iter().filter(|q| q.words > s.long_words);
+    out.extend(each(TimelineKind::LongSentence, long, |q| {
+        (
+            q.start_sec,
+            q.end_sec,
+            json!({"words": q.words, "text": q.text}),
+        )
+    }));
     out
 }
 
 /// Build the timeline from the metrics and the speech spans.
 pub fn build(m: &Metrics, spans: &[Span]) -> Vec<TimelineEvent> {
     let mut out: Vec<TimelineEvent> = Vec::new();
-    out.extend(
-        spans
-            .iter()
-            .map(|s| event(TimelineKind::Speech, s.start_sec, s.end_sec, json!({}))),
-    );
-    out.extend(m.fillers.events.iter().map(|f| {
-        event(
-            TimelineKind::Filler,
-            f.start_sec,
-            f.end_sec,
-            json!({"text": f.text, "source": f.source, "confidence": f.confidence}),
-        )
+    out.extend(each(TimelineKind::Speech, spans, |s| {
+        (s.start_sec, s.end_sec, json!({}))
     }));
-    out.extend(m.pauses.events.iter().map(|p| {
+    out.extend(each(TimelineKind::Filler, &m.fillers.events, |f| {
+        let d = json!({"text": f.text, "source": f.source, "confidence": f.confidence});
+        (f.start_sec, f.end_sec, d)
+    }));
+    out.extend(each(TimelineKind::Pause, &m.pauses.events, |p| {
         let mut d = json!({"class": p.class, "duration_sec": p.duration_sec});
         if let Some(w) = &p.word_before {
             d["word_before"] = json!(w);
@@ -93,31 +91,25 @@ pub fn build(m: &Metrics, spans: &[Span]) -> Vec<TimelineEvent> {
         if let Some(w) = &p.word_after {
             d["word_after"] = json!(w);
         }
-        event(TimelineKind::Pause, p.start_sec, p.end_sec, d)
+        (p.start_sec, p.end_sec, d)
     }));
-    out.extend(m.pace_windows.iter().map(|w| {
-        event(
-            TimelineKind::PaceWindow,
+    out.extend(each(TimelineKind::PaceWindow, &m.pace_windows, |w| {
+        (
             w.start_sec,
             w.end_sec,
             json!({"wpm": w.wpm, "flag": w.flag}),
         )
     }));
-    out.extend(m.voice.monotone_stretches.iter().map(|s| {
-        event(
-            TimelineKind::Monotone,
-            s.start_sec,
-            s.end_sec,
-            json!({"pitch_std_semitones": s.pitch_std_semitones}),
-        )
-    }));
-    out.extend(m.fillers.bursts.iter().map(|b| {
-        event(
-            TimelineKind::FillerBurst,
-            b.start_sec,
-            b.end_sec,
-            json!({"count": b.count}),
-        )
+    out.extend(each(
+        TimelineKind::Monotone,
+        &m.voice.monotone_stretches,
+        |s| {
+            let d = json!({"pitch_std_semitones": s.pitch_std_semitones});
+            (s.start_sec, s.end_sec, d)
+        },
+    ));
+    out.extend(each(TimelineKind::FillerBurst, &m.fillers.bursts, |b| {
+        (b.start_sec, b.end_sec, json!({"count": b.count}))
     }));
     out.extend(words_events(m));
     out.sort_by(|a, b| {

@@ -32,6 +32,23 @@ impl Token {
     }
 }
 
+#[cfg(test)]
+impl Token {
+    /// A word for unit tests: `word` (normalised by lower-casing) from `start` to `end`, with no
+    /// punctuation, not at a segment start.
+    pub(crate) fn test_word(word: &str, start: f64, end: f64) -> Self {
+        Token {
+            raw: word.into(),
+            norm: word.to_lowercase(),
+            start_sec: start,
+            end_sec: end,
+            punct_before: String::new(),
+            punct_after: String::new(),
+            segment_start: false,
+        }
+    }
+}
+
 /// Normalise a word for matching: lower case, ё→е, typographic apostrophes and hyphens made ASCII.
 pub fn normalize(word: &str) -> String {
     word.chars()

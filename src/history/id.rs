@@ -25,43 +25,39 @@ fn parse_hex(raw: &str) -> Option<String> {
         .then(|| raw.to_ascii_lowercase())
 }
 
-impl SpeakerId {
-    pub fn generate() -> Self {
-        Self(random_hex())
-    }
+/// What every id of this module answers: a fresh one, parsing, the digits. (No `Display` for
+/// [`SpeakerId`]: it must not end up in a log line by accident.)
+macro_rules! hex_id {
+    ($($name:ident),+) => {$(
+        impl $name {
+            pub fn generate() -> Self {
+                Self(random_hex())
+            }
 
-    /// `None` unless `raw` is 32 hex digits.
-    pub fn parse(raw: &str) -> Option<Self> {
-        parse_hex(raw.trim()).map(Self)
-    }
+            /// `None` unless `raw` is 32 hex digits.
+            pub fn parse(raw: &str) -> Option<Self> {
+                parse_hex(raw.trim()).map(Self)
+            }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The first 8 digits: enough to correlate log lines, useless to an attacker.
-    pub fn short(&self) -> &str {
-        &self.0[..8]
-    }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    )+};
 }
 
-impl RehearsalId {
-    pub fn generate() -> Self {
-        Self(random_hex())
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        parse_hex(raw.trim()).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+hex_id!(SpeakerId, RehearsalId);
 
 impl fmt::Display for RehearsalId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+impl SpeakerId {
+    /// The first 8 digits: enough to correlate log lines, useless to an attacker.
+    pub fn short(&self) -> &str {
+        &self.0[..8]
     }
 }
 

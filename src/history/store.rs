@@ -87,6 +87,43 @@ macro_rules! on_pool {
     };
 }
 
+/// Inserts one [`RehearsalRow`] (a query for either backend, to execute): the same id twice is
+/// not an error (a retried write whose first attempt landed after all).
+macro_rules! insert_rehearsal {
+    ($r:expr) => {
+        sqlx::query(
+            "INSERT INTO rehearsals (id, speaker_id, recorded_at_ms, title, language, \
+             duration_sec, report_id, metrics_json, report_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&$r.id)
+        .bind(&$r.speaker_id)
+        .bind($r.recorded_at_ms)
+        .bind(&$r.title)
+        .bind(&$r.language)
+        .bind($r.duration_sec)
+        .bind(&$r.report_id)
+        .bind(&$r.metrics_json)
+        .bind(&$r.report_json)
+    };
+}
+
+/// The [`RehearsalMeta`] of a row whose first seven columns are `id, recorded_at_ms, title,
+/// language, duration_sec, report_id, metrics_json` (either backend's row).
+macro_rules! meta_of {
+    ($r:expr) => {
+        Ok::<_, sqlx::Error>(RehearsalMeta {
+            id: $r.try_get(0)?,
+            recorded_at_ms: $r.try_get(1)?,
+            title: $r.try_get(2)?,
+            language: $r.try_get(3)?,
+            duration_sec: $r.try_get(4)?,
+            report_id: $r.try_get(5)?,
+            metrics_json: $r.try_get(6)?,
+        })
+    };
+}
+
 /// One rehearsal row to insert (also the outbox's file format, hence serde).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RehearsalRow {
@@ -287,20 +324,8 @@ impl Store {
     /// Inserts a rehearsal. Inserting the same id twice is not an error (a retried write
     /// whose first attempt landed after all).
     pub async fn insert_rehearsal(&self, r: &RehearsalRow) -> Result<(), StoreError> {
-        let sql = "INSERT INTO rehearsals (id, speaker_id, recorded_at_ms, title, language, \
-                   duration_sec, report_id, metrics_json, report_json) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING";
         self.run(async {
-            on_pool!(&self.pool, |p| sqlx::query(sql)
-                .bind(&r.id)
-                .bind(&r.speaker_id)
-                .bind(r.recorded_at_ms)
-                .bind(&r.title)
-                .bind(&r.language)
-                .bind(r.duration_sec)
-                .bind(&r.report_id)
-                .bind(&r.metrics_json)
-                .bind(&r.report_json)
+            on_pool!(&self.pool, |p| insert_rehearsal!(r)
                 .execute(p)
                 .await
                 .map(|_| ()))
@@ -312,24 +337,10 @@ impl Store {
     /// by the query timeout: its length depends on the batch.
     pub async fn insert_rehearsals_bulk(&self, rows: &[RehearsalRow]) -> Result<(), StoreError> {
         self.migrate().await?;
-        let sql = "INSERT INTO rehearsals (id, speaker_id, recorded_at_ms, title, language, \
-                   duration_sec, report_id, metrics_json, report_json) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING";
         let result: Result<(), sqlx::Error> = on_pool!(&self.pool, |p| {
             let mut tx = p.begin().await?;
             for r in rows {
-                sqlx::query(sql)
-                    .bind(&r.id)
-                    .bind(&r.speaker_id)
-                    .bind(r.recorded_at_ms)
-                    .bind(&r.title)
-                    .bind(&r.language)
-                    .bind(r.duration_sec)
-                    .bind(&r.report_id)
-                    .bind(&r.metrics_json)
-                    .bind(&r.report_json)
-                    .execute(&mut *tx)
-                    .await?;
+                insert_rehearsal!(r).execute(&mut *tx).await?;
             }
             tx.commit().await
         });
@@ -367,17 +378,7 @@ impl Store {
                     .fetch_all(p)
                     .await?;
                 rows.iter()
-                    .map(|r| {
-                        Ok(RehearsalMeta {
-                            id: r.try_get(0)?,
-                            recorded_at_ms: r.try_get(1)?,
-                            title: r.try_get(2)?,
-                            language: r.try_get(3)?,
-                            duration_sec: r.try_get(4)?,
-                            report_id: r.try_get(5)?,
-                            metrics_json: r.try_get(6)?,
-                        })
-                    })
+                    .map(|r| meta_of!(r))
                     .collect::<Result<Vec<_>, sqlx::Error>>()
             })
         })
@@ -399,21 +400,7 @@ impl Store {
                     .bind(id)
                     .fetch_optional(p)
                     .await?;
-                row.map(|r| {
-                    Ok((
-                        RehearsalMeta {
-                            id: r.try_get(0)?,
-                            recorded_at_ms: r.try_get(1)?,
-                            title: r.try_get(2)?,
-                            language: r.try_get(3)?,
-                            duration_sec: r.try_get(4)?,
-                            report_id: r.try_get(5)?,
-                            metrics_json: r.try_get(6)?,
-                        },
-                        r.try_get(7)?,
-                    ))
-                })
-                .transpose()
+                row.map(|r| Ok((meta_of!(r)?, r.try_get(7)?))).transpose()
             })
         })
         .await

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -24,12 +24,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ApiError;
 use super::analyze::{AnalyzeQuery, Intake, take_in};
 use super::error::ErrorBody;
 use super::openapi::{JobStreamEvent, RawUpload, UploadForm};
 use super::request_id::current_request_id;
 use super::speakers::{RehearsalTarget, record_rehearsal_as};
+use super::{ApiError, FromPathId, PathId};
 use crate::app::AppState;
 use crate::history::{History, RehearsalId, SpeakerId};
 use crate::jobs::record::{JobProgress, Partial};
@@ -195,18 +195,17 @@ pub fn rehearsal_finisher(history: Arc<History>, analysis: Arc<AnalysisService>)
     get,
     path = "/jobs/{id}",
     tag = "jobs",
-    params(("id" = String, Path, description = "The job id `POST /jobs` returned (32 hex digits)")),
+    params(JobPath),
     responses(
         (status = 200, description = "The job", body = JobView),
+        JobErrors,
         (status = 404, description = "No such job (never existed, or expired JOB_TTL_SEC after it finished)", body = ErrorBody),
-        (status = 503, description = "The job store is unavailable", body = ErrorBody),
     )
 )]
 async fn show(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId<JobId>,
 ) -> Result<Json<JobView>, ApiError> {
-    let id = parse_id(&id)?;
     let record = state.jobs.get(&id).await?.ok_or_else(|| no_such_job(&id))?;
     Ok(Json(view(&state, &record)))
 }
@@ -216,18 +215,16 @@ async fn show(
     delete,
     path = "/jobs/{id}",
     tag = "jobs",
-    params(("id" = String, Path, description = "The job id `POST /jobs` returned (32 hex digits)")),
+    params(JobPath),
     responses(
         (status = 200, description = "The job after the cancel request", body = JobView),
-        (status = 404, description = "No such job", body = ErrorBody),
-        (status = 503, description = "The job store is unavailable", body = ErrorBody),
+        JobErrors,
     )
 )]
 async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId<JobId>,
 ) -> Result<Json<JobView>, ApiError> {
-    let id = parse_id(&id)?;
     let record = state
         .jobs
         .cancel(&id)
@@ -253,24 +250,22 @@ struct EventsQuery {
     path = "/jobs/{id}/events",
     tag = "jobs",
     params(
-        ("id" = String, Path, description = "The job id `POST /jobs` returned (32 hex digits)"),
+        JobPath,
         ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this event (wins over the query parameter)"),
         EventsQuery,
     ),
     responses(
         (status = 200, description = "The event stream", content_type = "text/event-stream", body = JobStreamEvent),
         (status = 400, description = "Last-Event-ID or last_event_id is not an event id", body = ErrorBody),
-        (status = 404, description = "No such job", body = ErrorBody),
-        (status = 503, description = "The job store is unavailable", body = ErrorBody),
+        JobErrors,
     )
 )]
 async fn events(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId<JobId>,
     query: Result<Query<EventsQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let id = parse_id(&id)?;
     let Query(query) =
         query.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
     let from_header = match headers.get("last-event-id") {
@@ -342,6 +337,33 @@ fn snapshot_event(state: &AppState, r: &JobRecord) -> Event {
         "snapshot": true,
     });
     Event::default().event("progress").data(data.to_string())
+}
+
+/// The `{id}` of the `/jobs/{id}…` routes (described once for the OpenAPI document).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code, reason = "describes the parameter; `PathId` reads it")]
+struct JobPath {
+    /// The job id `POST /jobs` returned (32 hex digits)
+    id: String,
+}
+
+impl FromPathId for JobId {
+    fn from_path_id(raw: &str) -> Result<Self, ApiError> {
+        parse_id(raw)
+    }
+}
+
+/// The errors the `/jobs/{id}…` routes share, each an [`ErrorBody`], for the OpenAPI document
+/// only (the handlers answer [`ApiError`]s; this is never built). A route whose 404 says more
+/// lists its own after this set: a later response of a status replaces it.
+#[allow(dead_code, reason = "describes responses; never built")]
+#[derive(utoipa::IntoResponses)]
+enum JobErrors {
+    #[response(status = 404, description = "No such job")]
+    Unknown(ErrorBody),
+    #[response(status = 503, description = "The job store is unavailable")]
+    Unavailable(ErrorBody),
 }
 
 fn parse_id(raw: &str) -> Result<JobId, ApiError> {

@@ -19,8 +19,9 @@ pub mod upload;
 pub use error::ApiError;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::header::CONTENT_LENGTH;
+use axum::http::request::Parts;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use std::any::Any;
@@ -65,6 +66,32 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(request_id::middleware))
         .with_state(state)
+}
+
+/// The `{id}` of a route, parsed into `T` before the handler runs: a malformed id is answered
+/// with [`FromPathId::from_path_id`]'s error. (The parameter is described for the OpenAPI
+/// document by the route's own `IntoParams` type.)
+pub struct PathId<T>(pub T);
+
+/// An id a route takes as its `{id}` ([`PathId`]).
+pub trait FromPathId: Sized {
+    /// The id, or what to answer a client who sent `raw`.
+    fn from_path_id(raw: &str) -> Result<Self, ApiError>;
+}
+
+impl<S: Send + Sync, T: FromPathId> FromRequestParts<S> for PathId<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            id: String,
+        }
+        let Path(raw) = Path::<Raw>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
+        T::from_path_id(&raw.id).map(PathId)
+    }
 }
 
 async fn not_found() -> ApiError {

@@ -31,28 +31,23 @@ struct Asset {
     body: &'static str,
 }
 
+/// The file `static/<name>`, compiled in, served as `/static/<name>`.
+macro_rules! asset {
+    ($name:literal, $content_type:literal) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            body: include_str!(concat!("../../static/", $name)),
+        }
+    };
+}
+
 /// Everything `/static/` serves. `index.html` is not here: it is served (versioned) at `/`.
 const ASSETS: [Asset; 4] = [
-    Asset {
-        name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../static/app.js"),
-    },
-    Asset {
-        name: "progress.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../static/progress.js"),
-    },
-    Asset {
-        name: "style.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_str!("../../static/style.css"),
-    },
-    Asset {
-        name: "favicon.svg",
-        content_type: "image/svg+xml",
-        body: include_str!("../../static/favicon.svg"),
-    },
+    asset!("app.js", "text/javascript; charset=utf-8"),
+    asset!("progress.js", "text/javascript; charset=utf-8"),
+    asset!("style.css", "text/css; charset=utf-8"),
+    asset!("favicon.svg", "image/svg+xml"),
 ];
 
 const INDEX_TEMPLATE: &str = include_str!("../../static/index.html");

@@ -16,15 +16,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, IntoResponses};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ApiError;
 use super::error::ErrorBody;
 use super::openapi::{
     CompareView, Comparison, Deleted, GoalsView, ProgressView, Registered, RehearsalPage,
     RehearsalRef, StoredReport,
 };
+use super::{ApiError, FromPathId, PathId};
 use crate::app::AppState;
 use crate::domain::advice::history_advice;
 use crate::domain::progress::{
@@ -61,6 +62,41 @@ fn parse_speaker(raw: &str) -> Result<SpeakerId, ApiError> {
             "a speaker id is 32 hexadecimal digits (as issued by POST /speakers)",
         )
     })
+}
+
+/// The `{id}` of every `/speakers/{id}…` route (described once for the OpenAPI document).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code, reason = "describes the parameter; `PathId` reads it")]
+struct SpeakerPath {
+    /// Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private.
+    id: String,
+}
+
+impl FromPathId for SpeakerId {
+    fn from_path_id(raw: &str) -> Result<Self, ApiError> {
+        parse_speaker(raw)
+    }
+}
+
+/// The errors the `/speakers/{id}…` routes share, each an [`ErrorBody`], for the OpenAPI
+/// document only (the handlers answer [`ApiError`]s; this is never built). A route whose 400 or
+/// 404 says more lists its own after this set: a later response of a status replaces it.
+#[allow(dead_code, reason = "describes responses; never built")]
+#[derive(IntoResponses)]
+enum SpeakerErrors {
+    #[response(status = 400, description = "Malformed speaker id or parameter")]
+    Malformed(ErrorBody),
+    #[response(
+        status = 404,
+        description = "No such speaker (never created, or deleted)"
+    )]
+    Unknown(ErrorBody),
+    #[response(
+        status = 503,
+        description = "The history database is unavailable; retry shortly"
+    )]
+    Unavailable(ErrorBody),
 }
 
 fn parse_rehearsal(name: &str, raw: &str) -> Result<RehearsalId, ApiError> {
@@ -149,7 +185,7 @@ async fn create(State(state): State<AppState>) -> Result<Response, ApiError> {
     put,
     path = "/speakers/{id}",
     tag = "speakers",
-    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private.")),
+    params(SpeakerPath),
     responses(
         (status = 200, description = "Already existed", body = Registered),
         (status = 201, description = "Registered", body = Registered),
@@ -160,9 +196,8 @@ async fn create(State(state): State<AppState>) -> Result<Response, ApiError> {
 #[tracing::instrument(skip_all)]
 async fn register(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    PathId(id): PathId<SpeakerId>,
 ) -> Result<Response, ApiError> {
-    let id = parse_speaker(&raw)?;
     let at = now_ms();
     let created = state
         .history
@@ -184,20 +219,17 @@ async fn register(
     delete,
     path = "/speakers/{id}",
     tag = "speakers",
-    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private.")),
+    params(SpeakerPath),
     responses(
         (status = 200, description = "Erased", body = Deleted),
-        (status = 400, description = "Malformed speaker id or parameter", body = ErrorBody),
-        (status = 404, description = "No such speaker (never created, or deleted)", body = ErrorBody),
-        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
+        SpeakerErrors,
     )
 )]
 #[tracing::instrument(skip_all)]
 async fn delete(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    PathId(id): PathId<SpeakerId>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_speaker(&raw)?;
     let erased = state
         .history
         .delete_speaker(&id)
@@ -253,21 +285,18 @@ struct Page {
     get,
     path = "/speakers/{id}/rehearsals",
     tag = "speakers",
-    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private."), Page),
+    params(SpeakerPath, Page),
     responses(
         (status = 200, description = "A page of rehearsals, newest first", body = RehearsalPage),
-        (status = 400, description = "Malformed speaker id or parameter", body = ErrorBody),
-        (status = 404, description = "No such speaker (never created, or deleted)", body = ErrorBody),
-        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
+        SpeakerErrors,
     )
 )]
 #[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    PathId(id): PathId<SpeakerId>,
     page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_speaker(&raw)?;
     let Query(page) =
         page.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
     let limit = page.limit.unwrap_or(DEFAULT_PAGE);
@@ -322,20 +351,19 @@ async fn list(
     get,
     path = "/speakers/{id}/rehearsals/{rehearsal}",
     tag = "speakers",
-    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private."), ("rehearsal" = String, Path, description = "Rehearsal id (32 hex digits)")),
+    params(SpeakerPath, ("rehearsal" = String, Path, description = "Rehearsal id (32 hex digits)")),
     responses(
         (status = 200, description = "The stored report, with `rehearsal`", body = StoredReport),
-        (status = 400, description = "Malformed speaker id or parameter", body = ErrorBody),
+        SpeakerErrors,
         (status = 404, description = "No such speaker or rehearsal", body = ErrorBody),
-        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all)]
 async fn one(
     State(state): State<AppState>,
-    Path((raw, rehearsal)): Path<(String, String)>,
+    PathId(id): PathId<SpeakerId>,
+    Path((_, rehearsal)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_speaker(&raw)?;
     let rid = parse_rehearsal("rehearsal", &rehearsal)?;
     let (meta, report_json) = state
         .history
@@ -367,20 +395,17 @@ async fn one(
     get,
     path = "/speakers/{id}/progress",
     tag = "speakers",
-    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private.")),
+    params(SpeakerPath),
     responses(
         (status = 200, description = "Per metric: series, baseline (median of the previous N), change of the latest, personal best; goals; the last two side by side", body = ProgressView),
-        (status = 400, description = "Malformed speaker id or parameter", body = ErrorBody),
-        (status = 404, description = "No such speaker (never created, or deleted)", body = ErrorBody),
-        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
+        SpeakerErrors,
     )
 )]
 #[tracing::instrument(skip_all)]
 async fn progress_view(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    PathId(id): PathId<SpeakerId>,
 ) -> Result<Json<ProgressView>, ApiError> {
-    let id = parse_speaker(&raw)?;
     let goals = known(&state, &id).await?;
     let h = &state.history;
     let (metas, samples): (Vec<RehearsalMeta>, Vec<Sample>) =
@@ -435,21 +460,20 @@ struct CompareQuery {
     get,
     path = "/speakers/{id}/compare",
     tag = "speakers",
-    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private."), CompareQuery),
+    params(SpeakerPath, CompareQuery),
     responses(
         (status = 200, description = "Two rehearsals side by side with `b - a` and which moved the right way", body = CompareView),
+        SpeakerErrors,
         (status = 400, description = "Malformed or missing id", body = ErrorBody),
         (status = 404, description = "No such speaker or rehearsal", body = ErrorBody),
-        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all)]
 async fn compare(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    PathId(id): PathId<SpeakerId>,
     query: Result<Query<CompareQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_speaker(&raw)?;
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
     let (Some(a), Some(b)) = (q.a.as_deref(), q.b.as_deref()) else {
         return Err(ApiError::bad_request(
@@ -509,20 +533,17 @@ async fn goals_view(state: &AppState, id: &SpeakerId, goals: &[Goal]) -> Result<
     get,
     path = "/speakers/{id}/goals",
     tag = "speakers",
-    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private.")),
+    params(SpeakerPath),
     responses(
         (status = 200, description = "The goals and the latest rehearsal's status against each", body = GoalsView),
-        (status = 400, description = "Malformed speaker id or parameter", body = ErrorBody),
-        (status = 404, description = "No such speaker (never created, or deleted)", body = ErrorBody),
-        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
+        SpeakerErrors,
     )
 )]
 #[tracing::instrument(skip_all)]
 async fn get_goals(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    PathId(id): PathId<SpeakerId>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_speaker(&raw)?;
     let goals = known(&state, &id).await?;
     Ok(Json(goals_view(&state, &id, &goals).await?))
 }
@@ -533,23 +554,21 @@ async fn get_goals(
     put,
     path = "/speakers/{id}/goals",
     tag = "speakers",
-    params(("id" = String, Path, description = "Speaker id: 128 random bits as 32 hex digits. Knowing it grants access to the speaker's history (like a share link): keep it private.")),
+    params(SpeakerPath),
     request_body(content = GoalsBody, description = "Every goal (replaces the old ones)",
         example = json!({"goals": [{"metric": "fillers_per_minute", "max": 3}, {"metric": "pace_wpm", "min": 120, "max": 160}]})),
     responses(
         (status = 200, description = "The new goals with their status", body = GoalsView),
+        SpeakerErrors,
         (status = 400, description = "Malformed id, body (`invalid_body`) or goal (`invalid_goal`)", body = ErrorBody),
-        (status = 404, description = "No such speaker (never created, or deleted)", body = ErrorBody),
-        (status = 503, description = "The history database is unavailable; retry shortly", body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all)]
 async fn put_goals(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    PathId(id): PathId<SpeakerId>,
     body: Result<Json<GoalsBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_speaker(&raw)?;
     let Json(body) = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
     let mut seen = std::collections::HashSet::new();
     for g in &body.goals {

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::JobId;
 use crate::asr::{WindowDone, Word};
@@ -14,17 +15,7 @@ use crate::report::Report;
 
 /// Where a job is in its life.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
@@ -65,7 +56,7 @@ impl JobState {
 }
 
 /// How much of the audio is transcribed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobProgress {
     /// Seconds of audio the recogniser has finished (never decreases).
     pub audio_sec_done: f64,
@@ -76,14 +67,14 @@ pub struct JobProgress {
 }
 
 /// The transcript so far: the words of every window transcribed, in order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Partial {
     pub text: String,
     pub words: Vec<Word>,
 }
 
 /// The JSON error `/analyze` would have answered, with its HTTP status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct JobError {
     pub status: u16,
     pub error: String,

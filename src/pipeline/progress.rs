@@ -8,23 +8,14 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::asr::{AsrWatcher, WindowDone};
 
 /// Where an analysis is. Serialised in lowercase (`"decode"`, `"asr"`…), the names of
 /// [`super::admission::STAGES`] plus `queued`; ordered as the pipeline runs them.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {

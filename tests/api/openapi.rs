@@ -6,7 +6,7 @@
 //! the document following fails here. The document is generated from the handlers
 //! (`src/http/openapi.rs`); the validator is `tests/support/json_schema.rs`.
 
-use crate::support::app::file_form;
+use crate::support::app::{file_form, send_json};
 use crate::support::json_schema::Validator;
 use crate::support::redis_server::RedisServer;
 use crate::support::sse::{SseEvent, SseReader};
@@ -792,13 +792,7 @@ fn every_route_in_the_router_is_in_the_document() {
 async fn the_validation_rejects_drift_in_nested_fields() {
     let app = spawn_app(&[]).await;
     let c = Contract::fetch(&app).await;
-    let report: Value = upload(&app, "/analyze", CLIP)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = send_json(upload(&app, "/analyze", CLIP)).await;
     c.validate("POST", "/analyze", 200, &report)
         .expect("the real report validates");
 

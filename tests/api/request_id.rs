@@ -93,15 +93,7 @@ async fn errors_are_json_with_the_request_id() {
 #[tokio::test]
 async fn health_reports_version_uptime_and_components() {
     let app = spawn_app(&[]).await;
-    let body: Value = app
-        .client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = app.health().await;
     assert_eq!(body["status"], "ok");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     assert!(body["uptime_sec"].as_f64().unwrap() >= 0.0);

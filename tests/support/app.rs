@@ -3,6 +3,7 @@
 //! process with its own environment, where logs, signals and memory are the point).
 
 use super::fakes::FakeTranscriber;
+use super::net::free_port;
 use super::sse::SseReader;
 use super::wait;
 use serde_json::Value;
@@ -35,6 +36,11 @@ impl Drop for TestApp {
 pub fn file_form(bytes: Vec<u8>, file_name: &str) -> reqwest::multipart::Form {
     let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string());
     reqwest::multipart::Form::new().part("file", part)
+}
+
+/// Sends `req` and reads its JSON body, whatever the status.
+pub async fn send_json(req: reqwest::RequestBuilder) -> Value {
+    req.send().await.unwrap().json().await.unwrap()
 }
 
 /// A response's status and JSON body (`null` when it has none, as a 204).
@@ -445,14 +451,6 @@ pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts the binary in a fresh temp working directory and waits until `/health` answers.

@@ -67,6 +67,15 @@ pub fn start(text: &str) -> FakeAsr {
     }
 }
 
+/// The samples of an upload as speech-coach sends it: 16 kHz mono PCM16 after a 44-byte header.
+pub fn pcm16(wav: &[u8]) -> Vec<i16> {
+    wav.get(44..)
+        .unwrap_or_default()
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
+}
+
 async fn transcribe(State(heard): State<Heard>, mut form: Multipart) -> Json<Value> {
     let mut wav = Vec::new();
     let mut language = "en".to_string();
@@ -78,13 +87,7 @@ async fn transcribe(State(heard): State<Heard>, mut form: Multipart) -> Json<Val
         }
     }
     heard.calls.fetch_add(1, Ordering::SeqCst);
-    // 16 kHz mono PCM16 after a 44-byte header, as speech-coach sends it.
-    let pcm: Vec<i16> = wav
-        .get(44..)
-        .unwrap_or_default()
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect();
+    let pcm = pcm16(&wav);
     let duration = pcm.len() as f64 / 16_000.0;
     // Like a recogniser, put the words where there is sound: 10 ms frames above a quiet level.
     let voiced: Vec<f64> = pcm

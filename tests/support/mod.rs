@@ -14,9 +14,11 @@
 //! - [`cache_values`]: values and counting compute closures for the cache's own tests.
 //! - [`asr`]: WAV reading, a naive VAD, word error rate, for the recogniser tests.
 //! - [`long_talk`]: talks of real length made from the corpus.
+//! - [`manifest`]: the corpus manifest's times as the domain analysis takes them.
 //! - fake servers on loopback ports: [`fake_asr`] (an OpenAI-compatible recogniser),
 //!   [`fake_gigachat`].
-//! - real servers for tests: [`redis_server`], [`postgres_server`].
+//! - real servers for tests: [`redis_server`], [`postgres_server`]; loopback ports and bounded
+//!   restarts for them: [`net`].
 //!
 //! The leaf files (`corpus`, `sse`, `long_talk`, `redis_server`, `postgres_server`, `fake_asr`,
 //! `fake_gigachat`) stay includable on their own with `#[path]`, as benches and examples do.
@@ -32,7 +34,9 @@ pub mod fakes;
 pub mod json_schema;
 pub mod logs;
 pub mod long_talk;
+pub mod manifest;
 pub mod model;
+pub mod net;
 pub mod postgres_server;
 pub mod redis_server;
 pub mod sse;

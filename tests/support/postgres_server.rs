@@ -1,7 +1,8 @@
 //! A real PostgreSQL server for tests: `initdb` into a temp dir, `postgres` on a free loopback
 //! port (socket in the same dir), trust auth, no fsync; stopped and removed on drop.
 //!
-//! Use with `#[path = "../support/postgres_server.rs"] mod postgres_server;`. The binaries are
+//! Use with `#[path = "../support/postgres_server.rs"] mod postgres_server;` and its sibling
+//! `#[path = "../support/net.rs"] mod net;` (or via `tests/support/mod.rs`). The binaries are
 //! found in `$PG_BIN_DIR`, else the newest `/usr/lib/postgresql/*/bin` (Debian's `postgresql`
 //! package; `scripts/deps.sh test` installs it). PostgreSQL refuses to run as root, so when the
 //! tests run as root the server runs as the `postgres` system user the package creates (the
@@ -10,11 +11,13 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use super::net::{free_port, retry_until};
 
 /// How long a fresh server gets to accept connections before the test fails.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -163,13 +166,12 @@ impl PostgresServer {
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "server is still running");
         let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            match self.spawn() {
-                Ok(()) => return,
-                Err(e) if Instant::now() >= deadline => panic!("postgres restart failed: {e}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
+        retry_until(
+            deadline,
+            Duration::from_millis(100),
+            "postgres restart",
+            || self.spawn(),
+        );
     }
 
     fn spawn(&mut self) -> Result<(), String> {
@@ -254,9 +256,4 @@ impl Drop for PostgresServer {
             let _ = child.wait();
         }
     }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().unwrap().port()
 }

@@ -1,17 +1,19 @@
 //! A real `redis-server` for tests: free port, temp dir, no persistence, killed on drop.
 //!
-//! Use from a test file with `#[path = "support/redis_server.rs"] mod redis_server;` (or via
-//! `tests/support/mod.rs`). The binary is `$REDIS_SERVER_BIN`, else `redis-server` on `PATH`.
+//! Use from a test file with `#[path = "support/redis_server.rs"] mod redis_server;` and its
+//! sibling `#[path = "support/net.rs"] mod net;` (or via `tests/support/mod.rs`). The binary is `$REDIS_SERVER_BIN`, else `redis-server` on `PATH`.
 //! `stop()` and `start_again()` take it down and bring it back on the same port, to test
 //! outages and reconnection.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use super::net::{free_port, retry_until};
 
 /// How long a fresh server gets to accept connections before the test fails.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -85,13 +87,9 @@ impl RedisServer {
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "server is still running");
         let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            match self.spawn() {
-                Ok(()) => return,
-                Err(e) if Instant::now() >= deadline => panic!("redis restart failed: {e}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(50)),
-            }
-        }
+        retry_until(deadline, Duration::from_millis(50), "redis restart", || {
+            self.spawn()
+        });
     }
 
     /// Freezes the server (SIGSTOP): connections stay open but nothing answers, like a hung
@@ -177,11 +175,6 @@ impl Drop for RedisServer {
         // A frozen process still dies of SIGKILL.
         self.stop();
     }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().unwrap().port()
 }
 
 fn ping(port: u16) -> bool {

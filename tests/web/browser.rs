@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder};
 use serde_json::json;
 
+use crate::support::net::free_port;
+
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The real binary: `/usr/bin/chromium` is Debian's wrapper script around it.
 const CHROMIUM: [&str; 2] = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"];
@@ -16,14 +18,6 @@ pub struct Browser {
     client: Option<Client>,
     driver: Child,
     _profile: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Browser {
