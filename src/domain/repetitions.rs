@@ -21,6 +21,9 @@ const MAX_FRAGMENT_WORDS: usize = 3;
 /// A silence at least this long between two words breaks off a fragment when no punctuation
 /// says so, seconds (a restart is marked by a short hitch, not a breath pause).
 const RESTART_SILENCE_SEC: f64 = 0.3;
+/// Longest silence at a full stop that may still hide a repeat or a false start the recogniser
+/// wrote as two sentences, seconds (a sentence really ending is followed by a breath).
+const STOP_HITCH_SEC: f64 = 0.6;
 /// Content words of an over-used phrase may have at most this many stop-words between them
 /// ("рамках нашего проекта" is one phrase, "проект … через неделю … команда" is not).
 const MAX_STOPWORDS_BETWEEN: usize = 2;
@@ -126,6 +129,9 @@ pub fn find(
         if hit.is_none() {
             hit = restart_at(tokens, taken, lexicon, pauses, tol, i);
         }
+        if hit.is_none() {
+            hit = split_by_a_stop(tokens, taken, pauses, tol, i);
+        }
         match hit {
             Some((kind, r)) => {
                 // The last copy (or the new start) is the fluent word: resume on it.
@@ -225,6 +231,54 @@ fn restart_at(
             return None;
         }
         return Some((RepetitionKind::Restart, i..j + 1));
+    }
+    None
+}
+
+/// A repeat or false start the recogniser wrote as two sentences ("The results. The results
+/// were good.", "We wanted. We decided to ship it."): a whole sentence of at most
+/// `MAX_FRAGMENT_WORDS` words ending in a plain full stop with no real pause after it, and the
+/// next sentence opening with its first word and going on longer. Whisper punctuates a spoken
+/// "the results, the results were good" this way; a true short sentence is followed by a breath,
+/// and one the next sentence merely echoes in full ("Thank you. Thank you.") is no restart.
+fn split_by_a_stop(
+    tokens: &[Token],
+    taken: &[bool],
+    pauses: &[Span],
+    tol: f64,
+    i: usize,
+) -> Option<(RepetitionKind, Range<usize>)> {
+    if i > 0 && !ends_sentence(&tokens[i - 1].punct_after) {
+        return None;
+    }
+    for len in 1..=MAX_FRAGMENT_WORDS {
+        let k = i + len - 1;
+        let j = k + 1;
+        if j >= tokens.len() || taken[i..=j].iter().any(|&x| x) {
+            return None;
+        }
+        let after = tokens[k].punct_after.trim();
+        if after.is_empty() && tokens[j].punct_before.trim().is_empty() {
+            continue;
+        }
+        if after != "." || silence_after(tokens, k, pauses, tol) >= STOP_HITCH_SEC {
+            return None;
+        }
+        if tokens[j].norm != tokens[i].norm {
+            return None;
+        }
+        let next_end = (j..tokens.len())
+            .find(|&m| ends_sentence(&tokens[m].punct_after))
+            .unwrap_or(tokens.len() - 1);
+        if next_end + 1 - j <= len {
+            return None;
+        }
+        let same = (0..len).all(|m| tokens[j + m].norm == tokens[i + m].norm);
+        return Some(if same {
+            (RepetitionKind::Repeat, i..j + len)
+        } else {
+            (RepetitionKind::Restart, i..j + 1)
+        });
     }
     None
 }
@@ -438,6 +492,22 @@ mod tests {
             found("the best project we did. The results, the results were good."),
             [(RepetitionKind::Repeat, "The results, the results".into())]
         );
+    }
+
+    #[test]
+    fn repeats_the_recogniser_split_with_a_full_stop() {
+        assert_eq!(
+            found("The results. The results were good."),
+            vec![(RepetitionKind::Repeat, "The results. The results".into())]
+        );
+        assert_eq!(
+            found("We wanted. We decided to ship it early."),
+            vec![(RepetitionKind::Restart, "We wanted. We".into())]
+        );
+        // A short sentence echoed whole, a question, a longer first sentence: none of them.
+        assert!(found("Thank you. Thank you.").is_empty());
+        assert!(found("Why? Why did we wait so long?").is_empty());
+        assert!(found("We shipped it last year. We decided to wait.").is_empty());
     }
 
     #[test]
