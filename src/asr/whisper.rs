@@ -348,10 +348,10 @@ impl Engine {
         })
     }
 
-    /// Decodes `groups` on up to `lanes` threads at once (one per model replica: each replica has
-    /// its own threads, so a lone analysis keeps every core busy while concurrent analyses queue
-    /// on the replicas instead of oversubscribing them), handing each group's segments to `emit`
-    /// in order as soon as all groups before it are done.
+    /// Decodes `groups` on one thread per model copy (each copy has its own CTranslate2 threads,
+    /// so a lone analysis keeps every core busy while concurrent analyses queue on the copies
+    /// instead of oversubscribing them), handing each group's segments to `emit` in order as soon
+    /// as all groups before it are done.
     fn decode_in_lanes(
         &self,
         packed: &PackedAudio,
