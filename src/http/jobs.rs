@@ -32,13 +32,12 @@ use super::speakers::{RehearsalTarget, record_rehearsal_as};
 use super::{ApiError, FromPathId, PathId};
 use crate::app::AppState;
 use crate::history::{History, RehearsalId, SpeakerId};
-use crate::jobs::record::{JobProgress, Partial};
 use crate::jobs::runner::Submission;
 use crate::jobs::{
-    Finisher, JobError, JobEvent, JobId, JobRecord, JobRehearsal, JobState, StoreError,
+    Finisher, JobError, JobEvent, JobId, JobPublic, JobRecord, JobRehearsal, StoreError,
     SubmitError, now_ms,
 };
-use crate::pipeline::{AnalysisError, AnalysisService, Stage};
+use crate::pipeline::{AnalysisError, AnalysisService};
 use crate::report::Report;
 
 /// Longest quiet spell on an event stream: then the current progress is sent again (without an
@@ -150,7 +149,7 @@ async fn create(
         }
     };
     span.record("job", record.id.as_str());
-    tracing::info!(state = record.state.as_str(), "job accepted");
+    tracing::info!(state = record.public.state.as_str(), "job accepted");
     let location = format!("/jobs/{}", record.id);
     let mut resp = (StatusCode::ACCEPTED, Json(view(&state, &record))).into_response();
     resp.headers_mut().insert(
@@ -230,7 +229,7 @@ async fn cancel(
         .cancel(&id)
         .await?
         .ok_or_else(|| no_such_job(&id))?;
-    tracing::info!(job = %id, state = record.state.as_str(), "job cancel asked");
+    tracing::info!(job = %id, state = record.public.state.as_str(), "job cancel asked");
     Ok(Json(view(&state, &record)))
 }
 
@@ -306,7 +305,7 @@ async fn events(
                     // Quiet: the current progress again, without an id (resuming is unaffected);
                     // a finished job whose log the client has seen: the stream is over.
                     let snapshot = match state.jobs.get(&id).await {
-                        Ok(Some(r)) if !r.state.is_terminal() => snapshot_event(&state, &r),
+                        Ok(Some(r)) if !r.public.state.is_terminal() => snapshot_event(&state, &r),
                         _ => return None,
                     };
                     Some((vec![Ok(snapshot)], (state, id, after, false)))
@@ -329,9 +328,9 @@ fn sse_event(e: &JobEvent) -> Event {
 
 fn snapshot_event(state: &AppState, r: &JobRecord) -> Event {
     let data = json!({
-        "state": r.state,
-        "stage": r.stage,
-        "progress": r.progress,
+        "state": r.public.state,
+        "stage": r.public.stage,
+        "progress": r.public.progress,
         "eta_sec": eta_now(r),
         "queue_position": state.jobs.queue_position(r),
         "snapshot": true,
@@ -383,7 +382,7 @@ fn no_such_job(id: &JobId) -> ApiError {
 /// The ETA as of now: the stored one minus the time since it was computed.
 fn eta_now(r: &JobRecord) -> Option<f64> {
     r.eta_sec.map(|eta| {
-        let since = now_ms().saturating_sub(r.updated_at_ms) as f64 / 1000.0;
+        let since = now_ms().saturating_sub(r.public.updated_at_ms) as f64 / 1000.0;
         ((eta - since).max(0.0) * 10.0).round() / 10.0
     })
 }
@@ -393,30 +392,16 @@ fn eta_now(r: &JobRecord) -> Option<f64> {
 pub struct JobView {
     /// 32 hex digits.
     pub id: String,
-    pub state: JobState,
-    /// The stage last entered (`queued` until the analysis starts).
-    pub stage: Stage,
-    pub progress: JobProgress,
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub public: JobPublic,
     /// Seconds left, as of now; null until the recogniser's first window; 0 when done.
     pub eta_sec: Option<f64>,
     /// 1-based place in this replica's admission queue while waiting for a slot, else null
     /// (always null with jobs on Redis).
     pub queue_position: Option<usize>,
-    /// The transcript so far.
-    pub partial: Partial,
     /// When `done`: the report (its summary when the job asked for `detail=summary`).
     pub report: Option<Report>,
-    /// When `failed`: the error `POST /analyze` would have answered, with its status.
-    pub error: Option<JobError>,
-    pub created_at_ms: u64,
-    pub updated_at_ms: u64,
-    /// The id of the job's last event (resume `GET /jobs/{id}/events` from it).
-    pub last_event_id: u64,
-    /// With jobs on Redis: the worker running (or that last ran) the job, `<consumer>/<n>`;
-    /// null for in-process jobs.
-    pub worker: Option<String>,
-    /// Attempts so far (with jobs on Redis; 0 for in-process jobs).
-    pub attempt: u32,
     pub links: JobLinks,
 }
 
@@ -442,19 +427,10 @@ fn view(state: &AppState, r: &JobRecord) -> JobView {
     });
     JobView {
         id: r.id.to_string(),
-        state: r.state,
-        stage: r.stage,
-        progress: r.progress.clone(),
+        public: r.public.clone(),
         eta_sec: eta_now(r),
         queue_position: state.jobs.queue_position(r),
-        partial: r.partial.clone(),
         report,
-        error: r.error.clone(),
-        created_at_ms: r.created_at_ms,
-        updated_at_ms: r.updated_at_ms,
-        last_event_id: r.last_event_id,
-        worker: r.worker.clone(),
-        attempt: r.attempt,
         links: JobLinks {
             events: format!("{path}/events"),
             self_: path,

@@ -20,8 +20,8 @@ pub mod store;
 pub mod worker;
 
 pub use record::{
-    EventKind, JobError, JobEvent, JobProgress, JobRecord, JobRehearsal, JobState, JobUpdate,
-    Partial,
+    EventKind, JobError, JobEvent, JobProgress, JobPublic, JobRecord, JobRehearsal, JobState,
+    JobUpdate, Partial,
 };
 pub use redis_store::RedisJobs;
 pub use runner::{Finisher, Jobs, JobsBackend, JobsHealth, JobsStatus, SubmitError};

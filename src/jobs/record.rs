@@ -83,23 +83,46 @@ pub struct JobError {
     pub request_id: Option<String>,
 }
 
-/// Everything known about one job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobRecord {
-    pub id: JobId,
+/// The part of a job's record that clients see as it is stored: `GET /jobs/{id}` serves it
+/// flattened, beside the ETA as of now, the queue position and the report as asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobPublic {
     pub state: JobState,
     /// The stage last entered (`queued` until the analysis starts).
     pub stage: Stage,
     pub progress: JobProgress,
+    /// The transcript so far.
+    pub partial: Partial,
+    /// When `failed`: the error `POST /analyze` would have answered, with its status.
+    pub error: Option<JobError>,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+    /// The id of the job's last event (resume `GET /jobs/{id}/events` from it).
+    pub last_event_id: u64,
+    /// With jobs on Redis: the worker running (or that last ran) the job, `<consumer>/<n>`;
+    /// null for in-process jobs.
+    #[serde(default)]
+    pub worker: Option<String>,
+    /// Attempts so far (with jobs on Redis; 0 for in-process jobs).
+    #[serde(default)]
+    #[schema(required = true)]
+    pub attempt: u32,
+}
+
+/// Everything known about one job. Its events are numbered 1, 2, 3… (`public.last_event_id` is
+/// the last one appended); a `public.worker` names a consumer unique per process start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub id: JobId,
+    #[serde(flatten)]
+    pub public: JobPublic,
     /// Seconds left at the recogniser's rate so far, as of `updated_at_ms` (`None` until the
     /// first window; 0 when done).
     pub eta_sec: Option<f64>,
     /// The admission queue ticket while waiting for a slot (gives the queue position).
     pub queue_ticket: Option<u64>,
-    pub partial: Partial,
     /// The report, when done (the full one; `summary` says whether to serve its summary).
     pub report: Option<Report>,
-    pub error: Option<JobError>,
     /// `detail=summary` was asked for at `POST /jobs`.
     pub summary: bool,
     /// BLAKE3 of the upload.
@@ -108,19 +131,8 @@ pub struct JobRecord {
     pub language: Option<String>,
     /// The `POST /jobs` request id (carried into `error`).
     pub request_id: Option<String>,
-    pub created_at_ms: u64,
-    pub updated_at_ms: u64,
     /// When the recogniser started (the ETA's rate is measured from here).
     pub asr_started_at_ms: Option<u64>,
-    /// The id of the last event appended for this job (events are numbered 1, 2, 3…).
-    pub last_event_id: u64,
-    /// The worker running (or that last ran) the job, with jobs on Redis: `<consumer>/<n>`,
-    /// the consumer being unique per process start (`None`: in-process jobs).
-    #[serde(default)]
-    pub worker: Option<String>,
-    /// Attempts so far (with jobs on Redis; 0 for in-process jobs).
-    #[serde(default)]
-    pub attempt: u32,
     /// `speaker=` (and `title=`) at `POST /jobs`: whoever finishes the job records its report
     /// as that speaker's rehearsal (id = the job's id, so a re-run records it once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -242,24 +254,26 @@ impl JobRecord {
     ) -> Self {
         Self {
             id,
-            state: JobState::Queued,
-            stage: Stage::Queued,
-            progress: JobProgress::default(),
+            public: JobPublic {
+                state: JobState::Queued,
+                stage: Stage::Queued,
+                progress: JobProgress::default(),
+                partial: Partial::default(),
+                error: None,
+                created_at_ms: now_ms,
+                updated_at_ms: now_ms,
+                last_event_id: 0,
+                worker: None,
+                attempt: 0,
+            },
             eta_sec: None,
             queue_ticket: None,
-            partial: Partial::default(),
             report: None,
-            error: None,
             summary,
             content_hash,
             language,
             request_id,
-            created_at_ms: now_ms,
-            updated_at_ms: now_ms,
             asr_started_at_ms: None,
-            last_event_id: 0,
-            worker: None,
-            attempt: 0,
             rehearsal: None,
         }
     }
@@ -268,14 +282,14 @@ impl JobRecord {
     pub fn created_event(&mut self) -> JobEvent {
         self.push(
             EventKind::State,
-            json!({"state": self.state, "stage": self.stage}),
+            json!({"state": self.public.state, "stage": self.public.stage}),
         )
     }
 
     fn push(&mut self, kind: EventKind, data: Value) -> JobEvent {
-        self.last_event_id += 1;
+        self.public.last_event_id += 1;
         JobEvent {
-            id: self.last_event_id,
+            id: self.public.last_event_id,
             kind,
             data,
         }
@@ -284,10 +298,10 @@ impl JobRecord {
     /// Applies an update at `now_ms`, returning the events it produced (none when it changed
     /// nothing, e.g. anything after a terminal state).
     pub fn apply(&mut self, update: JobUpdate, now_ms: u64) -> Vec<JobEvent> {
-        if self.state.is_terminal() {
+        if self.public.state.is_terminal() {
             return Vec::new();
         }
-        self.updated_at_ms = now_ms;
+        self.public.updated_at_ms = now_ms;
         match update {
             JobUpdate::Queued { ticket } => self.on_queued(ticket).into_iter().collect(),
             JobUpdate::Stage { stage } => self.on_stage(stage, now_ms),
@@ -309,8 +323,8 @@ impl JobRecord {
 
     fn on_queued(&mut self, ticket: Option<u64>) -> Option<JobEvent> {
         self.queue_ticket = ticket;
-        (self.state == JobState::Queued).then(|| {
-            self.stage = Stage::Queued;
+        (self.public.state == JobState::Queued).then(|| {
+            self.public.stage = Stage::Queued;
             self.push(
                 EventKind::Stage,
                 json!({"stage": Stage::Queued, "queue_ticket": ticket}),
@@ -321,27 +335,27 @@ impl JobRecord {
     /// A new stage; the first one past the queue also starts the job.
     fn on_stage(&mut self, stage: Stage, now_ms: u64) -> Vec<JobEvent> {
         let mut events = Vec::new();
-        if stage == Stage::Queued || stage == self.stage {
+        if stage == Stage::Queued || stage == self.public.stage {
             return events;
         }
-        if self.state == JobState::Queued {
-            self.state = JobState::Running;
+        if self.public.state == JobState::Queued {
+            self.public.state = JobState::Running;
             self.queue_ticket = None;
             events.push(self.push(
                 EventKind::State,
-                json!({"state": self.state, "stage": stage}),
+                json!({"state": self.public.state, "stage": stage}),
             ));
         }
-        self.stage = stage;
+        self.public.stage = stage;
         if stage == Stage::Asr {
             self.asr_started_at_ms = Some(now_ms);
         }
         if stage > Stage::Asr
-            && let Some(total) = self.progress.audio_sec_total
+            && let Some(total) = self.public.progress.audio_sec_total
         {
             // Past the recogniser, all the audio is transcribed.
-            self.progress.audio_sec_done = total;
-            self.progress.fraction = 1.0;
+            self.public.progress.audio_sec_done = total;
+            self.public.progress.fraction = 1.0;
         }
         self.eta_sec = self.eta_after_asr(stage);
         events.push(self.push(EventKind::Stage, json!({"stage": stage})));
@@ -359,8 +373,8 @@ impl JobRecord {
         let total = audio_sec_total.max(0.0);
         let done = audio_sec_done
             .clamp(0.0, total)
-            .max(self.progress.audio_sec_done);
-        self.progress = JobProgress {
+            .max(self.public.progress.audio_sec_done);
+        self.public.progress = JobProgress {
             audio_sec_done: done,
             audio_sec_total: Some(total),
             fraction: if total > 0.0 {
@@ -377,14 +391,14 @@ impl JobRecord {
         });
         let text = join_words(&words);
         if !text.is_empty() {
-            if !self.partial.text.is_empty() {
-                self.partial.text.push(' ');
+            if !self.public.partial.text.is_empty() {
+                self.public.partial.text.push(' ');
             }
-            self.partial.text.push_str(&text);
+            self.public.partial.text.push_str(&text);
         }
-        self.partial.words.extend(words.iter().cloned());
+        self.public.partial.words.extend(words.iter().cloned());
         let data = json!({
-            "progress": self.progress,
+            "progress": self.public.progress,
             "eta_sec": self.eta_sec,
             "words": words,
             "text": text,
@@ -394,31 +408,31 @@ impl JobRecord {
 
     fn on_done(&mut self, report: Report, cache: String) -> JobEvent {
         let total = report.audio.duration_sec;
-        self.state = JobState::Done;
+        self.public.state = JobState::Done;
         self.queue_ticket = None;
         self.eta_sec = Some(0.0);
-        self.progress = JobProgress {
+        self.public.progress = JobProgress {
             audio_sec_done: total,
             audio_sec_total: Some(total),
             fraction: 1.0,
         };
-        self.partial = Partial {
+        self.public.partial = Partial {
             text: report.transcript.text.clone(),
             words: report.transcript.words.clone(),
         };
         self.report = Some(report);
         self.push(
             EventKind::Done,
-            json!({"state": self.state, "progress": self.progress, "cache": cache}),
+            json!({"state": self.public.state, "progress": self.public.progress, "cache": cache}),
         )
     }
 
     fn on_failed(&mut self, error: JobError) -> JobEvent {
-        self.state = JobState::Failed;
+        self.public.state = JobState::Failed;
         self.queue_ticket = None;
         self.eta_sec = None;
-        let data = json!({"state": self.state, "error": error});
-        self.error = Some(error);
+        let data = json!({"state": self.public.state, "error": error});
+        self.public.error = Some(error);
         self.push(EventKind::Failed, data)
     }
 
@@ -430,33 +444,33 @@ impl JobRecord {
         retry_reason: Option<String>,
     ) -> JobEvent {
         if attempt > 1 {
-            self.state = JobState::Queued;
-            self.stage = Stage::Queued;
-            self.progress = JobProgress::default();
-            self.partial = Partial::default();
+            self.public.state = JobState::Queued;
+            self.public.stage = Stage::Queued;
+            self.public.progress = JobProgress::default();
+            self.public.partial = Partial::default();
             self.eta_sec = None;
             self.asr_started_at_ms = None;
         }
         self.queue_ticket = None;
-        self.worker = Some(worker.clone());
-        self.attempt = attempt;
+        self.public.worker = Some(worker.clone());
+        self.public.attempt = attempt;
         self.push(
             EventKind::State,
-            json!({"state": self.state, "stage": self.stage, "worker": worker,
+            json!({"state": self.public.state, "stage": self.public.stage, "worker": worker,
                    "attempt": attempt, "retry_reason": retry_reason}),
         )
     }
 
     fn on_cancelled(&mut self) -> JobEvent {
-        self.state = JobState::Cancelled;
+        self.public.state = JobState::Cancelled;
         self.queue_ticket = None;
         self.eta_sec = None;
-        self.push(EventKind::Cancelled, json!({"state": self.state}))
+        self.push(EventKind::Cancelled, json!({"state": self.public.state}))
     }
 
     /// After the recogniser only the fast stages remain.
     fn eta_after_asr(&self, stage: Stage) -> Option<f64> {
-        match (stage > Stage::Asr, self.progress.audio_sec_total) {
+        match (stage > Stage::Asr, self.public.progress.audio_sec_total) {
             (true, Some(total)) => Some(total / 60.0 * POST_ASR_SEC_PER_AUDIO_MIN),
             _ => self.eta_sec,
         }
@@ -525,11 +539,11 @@ mod tests {
         assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>());
         assert_eq!(kinds[0], EventKind::Stage);
         assert_eq!(kinds[1], EventKind::State);
-        assert_eq!(r.state, JobState::Running);
+        assert_eq!(r.public.state, JobState::Running);
         assert_eq!(r.queue_ticket, None);
-        assert_eq!(r.partial.text, "hello world");
+        assert_eq!(r.public.partial.text, "hello world");
         assert_eq!(
-            r.progress.fraction, 1.0,
+            r.public.progress.fraction, 1.0,
             "past ASR all audio is transcribed"
         );
         let cancelled = r.apply(JobUpdate::Cancelled, 2000);
@@ -544,7 +558,7 @@ mod tests {
             .is_empty(),
             "terminal states are final"
         );
-        assert_eq!(r.state, JobState::Cancelled);
+        assert_eq!(r.public.state, JobState::Cancelled);
     }
 
     #[test]
@@ -556,7 +570,7 @@ mod tests {
             retry_reason: reason.map(str::to_owned),
         };
         assert_eq!(r.apply(claim(1, None), 1)[0].kind, EventKind::State);
-        assert_eq!(r.state, JobState::Queued);
+        assert_eq!(r.public.state, JobState::Queued);
         r.apply(JobUpdate::Stage { stage: Stage::Asr }, 2);
         r.apply(
             JobUpdate::Window {
@@ -566,13 +580,19 @@ mod tests {
             },
             3,
         );
-        assert_eq!(r.state, JobState::Running);
+        assert_eq!(r.public.state, JobState::Running);
         let ev = r.apply(claim(2, Some("worker lost")), 4);
         assert_eq!(ev[0].data["retry_reason"], "worker lost");
-        assert_eq!((r.state, r.stage), (JobState::Queued, Stage::Queued));
-        assert_eq!(r.partial, Partial::default());
-        assert_eq!(r.progress.fraction, 0.0);
-        assert_eq!((r.worker.as_deref(), r.attempt), (Some("w2"), 2));
+        assert_eq!(
+            (r.public.state, r.public.stage),
+            (JobState::Queued, Stage::Queued)
+        );
+        assert_eq!(r.public.partial, Partial::default());
+        assert_eq!(r.public.progress.fraction, 0.0);
+        assert_eq!(
+            (r.public.worker.as_deref(), r.public.attempt),
+            (Some("w2"), 2)
+        );
         r.apply(JobUpdate::Cancelled, 5);
         assert!(r.apply(claim(3, None), 6).is_empty(), "terminal is final");
     }
@@ -592,6 +612,6 @@ mod tests {
         // 3 s for 30 s of audio → 3 s more for the other 30, plus the fast stages.
         let eta = r.eta_sec.unwrap();
         assert!((eta - (3.0 + 0.2)).abs() < 1e-9, "{eta}");
-        assert_eq!(r.progress.fraction, 0.5);
+        assert_eq!(r.public.progress.fraction, 0.5);
     }
 }

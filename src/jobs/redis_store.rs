@@ -718,10 +718,10 @@ impl JobStore for RedisJobs {
         let keys = [
             self.job_key(&record.id),
             self.events_key(&record.id),
-            self.state_key(record.state),
+            self.state_key(record.public.state),
         ];
         let script = &self.create;
-        let (state, id) = (record.state.as_str(), record.id.to_string());
+        let (state, id) = (record.public.state.as_str(), record.id.to_string());
         self.run("create", |mut c| async move {
             script
                 .key(&keys[0])
@@ -746,7 +746,7 @@ impl JobStore for RedisJobs {
             let Some((version, mut record)) = self.read(id).await? else {
                 return Ok(Vec::new());
             };
-            let old = record.state;
+            let old = record.public.state;
             let events = record.apply(update.clone(), now_ms());
             if events.is_empty() {
                 return Ok(events);
@@ -761,13 +761,13 @@ impl JobStore for RedisJobs {
                 self.job_key(id),
                 self.events_key(id),
                 self.state_key(old),
-                self.state_key(record.state),
+                self.state_key(record.public.state),
             ];
-            let terminal = record.state.is_terminal();
+            let terminal = record.public.state.is_terminal();
             let ttl_ms = self.ttl.as_millis().max(1) as u64;
             let expiry = now_ms() + ttl_ms;
             let script = &self.cas;
-            let state = record.state.as_str();
+            let state = record.public.state.as_str();
             let ok: i64 = self
                 .run("update", |mut c| async move {
                     let mut inv = script.prepare_invoke();

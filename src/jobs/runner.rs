@@ -439,7 +439,7 @@ impl Jobs {
         let Some(record) = self.store.get(id).await? else {
             return Ok(None);
         };
-        if record.state.is_terminal() {
+        if record.public.state.is_terminal() {
             return Ok(Some(record));
         }
         if let Some(queue) = &self.queue {
@@ -447,7 +447,7 @@ impl Jobs {
             // stops (the analysis, if nobody else waits for it, at its next window); one still
             // waiting in the stream leaves it now.
             self.store.update(id, JobUpdate::Cancelled).await?;
-            if record.state == super::JobState::Queued {
+            if record.public.state == super::JobState::Queued {
                 queue.discard(id).await?;
             }
             return self.store.get(id).await;
@@ -457,7 +457,7 @@ impl Jobs {
             Some(token) => {
                 token.cancel();
                 let deadline = tokio::time::Instant::now() + CANCEL_WAIT;
-                let mut seen = record.last_event_id;
+                let mut seen = record.public.last_event_id;
                 while tokio::time::Instant::now() < deadline {
                     match self.store.events(id, seen, CANCEL_WAIT).await? {
                         Some(events) if events.iter().any(|e| e.kind.is_terminal()) => break,

@@ -106,7 +106,7 @@ struct Entry {
 
 impl Entry {
     fn expired(&self, ttl: Duration, now: Instant) -> bool {
-        self.record.state.is_terminal() && now.duration_since(self.touched) >= ttl
+        self.record.public.state.is_terminal() && now.duration_since(self.touched) >= ttl
     }
 }
 
@@ -191,7 +191,7 @@ impl JobStore for MemoryJobStore {
                 return Ok(None);
             };
             let newer = newer_than(&entry.events, after);
-            if !newer.is_empty() || entry.record.state.is_terminal() {
+            if !newer.is_empty() || entry.record.public.state.is_terminal() {
                 return Ok(Some(newer));
             }
             entry.appended.clone()
@@ -225,7 +225,7 @@ impl JobStore for MemoryJobStore {
         self.purge_expired();
         let mut counts = JobCounts::default();
         for e in self.lock().values() {
-            counts.add(e.record.state);
+            counts.add(e.record.public.state);
         }
         Ok(counts)
     }

@@ -214,7 +214,7 @@ impl Run {
             tracing::info!(job = %id, "job expired or removed before it ran");
             return Ending::Finished;
         };
-        if record.state.is_terminal() {
+        if record.public.state.is_terminal() {
             // Cancelled while waiting, or finished by an attempt whose worker died before
             // ending the entry.
             return Ending::Finished;
@@ -283,7 +283,7 @@ impl Run {
                 ),
             )
         } else if attempt == 1
-            && now_ms().saturating_sub(record.created_at_ms)
+            && now_ms().saturating_sub(record.public.created_at_ms)
                 > self.jobs.queue_timeout.as_millis() as u64
         {
             failure(
