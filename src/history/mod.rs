@@ -19,7 +19,7 @@ mod store;
 pub use config::HistoryConfig;
 pub use id::{RehearsalId, SpeakerId};
 pub use outbox::Outbox;
-pub use store::{RehearsalMeta, RehearsalRow, Store, StoreError};
+pub use store::{RehearsalFacts, RehearsalMeta, RehearsalRow, Store, StoreError};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -168,8 +168,8 @@ impl History {
                 let values: MetricValues =
                     serde_json::from_str(&m.metrics_json).unwrap_or_default();
                 let s = Sample {
-                    rehearsal_id: m.id.clone(),
-                    recorded_at_ms: m.recorded_at_ms,
+                    rehearsal_id: m.facts.id.clone(),
+                    recorded_at_ms: m.facts.recorded_at_ms,
                     values,
                 };
                 (m, s)

@@ -113,12 +113,14 @@ macro_rules! insert_rehearsal {
 macro_rules! meta_of {
     ($r:expr) => {
         Ok::<_, sqlx::Error>(RehearsalMeta {
-            id: $r.try_get(0)?,
-            recorded_at_ms: $r.try_get(1)?,
-            title: $r.try_get(2)?,
-            language: $r.try_get(3)?,
-            duration_sec: $r.try_get(4)?,
-            report_id: $r.try_get(5)?,
+            facts: RehearsalFacts {
+                id: $r.try_get(0)?,
+                recorded_at_ms: $r.try_get(1)?,
+                title: $r.try_get(2)?,
+                language: $r.try_get(3)?,
+                duration_sec: $r.try_get(4)?,
+                report_id: $r.try_get(5)?,
+            },
             metrics_json: $r.try_get(6)?,
         })
     };
@@ -141,13 +143,19 @@ pub struct RehearsalRow {
 /// A rehearsal as listed (no report).
 #[derive(Debug, Clone)]
 pub struct RehearsalMeta {
+    pub facts: RehearsalFacts,
+    pub metrics_json: String,
+}
+
+/// What a rehearsal is, as stored and as listed to clients.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RehearsalFacts {
     pub id: String,
     pub recorded_at_ms: i64,
     pub title: Option<String>,
     pub language: String,
     pub duration_sec: f64,
     pub report_id: String,
-    pub metrics_json: String,
 }
 
 /// The database, its kind and the budgets of each call.

@@ -32,7 +32,8 @@ use crate::domain::progress::{
     self, Goal, GoalCheck, MetricProgress, MetricValues, Sample, check_goals,
 };
 use crate::history::{
-    History, RecordOutcome, RehearsalId, RehearsalMeta, RehearsalRow, SpeakerId, StoreError,
+    History, RecordOutcome, RehearsalFacts, RehearsalId, RehearsalMeta, RehearsalRow, SpeakerId,
+    StoreError,
 };
 use crate::pipeline::AnalysisService;
 use crate::report::Report;
@@ -245,12 +246,9 @@ async fn delete(
 /// One rehearsal as listed: its facts, tracked numbers and goal statuses.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RehearsalSummary {
-    pub id: String,
-    pub recorded_at_ms: i64,
-    pub title: Option<String>,
-    pub language: String,
-    pub duration_sec: f64,
-    pub report_id: String,
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub facts: RehearsalFacts,
     #[schema(value_type = std::collections::BTreeMap<String, f64>)]
     pub metrics: MetricValues,
     pub goals: Vec<GoalCheck>,
@@ -258,12 +256,7 @@ pub struct RehearsalSummary {
 
 fn summary(meta: &RehearsalMeta, values: MetricValues, goals: Vec<GoalCheck>) -> RehearsalSummary {
     RehearsalSummary {
-        id: meta.id.clone(),
-        recorded_at_ms: meta.recorded_at_ms,
-        title: meta.title.clone(),
-        language: meta.language.clone(),
-        duration_sec: meta.duration_sec,
-        report_id: meta.report_id.clone(),
+        facts: meta.facts.clone(),
         metrics: values,
         goals,
     }
@@ -329,7 +322,7 @@ async fn list(
             let values: MetricValues = serde_json::from_str(&m.metrics_json).unwrap_or_default();
             let checks = samples
                 .iter()
-                .position(|s| s.rehearsal_id == m.id)
+                .position(|s| s.rehearsal_id == m.facts.id)
                 .map(|i| check_goals(&goals, &samples, i, n))
                 .unwrap_or_default();
             summary(m, values, checks)
@@ -378,10 +371,10 @@ async fn one(
         obj.insert(
             "rehearsal".into(),
             json!({
-                "id": meta.id,
+                "id": meta.facts.id,
                 "speaker": id.as_str(),
-                "title": meta.title,
-                "recorded_at_ms": meta.recorded_at_ms,
+                "title": meta.facts.title,
+                "recorded_at_ms": meta.facts.recorded_at_ms,
                 "status": "recorded",
                 "metrics": values,
             }),
@@ -428,9 +421,9 @@ async fn progress_view(
     let rehearsals = metas
         .into_iter()
         .map(|m| RehearsalRef {
-            id: m.id,
-            recorded_at_ms: m.recorded_at_ms,
-            title: m.title,
+            id: m.facts.id,
+            recorded_at_ms: m.facts.recorded_at_ms,
+            title: m.facts.title,
         })
         .collect();
     Ok(Json(ProgressView {
