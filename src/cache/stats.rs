@@ -8,40 +8,52 @@ use super::{TierName, TierStats, TierStatus, TierUsage};
 /// Live counters, updated lock-free on the request path.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub memory_hits: AtomicU64,
-    pub redis_hits: AtomicU64,
-    pub disk_hits: AtomicU64,
+    /// Lookups answered, by the tier that answered.
+    pub hits: PerTier,
     pub misses: AtomicU64,
     pub coalesced: AtomicU64,
     pub computations: AtomicU64,
     pub compute_errors: AtomicU64,
     pub invalid_removed: AtomicU64,
-    pub memory_errors: AtomicU64,
-    pub redis_errors: AtomicU64,
-    pub disk_errors: AtomicU64,
+    /// Failed tier operations, by tier.
+    pub errors: PerTier,
 }
 
 impl Counters {
     pub fn hit(&self, tier: TierName) {
-        match tier {
-            TierName::Memory => &self.memory_hits,
-            TierName::Redis => &self.redis_hits,
-            TierName::Disk => &self.disk_hits,
-        }
-        .fetch_add(1, Ordering::Relaxed);
+        self.hits.bump(tier);
     }
 
     pub fn error(&self, tier: TierName) {
-        match tier {
-            TierName::Memory => &self.memory_errors,
-            TierName::Redis => &self.redis_errors,
-            TierName::Disk => &self.disk_errors,
-        }
-        .fetch_add(1, Ordering::Relaxed);
+        self.errors.bump(tier);
     }
 
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One counter per tier.
+#[derive(Debug, Default)]
+pub(crate) struct PerTier {
+    memory: AtomicU64,
+    redis: AtomicU64,
+    disk: AtomicU64,
+}
+
+impl PerTier {
+    fn bump(&self, tier: TierName) {
+        match tier {
+            TierName::Memory => &self.memory,
+            TierName::Redis => &self.redis,
+            TierName::Disk => &self.disk,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Memory, Redis and disk, in that order.
+    fn load(&self) -> [u64; 3] {
+        [load(&self.memory), load(&self.redis), load(&self.disk)]
     }
 }
 
@@ -139,11 +151,8 @@ pub(crate) struct Snapshot {
 
 impl CacheStats {
     pub(crate) fn build(c: &Counters, s: Snapshot) -> Self {
-        let (l1, l2, l3) = (
-            load(&c.memory_hits),
-            load(&c.redis_hits),
-            load(&c.disk_hits),
-        );
+        let [l1, l2, l3] = c.hits.load();
+        let [memory_errors, redis_errors, disk_errors] = c.errors.load();
         let (misses, coalesced) = (load(&c.misses), load(&c.coalesced));
         let hits = l1 + l2 + l3;
         let total = hits + misses + coalesced;
@@ -162,9 +171,9 @@ impl CacheStats {
             hit_rate_percent: format!("{:.1}%", hit_rate * 100.0),
             coalesced,
             errors: TierErrors {
-                memory: load(&c.memory_errors),
-                redis: load(&c.redis_errors),
-                disk: load(&c.disk_errors),
+                memory: memory_errors,
+                redis: redis_errors,
+                disk: disk_errors,
             },
             memory: s.memory,
             disk: s.disk,
