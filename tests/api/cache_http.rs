@@ -540,12 +540,7 @@ async fn delete_cache_needs_the_admin_token_and_empties_every_tier() {
     // No token configured: the endpoint does not exist.
     let fake = Arc::new(FakeTranscriber::new());
     let plain = spawn(&[], &fake).await;
-    let r = plain
-        .client
-        .delete(plain.url("/cache"))
-        .send()
-        .await
-        .unwrap();
+    let r = plain.delete("/cache").await;
     assert_eq!(r.status(), 404);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "not_found", "{body}");
@@ -584,13 +579,7 @@ async fn delete_cache_needs_the_admin_token_and_empties_every_tier() {
     // Nothing was cleared by the refused attempts.
     expect(&app, X, "hit-memory").await;
 
-    let r = app
-        .client
-        .delete(app.url("/cache"))
-        .header("authorization", "Bearer correct-horse-battery")
-        .send()
-        .await
-        .unwrap();
+    let r = app.clear_cache("correct-horse-battery").await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(

@@ -319,13 +319,7 @@ async fn survives_restart_then_deletes(url: &str) {
     let one = rehearse(&app, &speaker, CLIPS[0], "first").await;
     let two = rehearse(&app, &speaker, CLIPS[1], "second").await;
     let rid = one["rehearsal"]["id"].as_str().unwrap().to_string();
-    let cleared = app
-        .client
-        .delete(app.url("/cache"))
-        .bearer_auth("t0ken")
-        .send()
-        .await
-        .unwrap();
+    let cleared = app.clear_cache("t0ken").await;
     assert!(cleared.status().is_success(), "{}", cleared.status());
     let (status, stored) = app
         .get_with_status(&format!("/speakers/{speaker}/rehearsals/{rid}"))
@@ -354,14 +348,7 @@ async fn survives_restart_then_deletes(url: &str) {
     assert_eq!(stored["transcript"], one["transcript"]);
     assert_eq!(stored["rehearsal"]["title"], "first");
 
-    let (status, del) = json_of(
-        app.client
-            .delete(app.url(&format!("/speakers/{speaker}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, del) = json_of(app.delete(&format!("/speakers/{speaker}")).await).await;
     assert_eq!(status, StatusCode::OK, "{del}");
     assert_eq!(del["rehearsals_deleted"], 2);
     let rid2 = two["rehearsal"]["id"].as_str().unwrap();
@@ -379,14 +366,7 @@ async fn survives_restart_then_deletes(url: &str) {
         .analyze_corpus(CLIPS[2], &format!("?speaker={speaker}"))
         .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    let (status, _) = json_of(
-        app.client
-            .delete(app.url(&format!("/speakers/{speaker}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = json_of(app.delete(&format!("/speakers/{speaker}")).await).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "deleting twice");
 }
 
@@ -521,19 +501,9 @@ async fn malformed_ids_are_400_and_unknown_ones_404_all_json() {
     }
     // A client-generated id can be registered, once.
     let own = "fedcba9876543210fedcba9876543210";
-    let first = app
-        .client
-        .put(app.url(&format!("/speakers/{own}")))
-        .send()
-        .await
-        .unwrap();
+    let first = app.put(&format!("/speakers/{own}")).await;
     assert_eq!(first.status(), StatusCode::CREATED);
-    let again = app
-        .client
-        .put(app.url(&format!("/speakers/{own}")))
-        .send()
-        .await
-        .unwrap();
+    let again = app.put(&format!("/speakers/{own}")).await;
     assert_eq!(again.status(), StatusCode::OK);
 }
 

@@ -485,12 +485,7 @@ async fn bad_ids_and_parameters_are_json_errors() {
         let err: Value = resp.json().await.unwrap();
         assert_eq!(err["error"], "not_found");
     }
-    let resp = app
-        .client
-        .delete(app.url("/jobs/00000000000000000000000000000000"))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.delete("/jobs/00000000000000000000000000000000").await;
     assert_eq!(resp.status(), 404);
     let resp = app.post_job(clip(), "?detail=everything").await;
     assert_eq!(resp.status(), 400);

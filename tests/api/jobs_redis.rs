@@ -68,14 +68,7 @@ async fn open_jobs_are_bounded_cluster_wide_and_a_cancelled_queued_job_frees_its
 
     // Cancelled on the other replica while waiting: it leaves the stream at once.
     let id = second["id"].as_str().unwrap();
-    let resp = a
-        .client
-        .delete(a.url(&format!("/jobs/{id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let cancelled: Value = resp.json().await.unwrap();
+    let cancelled = a.delete_job(id).await;
     assert_eq!(cancelled["state"], "cancelled");
     assert_eq!(redis.command("XLEN speech-coach:jobs:stream").trim(), ":1");
     assert_eq!(
@@ -100,7 +93,7 @@ async fn a_job_cancelled_on_one_replica_stops_where_it_runs() {
         j["progress"]["audio_sec_done"].as_f64().unwrap_or(0.0) > 0.0
     })
     .await;
-    let resp = front.client.delete(front.url(&path)).send().await.unwrap();
+    let resp = front.delete(&path).await;
     assert_eq!(resp.status(), 200);
     // The worker's replica notices at its next heartbeat and lets go of the job; the run, held
     // at its next window, stops there once let through.

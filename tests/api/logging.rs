@@ -1,16 +1,11 @@
-use crate::support::app::spawn_binary;
+use crate::support::app::{get_with_request_id, spawn_binary};
 use crate::support::logs::read_json_logs;
 
 #[tokio::test]
 async fn a_line_logged_inside_a_handler_carries_the_request_id() {
     let mut app = spawn_binary(&[("LOG_FILE", "logs/app.log")]).await;
     let client = reqwest::Client::new();
-    let r = client
-        .get(app.url("/missing-page"))
-        .header("x-request-id", "log-probe-42")
-        .send()
-        .await
-        .unwrap();
+    let r = get_with_request_id(&client, app.url("/missing-page"), "log-probe-42").await;
     assert_eq!(r.status(), 404);
     assert!(app.terminate().success());
     let files = read_json_logs(&app.dir.path().join("logs"), "app.log");
@@ -53,12 +48,7 @@ async fn run_requests_and_collect(
     .await;
     let client = reqwest::Client::new();
     for i in 0..n {
-        let r = client
-            .get(app.url("/health"))
-            .header("x-request-id", format!("rot-{i}"))
-            .send()
-            .await
-            .unwrap();
+        let r = get_with_request_id(&client, app.url("/health"), &format!("rot-{i}")).await;
         assert_eq!(r.status(), 200);
     }
     assert!(app.terminate().success());

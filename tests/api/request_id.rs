@@ -1,3 +1,4 @@
+use crate::support::app::get_with_request_id;
 use crate::support::spawn_app;
 use serde_json::Value;
 
@@ -8,13 +9,7 @@ fn is_uuid_v4(s: &str) -> bool {
 #[tokio::test]
 async fn a_valid_inbound_id_is_echoed() {
     let app = spawn_app(&[]).await;
-    let r = app
-        .client
-        .get(app.url("/health"))
-        .header("x-request-id", "client-abc_1.2")
-        .send()
-        .await
-        .unwrap();
+    let r = get_with_request_id(&app.client, app.url("/health"), "client-abc_1.2").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-request-id"], "client-abc_1.2");
 }

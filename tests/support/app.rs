@@ -43,6 +43,16 @@ pub async fn send_json(req: reqwest::RequestBuilder) -> Value {
     req.send().await.unwrap().json().await.unwrap()
 }
 
+/// `GET url` with an `x-request-id` header, whatever the status.
+pub async fn get_with_request_id(
+    client: &reqwest::Client,
+    url: String,
+    request_id: &str,
+) -> reqwest::Response {
+    let req = client.get(url).header("x-request-id", request_id);
+    req.send().await.unwrap()
+}
+
 /// A response's status and JSON body (`null` when it has none, as a 204).
 pub async fn json_of(resp: reqwest::Response) -> (reqwest::StatusCode, Value) {
     let status = resp.status();
@@ -58,6 +68,16 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// `PUT path` without a body, whatever the status.
+    pub async fn put(&self, path: &str) -> reqwest::Response {
+        self.client.put(self.url(path)).send().await.unwrap()
+    }
+
+    /// `DELETE path`, whatever the status.
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.client.delete(self.url(path)).send().await.unwrap()
     }
 
     /// `GET path` as JSON, whatever the status.
@@ -213,12 +233,7 @@ impl TestApp {
 
     /// `DELETE /jobs/{id}`, asserting 200.
     pub async fn delete_job(&self, id: &str) -> Value {
-        let resp = self
-            .client
-            .delete(self.url(&format!("/jobs/{id}")))
-            .send()
-            .await
-            .unwrap();
+        let resp = self.delete(&format!("/jobs/{id}")).await;
         assert_eq!(resp.status(), 200, "DELETE /jobs/{id}");
         resp.json().await.unwrap()
     }
