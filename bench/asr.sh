@@ -16,6 +16,8 @@
 #   bench/asr.sh --fillers       the filler-prompt experiment (WER, filler recall)
 #   RUNS=1 THREADS=2 BEAM=5 bench/asr.sh
 #   FEATURES=mkl bench/asr.sh    our side built with CTranslate2 on oneMKL (scripts/fetch-mkl.sh)
+#   FEATURES=mkl CT2_USE_MKL=1 bench/asr.sh   the same on an AMD CPU (CTranslate2 uses MKL only
+#                                on Intel unless told; faster-whisper is run without the variable)
 #   REPLICAS=2 bench/asr.sh      our service with 2 model replicas of THREADS/2 threads each
 #                                (MAX_CONCURRENT_ANALYSES=2): one analysis decodes on both at once
 #
@@ -132,7 +134,8 @@ service_run() { # wav language
 
 # One measurement of faster-whisper on a talk (its own process).
 fw_run() { # wav language
-  "$venv/bin/python" "$repo/bench/faster_whisper.py" --model-dir "$model_dir" --threads "$threads" \
+  # CT2_USE_MKL (MKL on a non-Intel CPU) is for our side only: the wheel keeps its own choice.
+  env -u CT2_USE_MKL "$venv/bin/python" "$repo/bench/faster_whisper.py" --model-dir "$model_dir" --threads "$threads" \
     --beam-size "$beam" --language "$2" "$1" >"$work/fw.json"
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["text"])' "$work/fw.json" >"$work/hyp.txt"
   local s
