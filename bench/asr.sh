@@ -15,6 +15,7 @@
 #   bench/asr.sh --clips         the 30 s clip and a 3-minute clip, in-process (the old table)
 #   bench/asr.sh --fillers       the filler-prompt experiment (WER, filler recall)
 #   RUNS=1 THREADS=2 BEAM=5 bench/asr.sh
+#   OUR_BEAM=1 bench/asr.sh      our service greedy (talks, concurrency), faster-whisper at BEAM
 #   FEATURES=mkl bench/asr.sh    our side built with CTranslate2 on oneMKL (scripts/fetch-mkl.sh)
 #   FEATURES=mkl CT2_USE_MKL=1 bench/asr.sh   the same on an AMD CPU (CTranslate2 uses MKL only
 #                                on Intel unless told; faster-whisper is run without the variable)
@@ -30,6 +31,7 @@ corpus="${CORPUS:-$repo/tests/corpus}"
 threads="${THREADS:-2}"
 runs="${RUNS:-3}"
 beam="${BEAM:-5}"
+our_beam="${OUR_BEAM:-$beam}" # our service's beam (talks, concurrency); faster-whisper keeps BEAM
 replicas="${REPLICAS:-1}"
 features="${FEATURES:-}"
 mode="${1:-talks}"
@@ -83,7 +85,7 @@ start_server() {
   srv_port="$(free_port)"
   rm -rf "$work/cache" "$work/uploads"
   env -u REDIS_URL BIND_ADDR="127.0.0.1:$srv_port" GIGACHAT_ENABLED=false \
-    WHISPER_MODEL_DIR="$model_dir" WHISPER_BEAM_SIZE="$beam" \
+    WHISPER_MODEL_DIR="$model_dir" WHISPER_BEAM_SIZE="$our_beam" \
     MAX_CONCURRENT_ANALYSES="${1:-1}" WHISPER_THREADS="${2:-0}" \
     UPLOAD_DIR="$work/uploads" CACHE_DIR="$work/cache" LOG_FILE="$work/app.log" LOG_LEVEL=warn \
     "$server_bin" serve >"$work/server.out" 2>&1 &
@@ -129,7 +131,7 @@ service_run() { # wav language
   words="$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["transcript"]["words"]))' "$work/resp-one.json")"
   s="$(score "${1%.wav}.txt" "$work/hyp.txt")"
   python3 -c 'import json,sys; d=json.loads(sys.argv[6]); d.update({"impl": "speech-coach service (POST /analyze)", "file": sys.argv[1], "time_s": float(sys.argv[2]), "asr_s": float(sys.argv[3])/1000, "peak_rss_mib": float(sys.argv[4]), "words": int(sys.argv[5]), "threads": int(sys.argv[7]), "beam_size": int(sys.argv[8]), "replicas": int(sys.argv[9]), "features": sys.argv[10]}); print(json.dumps(d))' \
-    "$(basename "$1")" "$secs" "$asr_ms" "$peak" "$words" "$s" "$threads" "$beam" "$replicas" "$features" | tee -a "$out"
+    "$(basename "$1")" "$secs" "$asr_ms" "$peak" "$words" "$s" "$threads" "$our_beam" "$replicas" "$features" | tee -a "$out"
 }
 
 # One measurement of faster-whisper on a talk (its own process).
@@ -152,7 +154,7 @@ make_talks() {
 case "$mode" in
 talks)
   make_talks
-  note "talks start: threads=$threads replicas=$replicas features=$features beam=$beam runs=$runs"
+  note "talks start: threads=$threads replicas=$replicas features=$features beam=$beam our_beam=$our_beam runs=$runs"
   for ((i = 1; i <= runs; i++)); do
     for t in "en_10min en" "ru_3min ru"; do
       set -- $t

@@ -7,6 +7,7 @@
 //! - `features`: Whisper's log-mel features (feature `whisper`).
 //! - `packing`: speech joined into one timeline with long silences cut out, times mapped back.
 //! - `loop_guard`: detecting and cutting repetition loops in decoded text.
+//! - `memory`: the allocator setting that keeps the recogniser's peak memory down.
 //! - `settings`: [`WhisperConfig`], compiled with or without the `whisper` feature.
 
 use async_trait::async_trait;
@@ -17,6 +18,7 @@ pub mod chunking;
 pub mod features;
 pub mod lazy;
 pub mod loop_guard;
+pub mod memory;
 pub mod openai;
 pub mod packing;
 pub mod settings;

@@ -153,6 +153,7 @@ impl WhisperTranscriber {
             }
         }
         let model_id = model_identity(&dir).map_err(|e| unavailable(e.to_string()))?;
+        super::memory::set_mmap_threshold(cfg.mmap_threshold_kib);
         let workers = cfg.workers.max(1);
         let ct2_cfg = || sys::Config {
             device: sys::Device::CPU,
