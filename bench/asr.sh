@@ -17,6 +17,9 @@
 #   RUNS=1 THREADS=2 BEAM=5 bench/asr.sh
 #   OUR_BEAM=1 bench/asr.sh      our service greedy (talks, concurrency), faster-whisper at BEAM
 #   FEATURES=mkl bench/asr.sh    our side built with CTranslate2 on oneMKL (scripts/fetch-mkl.sh)
+#   FEATURES=openmp OUR_ENV="OMP_WAIT_POLICY=passive" REPLICAS=1 bench/asr.sh   one copy, CTranslate2
+#                                with GNU OpenMP; OUR_ENV is set for our server only
+#   FEATURES=dnnl bench/asr.sh   CTranslate2 on oneDNN (scripts/fetch-onednn.sh; LD_LIBRARY_PATH set here)
 #   FEATURES=mkl CT2_USE_MKL=1 bench/asr.sh   the same on an AMD CPU (CTranslate2 uses MKL only
 #                                on Intel unless told; faster-whisper is run without the variable)
 #   REPLICAS=2 bench/asr.sh      our service with 2 model replicas of THREADS/2 threads each
@@ -32,6 +35,7 @@ threads="${THREADS:-2}"
 runs="${RUNS:-3}"
 beam="${BEAM:-5}"
 our_beam="${OUR_BEAM:-$beam}" # our service's beam (talks, concurrency); faster-whisper keeps BEAM
+read -r -a our_env <<<"${OUR_ENV:-}" # extra VAR=value for our server only
 replicas="${REPLICAS:-1}"
 features="${FEATURES:-}"
 mode="${1:-talks}"
@@ -56,6 +60,10 @@ fi
 feature_args=()
 if [[ -n "$features" ]]; then
   feature_args=(--features "$features")
+  if [[ ",$features," == *,dnnl,* ]]; then
+    ONEDNN_ROOT="$("$repo/scripts/fetch-onednn.sh")"
+    export ONEDNN_ROOT LD_LIBRARY_PATH="$ONEDNN_ROOT/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
   if [[ ",$features," == *,mkl,* ]]; then
     MKLROOT="$("$repo/scripts/fetch-mkl.sh")"
     export MKLROOT
@@ -88,7 +96,7 @@ start_server() {
     WHISPER_MODEL_DIR="$model_dir" WHISPER_BEAM_SIZE="$our_beam" \
     MAX_CONCURRENT_ANALYSES="${1:-1}" WHISPER_THREADS="${2:-0}" \
     UPLOAD_DIR="$work/uploads" CACHE_DIR="$work/cache" LOG_FILE="$work/app.log" LOG_LEVEL=warn \
-    "$server_bin" serve >"$work/server.out" 2>&1 &
+    ${our_env[@]+"${our_env[@]}"} "$server_bin" serve >"$work/server.out" 2>&1 &
   srv_pid=$!
   for _ in $(seq 1 600); do
     if curl -fs "http://127.0.0.1:$srv_port/health" 2>/dev/null \
@@ -154,7 +162,7 @@ make_talks() {
 case "$mode" in
 talks)
   make_talks
-  note "talks start: threads=$threads replicas=$replicas features=$features beam=$beam our_beam=$our_beam runs=$runs"
+  note "talks start: threads=$threads replicas=$replicas features=$features beam=$beam our_beam=$our_beam our_env=${OUR_ENV:-} runs=$runs"
   for ((i = 1; i <= runs; i++)); do
     for t in "en_10min en" "ru_3min ru"; do
       set -- $t

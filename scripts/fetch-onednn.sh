@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Fetch a prebuilt oneDNN (shared library with GNU OpenMP, and its headers) for the opt-in `dnnl`
+# cargo feature and print its folder, to use as ONEDNN_ROOT:
+#
+#   ONEDNN_ROOT="$(scripts/fetch-onednn.sh)" cargo build --release --features dnnl
+#
+# The faster-whisper wheel runs CTranslate2's int8 GEMM on oneDNN on AMD CPUs (AVX-512 VNNI
+# kernels where the CPU has them). ct2rs's `dnnl` feature would build oneDNN from source through the
+# `onednn-src` crate: 1,149 objects, hours on two cores. Cargo.toml patches `onednn-src` with
+# `crates/onednn-prebuilt`, which points CTranslate2 at this folder instead. oneDNN ships on the
+# package index as the wheels `onednn-cpu-gomp` and `onednn-devel-cpu-gomp`, fetched with
+# `pip download --no-deps` (nothing is installed into a Python environment), kept in
+# ${SPEECH_COACH_CACHE:-~/.cache/speech-coach}/onednn-<version>/{include,lib}. A second run does no work.
+set -euo pipefail
+
+VERSION=2023.2.0 # oneDNN 3.2
+cache_root="${SPEECH_COACH_CACHE:-${HOME}/.cache/speech-coach}"
+root="$cache_root/onednn-$VERSION"
+log() { echo "fetch-onednn: $*" >&2; }
+
+if [[ -f "$root/include/dnnl.h" && -f "$root/lib/libdnnl.so" && -f "$root/.complete" ]]; then
+  echo "$root"
+  exit 0
+fi
+wheels="$cache_root/wheels"
+mkdir -p "$wheels"
+log "downloading onednn-cpu-gomp and onednn-devel-cpu-gomp $VERSION (about 60 MB)"
+python3 -m pip download --quiet --no-deps -d "$wheels" \
+  "onednn-cpu-gomp==$VERSION" "onednn-devel-cpu-gomp==$VERSION" >&2
+rm -rf "$root.new"
+mkdir -p "$root.new"
+for w in "$wheels"/onednn_cpu_gomp-"$VERSION"-*.whl "$wheels"/onednn_devel_cpu_gomp-"$VERSION"-*.whl; do
+  python3 - "$w" "$root.new" <<'PY'
+import os, sys, zipfile
+whl, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(whl) as z:
+    for info in z.infolist():
+        parts = info.filename.split("/")
+        # <name>.data/data/{include,lib}/...; the wheel stores the .so symlinks as copies: keep one.
+        if len(parts) > 3 and parts[1] == "data" and parts[2] in ("include", "lib") and not info.is_dir():
+            rel = os.path.join(*parts[2:])
+            if parts[2] == "lib" and parts[-1] not in ("libdnnl.so", "libdnnl.so.3"):
+                continue
+            dest = os.path.join(out, rel)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            with z.open(info) as src, open(dest, "wb") as dst:
+                dst.write(src.read())
+PY
+done
+[[ -f "$root.new/include/dnnl.h" && -f "$root.new/lib/libdnnl.so" ]] || { log "error: the wheels lack dnnl.h or libdnnl.so"; exit 1; }
+touch "$root.new/.complete"
+rm -rf "$root"
+mv "$root.new" "$root"
+log "ready: $root"
+echo "$root"
