@@ -25,25 +25,12 @@ wheels="$cache_root/wheels"
 mkdir -p "$wheels"
 log "downloading mkl-static and mkl-include $VERSION (about 250 MB)"
 python3 -m pip download --quiet --no-deps -d "$wheels" "mkl-static==$VERSION" "mkl-include==$VERSION" >&2
-tmp="$(mktemp -d "$cache_root/mkl-tmp.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
-for w in "$wheels"/mkl_static-"$VERSION"-*.whl "$wheels"/mkl_include-"$VERSION"-*.whl; do
-  python3 - "$w" "$tmp" <<'PY'
-import sys, zipfile
-whl, out = sys.argv[1], sys.argv[2]
-keep = ("libmkl_core.a", "libmkl_intel_ilp64.a", "libmkl_sequential.a", "libmkl_gnu_thread.a")
-with zipfile.ZipFile(whl) as z:
-    for name in z.namelist():
-        parts = name.split("/")
-        if len(parts) > 3 and parts[1] == "data" and parts[2] in ("include", "lib"):
-            if parts[2] == "lib" and parts[-1] not in keep:
-                continue
-            z.extract(name, out)
-PY
-done
 rm -rf "$root.new"
 mkdir -p "$root.new"
-for d in "$tmp"/*.data/data/*; do cp -r "$d" "$root.new/"; done
+for w in "$wheels"/mkl_static-"$VERSION"-*.whl "$wheels"/mkl_include-"$VERSION"-*.whl; do
+  python3 "$(dirname "$0")/wheel-data.py" "$w" "$root.new" \
+    libmkl_core.a libmkl_intel_ilp64.a libmkl_sequential.a libmkl_gnu_thread.a
+done
 [[ -f "$root.new/include/mkl.h" && -f "$root.new/lib/libmkl_core.a" ]] || { log "error: the wheels lack mkl.h or libmkl_core.a"; exit 1; }
 touch "$root.new/.complete"
 rm -rf "$root"

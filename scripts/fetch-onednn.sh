@@ -30,22 +30,7 @@ python3 -m pip download --quiet --no-deps -d "$wheels" \
 rm -rf "$root.new"
 mkdir -p "$root.new"
 for w in "$wheels"/onednn_cpu_gomp-"$VERSION"-*.whl "$wheels"/onednn_devel_cpu_gomp-"$VERSION"-*.whl; do
-  python3 - "$w" "$root.new" <<'PY'
-import os, sys, zipfile
-whl, out = sys.argv[1], sys.argv[2]
-with zipfile.ZipFile(whl) as z:
-    for info in z.infolist():
-        parts = info.filename.split("/")
-        # <name>.data/data/{include,lib}/...; the wheel stores the .so symlinks as copies: keep one.
-        if len(parts) > 3 and parts[1] == "data" and parts[2] in ("include", "lib") and not info.is_dir():
-            rel = os.path.join(*parts[2:])
-            if parts[2] == "lib" and parts[-1] not in ("libdnnl.so", "libdnnl.so.3"):
-                continue
-            dest = os.path.join(out, rel)
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-            with z.open(info) as src, open(dest, "wb") as dst:
-                dst.write(src.read())
-PY
+  python3 "$(dirname "$0")/wheel-data.py" "$w" "$root.new" libdnnl.so libdnnl.so.3
 done
 [[ -f "$root.new/include/dnnl.h" && -f "$root.new/lib/libdnnl.so" ]] || { log "error: the wheels lack dnnl.h or libdnnl.so"; exit 1; }
 touch "$root.new/.complete"
