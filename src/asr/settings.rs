@@ -119,8 +119,8 @@ pub struct WhisperConfig {
     /// freed (glibc's `M_MMAP_THRESHOLD`, set when the model loads; it applies to the whole
     /// process). Left alone, glibc raises the threshold to the largest block freed, up to 32 MiB,
     /// so CTranslate2's per-window buffers (a few MiB to tens of MiB) then stay in each decoding
-    /// thread's heap: peak RSS on a 10-minute talk was 768 MiB with glibc's default and 532 MiB
-    /// with 1024, at the same speed (`docs/bench/asr.md`). Env `WHISPER_MMAP_THRESHOLD_KIB`,
+    /// thread's heap: peak RSS on a 10-minute talk was 768 MiB with glibc's default and 537 MiB
+    /// with 1024, same WER, no slowdown measured (`docs/bench/asr.md`). Env `WHISPER_MMAP_THRESHOLD_KIB`,
     /// default 1024; 0 leaves glibc's own (then `MALLOC_MMAP_THRESHOLD_` still applies). No effect
     /// off glibc.
     pub mmap_threshold_kib: usize,
