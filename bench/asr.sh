@@ -24,6 +24,10 @@
 #                                on Intel unless told; faster-whisper is run without the variable)
 #   REPLICAS=2 bench/asr.sh      our service with 2 model replicas of THREADS/2 threads each
 #                                (MAX_CONCURRENT_ANALYSES=2): one analysis decodes on both at once
+#   NOISE=1 RUNS=5 bench/asr.sh  run i transcribes the talks with a ±4-step noise floor of seed i
+#                                (both systems the same file): beam search turns the smallest input
+#                                change into different words, so one file is one draw of a WER;
+#                                the summary gives each system's mean and spread over the seeds
 #
 # faster-whisper is installed once into a venv under ${SPEECH_COACH_CACHE:-~/.cache/speech-coach}.
 # Needs espeak-ng and ffmpeg (scripts/deps.sh test).
@@ -38,6 +42,8 @@ our_beam="${OUR_BEAM:-$beam}" # our service's beam (talks, concurrency); faster-
 read -r -a our_env <<<"${OUR_ENV:-}" # extra VAR=value for our server only
 replicas="${REPLICAS:-1}"
 features="${FEATURES:-}"
+noise="${NOISE:-0}"
+seed=0 # the noise-floor seed of the talk being measured (talks, NOISE=1)
 mode="${1:-talks}"
 mode="${mode#--}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/speech-coach/target}"
@@ -138,8 +144,8 @@ service_run() { # wav language
   asr_ms="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["timings_ms"].get("asr", 0))' "$work/resp-one.json")"
   words="$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["transcript"]["words"]))' "$work/resp-one.json")"
   s="$(score "${1%.wav}.txt" "$work/hyp.txt")"
-  python3 -c 'import json,sys; d=json.loads(sys.argv[6]); d.update({"impl": "speech-coach service (POST /analyze)", "file": sys.argv[1], "time_s": float(sys.argv[2]), "asr_s": float(sys.argv[3])/1000, "peak_rss_mib": float(sys.argv[4]), "words": int(sys.argv[5]), "threads": int(sys.argv[7]), "beam_size": int(sys.argv[8]), "replicas": int(sys.argv[9]), "features": sys.argv[10]}); print(json.dumps(d))' \
-    "$(basename "$1")" "$secs" "$asr_ms" "$peak" "$words" "$s" "$threads" "$our_beam" "$replicas" "$features" | tee -a "$out"
+  python3 -c 'import json,sys; d=json.loads(sys.argv[6]); d.update({"impl": "speech-coach service (POST /analyze)", "file": sys.argv[1], "time_s": float(sys.argv[2]), "asr_s": float(sys.argv[3])/1000, "peak_rss_mib": float(sys.argv[4]), "words": int(sys.argv[5]), "threads": int(sys.argv[7]), "beam_size": int(sys.argv[8]), "replicas": int(sys.argv[9]), "features": sys.argv[10], "noise_seed": int(sys.argv[11])}); print(json.dumps(d))' \
+    "$(basename "$1")" "$secs" "$asr_ms" "$peak" "$words" "$s" "$threads" "$our_beam" "$replicas" "$features" "$seed" | tee -a "$out"
 }
 
 # One measurement of faster-whisper on a talk (its own process).
@@ -150,8 +156,8 @@ fw_run() { # wav language
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["text"])' "$work/fw.json" >"$work/hyp.txt"
   local s
   s="$(score "${1%.wav}.txt" "$work/hyp.txt")"
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("text"); d.update(json.loads(sys.argv[2])); d["file"]=sys.argv[3]; d["time_s"]=d["transcribe_s"]; print(json.dumps(d))' \
-    "$work/fw.json" "$s" "$(basename "$1")" | tee -a "$out"
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.pop("text"); d.update(json.loads(sys.argv[2])); d["file"]=sys.argv[3]; d["time_s"]=d["transcribe_s"]; d["noise_seed"]=int(sys.argv[4]); print(json.dumps(d))' \
+    "$work/fw.json" "$s" "$(basename "$1")" "$seed" | tee -a "$out"
 }
 
 make_talks() {
@@ -162,19 +168,38 @@ make_talks() {
 case "$mode" in
 talks)
   make_talks
-  note "talks start: threads=$threads replicas=$replicas features=$features beam=$beam our_beam=$our_beam our_env=${OUR_ENV:-} runs=$runs"
+  note "talks start: threads=$threads replicas=$replicas features=$features beam=$beam our_beam=$our_beam our_env=${OUR_ENV:-} runs=$runs noise=$noise"
   for ((i = 1; i <= runs; i++)); do
     for t in "en_10min en" "ru_3min ru"; do
       set -- $t
+      wav="$work/$1.wav"
+      seed=0
+      if [[ "$noise" == 1 ]]; then
+        seed="$i"
+        wav="$work/$1-seed$i.wav"
+        "$bench_bin" --noise-floor "$work/$1.wav" "$wav" "$seed"
+      fi
       # Alternate which system goes first, so a load change hits both alike.
       if ((i % 2)); then
-        fw_run "$work/$1.wav" "$2"; service_run "$work/$1.wav" "$2"
+        fw_run "$wav" "$2"; service_run "$wav" "$2"
       else
-        service_run "$work/$1.wav" "$2"; fw_run "$work/$1.wav" "$2"
+        service_run "$wav" "$2"; fw_run "$wav" "$2"
       fi
     done
   done
   note "talks end"
+  # Per system and talk: mean and range of time, WER and peak RSS over the runs.
+  python3 - "$out" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"impl"' in l]
+for f in sorted({r["file"].split("-seed")[0] for r in rows}):
+    for impl in sorted({r["impl"] for r in rows}):
+        rs = [r for r in rows if r["impl"] == impl and r["file"].split("-seed")[0] == f]
+        def stat(k):
+            v = [r[k] for r in rs if k in r]
+            return {"mean": round(statistics.mean(v), 4), "min": round(min(v), 4), "max": round(max(v), 4)} if v else None
+        print(json.dumps({"summary": f, "impl": impl, "runs": len(rs), "time_s": stat("time_s"), "wer": stat("wer"), "peak_rss_mib": stat("peak_rss_mib")}))
+PY
   ;;
 batch)
   make_talks

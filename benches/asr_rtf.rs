@@ -9,6 +9,8 @@
 //!                                                  (espeak-ng), its text in OUT.txt
 //! cargo bench --bench asr_rtf -- --make-talk ru3 OUT.wav    3 minutes of the Russian corpus talks
 //! cargo bench --bench asr_rtf -- --wer REF.txt HYP.txt      WER / deletion rate as the tests count
+//! cargo bench --bench asr_rtf -- --noise-floor IN.wav OUT.wav SEED   IN with a ±4-step noise
+//!                                                  floor (seeded), its text copied
 //! ```
 //! Settings come from the same env vars as the service (`WHISPER_MODEL_DIR`, `WHISPER_THREADS`,
 //! `WHISPER_BEAM_SIZE`, `WHISPER_COMPUTE_TYPE`, `WHISPER_LANGUAGE`, `WHISPER_FILLER_PROMPT`,
@@ -122,6 +124,21 @@ mod bench {
                 "{}",
                 serde_json::json!({"talk": kind, "file": out, "duration_s": talk.duration_sec()})
             );
+            return;
+        }
+        if let [flag, input, out, seed] = &args[..]
+            && flag == "--noise-floor"
+        {
+            let mut samples = long_talk::read_wav_samples(Path::new(input));
+            let seed: u64 = seed
+                .parse()
+                .expect("--noise-floor IN OUT SEED: SEED is a number");
+            long_talk::add_noise_floor(&mut samples, seed, 4);
+            long_talk::write_wav(Path::new(out), &samples, long_talk::RATE, 1);
+            let text = Path::new(input).with_extension("txt");
+            if text.is_file() {
+                std::fs::copy(&text, Path::new(out).with_extension("txt")).expect("copy text");
+            }
             return;
         }
         if let [flag, reference, hypothesis] = &args[..]

@@ -13,7 +13,7 @@
 # ${SPEECH_COACH_CACHE:-~/.cache/speech-coach}/onednn-<version>/{include,lib}. A second run does no work.
 set -euo pipefail
 
-VERSION=2023.2.0 # oneDNN 3.2
+VERSION="${ONEDNN_VERSION:-2023.2.0}" # oneDNN 3.2; ONEDNN_VERSION=2023.1.0 is 3.1 (the faster-whisper wheel has 3.1.1)
 cache_root="${SPEECH_COACH_CACHE:-${HOME}/.cache/speech-coach}"
 root="$cache_root/onednn-$VERSION"
 log() { echo "fetch-onednn: $*" >&2; }

@@ -108,6 +108,24 @@ pub fn build(minutes: f64, language: &str) -> LongTalk {
     LongTalk { samples, parts }
 }
 
+/// Adds a recorder's noise floor to 16-bit samples: uniform white noise of ±`amplitude` steps
+/// (±4 is 2.6 steps RMS, −82 dBFS), the same for the same `seed`. Whisper's beam search is sensitive
+/// to the smallest change of its input, so one file gives one draw of a recogniser's WER; the
+/// ASR bench transcribes several seeds of a talk to see how far WER moves by chance.
+pub fn add_noise_floor(samples: &mut [i16], seed: u64, amplitude: i16) {
+    // xorshift64*: enough for noise, and the same on every machine.
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let span = 2 * i64::from(amplitude) + 1;
+    for s in samples {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let r = state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33;
+        let noise = (r as i64 % span) - i64::from(amplitude);
+        *s = (i64::from(*s) + noise).clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16;
+    }
+}
+
 /// Writes 16-bit PCM samples (interleaved if `channels` > 1) as a WAV file.
 pub fn write_wav(path: &Path, samples: &[i16], rate: u32, channels: u16) {
     use std::io::Write;
@@ -231,7 +249,7 @@ pub fn synthesize(
 
 /// The 16-bit samples of any 16-bit PCM WAV file (the chunks walked to `data`: don't assume a
 /// 44-byte header).
-fn read_wav_samples(path: &Path) -> Vec<i16> {
+pub fn read_wav_samples(path: &Path) -> Vec<i16> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut pos = 12;
     while pos + 8 <= bytes.len() {
