@@ -103,6 +103,41 @@ pub fn plan_windows(
     windows
 }
 
+/// The window that starts at sample `from` (a seek point: where the model's last complete
+/// timestamp left the previous window, or that window's end) and packs the speech after it up
+/// to `to`, cut the way [`plan_windows`] cuts. `None` when no speech is left before `to`.
+///
+/// Only the speech within two window lengths of the first speech after `from` is looked at:
+/// it decides the first window, and a long talk is not planned again at every seek.
+pub fn next_window(
+    samples: &[f32],
+    sample_rate: u32,
+    speech: &[Span],
+    from: usize,
+    to: usize,
+    cfg: &ChunkingConfig,
+) -> Option<Window> {
+    let sr = f64::from(sample_rate);
+    let to = to.min(samples.len());
+    if from >= to {
+        return None;
+    }
+    let (from_sec, to_sec) = (from as f64 / sr, to as f64 / sr);
+    let first = speech
+        .iter()
+        .find(|s| s.end_sec > from_sec && s.start_sec < to_sec)?;
+    let horizon_sec = to_sec.min(first.start_sec.max(from_sec) + 2.0 * cfg.max_window_sec);
+    let clipped: Vec<Span> = speech
+        .iter()
+        .filter(|s| s.end_sec > from_sec && s.start_sec < horizon_sec)
+        .map(|s| Span::new(s.start_sec.max(from_sec), s.end_sec.min(horizon_sec)))
+        .collect();
+    let horizon = ((horizon_sec * sr).round() as usize).clamp(from, to);
+    let w = *plan_windows(&samples[..horizon], sample_rate, &clipped, cfg).first()?;
+    let start = w.start.max(from);
+    (w.end > start).then_some(Window { start, end: w.end })
+}
+
 /// The VAD's `speech` spans (seconds) as sample ranges of a recording of `total` samples:
 /// clamped to it, sorted, overlapping ones merged, and those shorter than `min_speech_sec`
 /// (clicks) dropped. What both the windows and the packed timeline ([`super::packing`]) are
@@ -238,6 +273,59 @@ mod tests {
             .iter()
             .any(|x| (x.end as i64 - (dip + 400) as i64).abs() < 400);
         assert!(cut_at_dip, "{w:?}");
+    }
+
+    #[test]
+    fn next_window_starts_at_the_seek_point_and_packs_what_follows() {
+        // Ten 8 s phrases separated by 1 s pauses, as above.
+        let spans: Vec<Span> = (0..10)
+            .map(|i| span(i as f64 * 9.0, i as f64 * 9.0 + 8.0))
+            .collect();
+        let samples = vec![0.0; SR as usize * 90];
+        let cfg = ChunkingConfig::default();
+        let planned = plan_windows(&samples, SR, &spans, &cfg);
+        // From the start of the talk: the planned first window.
+        assert_eq!(
+            next_window(&samples, SR, &spans, 0, samples.len(), &cfg),
+            Some(planned[0])
+        );
+        // From a seek point inside the third phrase (20.5 s): starts exactly there, and packs
+        // whole phrases after it, ending in a pause, at most a window long.
+        let from = (20.5 * f64::from(SR)) as usize;
+        let w = next_window(&samples, SR, &spans, from, samples.len(), &cfg).unwrap();
+        assert_eq!(w.start, from);
+        assert!(w.duration_sec(SR) <= cfg.max_window_sec + 1e-9, "{w:?}");
+        let end = w.end_sec_for_test();
+        assert!(end > 44.0, "packs the phrases after the seek point: {w:?}");
+        assert!(
+            !spans
+                .iter()
+                .any(|s| end > s.start_sec + 1e-3 && end < s.end_sec - 1e-3),
+            "ends in a pause: {w:?}"
+        );
+        // Never past `to`, and nothing when no speech is left before it.
+        let to = (60.0 * f64::from(SR)) as usize;
+        let w = next_window(
+            &samples,
+            SR,
+            &spans,
+            (50.0 * f64::from(SR)) as usize,
+            to,
+            &cfg,
+        )
+        .unwrap();
+        assert!(w.end <= to, "{w:?}");
+        assert_eq!(
+            next_window(
+                &samples,
+                SR,
+                &spans,
+                (89.5 * f64::from(SR)) as usize,
+                samples.len(),
+                &cfg
+            ),
+            None
+        );
     }
 
     impl Window {

@@ -7,10 +7,9 @@
 //! normalises per frame (see [`super::features`]). The low-level `sys::Whisper` API (encode,
 //! detect_language, generate, align) is driven here the way faster-whisper drives it.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 
 use async_trait::async_trait;
@@ -18,7 +17,7 @@ use ct2rs::sys::{self, StorageView, WhisperOptions};
 use ct2rs::tokenizers::hf::Tokenizer;
 use tokio::sync::Semaphore;
 
-use super::chunking::{ChunkingConfig, Window, plan_windows};
+use super::chunking::{ChunkingConfig, Window, next_window, plan_windows};
 use super::features::{HOP_LENGTH, MelExtractor, N_FRAMES};
 use super::loop_guard::{compression_ratio, dedupe_loops, has_loop};
 use super::packing::{PackedAudio, PackingConfig};
@@ -31,8 +30,9 @@ use super::{
 const FRAMES_PER_SEC: f64 = 50.0;
 /// Seconds per timestamp token step (`<|0.02|>`).
 const TIMESTAMP_SEC: f64 = 0.02;
-/// Decoding passes over one window at most (the first plus its seeks): each seek moves at least
-/// `MIN_SEEK_SEC`, and real windows need two at most; this only bounds a misbehaving model.
+/// Seeks in a row at most (a window decoded, then from its seek point again, and so on): each
+/// seek moves at least `MIN_SEEK_SEC`, and real speech needs two in a row at most; this only
+/// bounds a misbehaving model.
 const MAX_PASSES: usize = 6;
 /// A seek shorter than this would decode the same audio again: the window is finished instead.
 const MIN_SEEK_SEC: f64 = 1.0;
@@ -86,26 +86,65 @@ struct Engine {
     packing: PackingConfig,
 }
 
-/// Each window's segments of a decoded group, in window order.
-type WindowSegments = Vec<Vec<Segment>>;
-
-/// One stretch of the packed timeline to decode: a planned window or, after a seek, its rest.
+/// One window of the packed timeline to decode.
 #[derive(Debug, Clone, Copy)]
 struct Job {
-    /// Index of the window in its batch.
-    owner: usize,
     /// Samples on the packed timeline.
     start: usize,
     end: usize,
-    /// 0 for the window itself, then one more per seek.
+    /// Seeks in a row that led to this window (0: the previous window was decoded to its end).
     pass: usize,
+}
+
+/// What decoding one job gives: its segments (times on the recording) and the rest of the job
+/// from the model's seek point, if the model stopped short of its end.
+type JobOutcome = (Vec<Segment>, Option<Job>);
+
+/// A stretch of the packed timeline decoded in order, window after window, each window starting
+/// where the model left the previous one (Whisper's own seek, as faster-whisper does it): text
+/// the model postponed to the next window is decoded there, at no extra encoder pass, instead of
+/// in a short window of its own.
+#[derive(Debug, Clone, Copy)]
+struct Stream {
+    /// Next sample to decode.
+    cursor: usize,
+    /// End of the stretch (exclusive).
+    end: usize,
+    /// Seeks in a row so far (bounded by `MAX_PASSES`).
+    seeks: usize,
+    finished: bool,
+}
+
+/// The planned windows cut into at most `n` streams of consecutive windows, as even in window
+/// count as they divide: one per lane and batch slot, so every stream is decoded side by side
+/// with the others, and the fewer the streams the fewer windows end at a stream's end.
+fn split_streams(windows: &[Window], n: usize) -> Vec<Stream> {
+    let n = n.clamp(1, windows.len().max(1));
+    let (base, extra) = (windows.len() / n, windows.len() % n);
+    let mut out = Vec::with_capacity(n);
+    let mut first = 0;
+    for i in 0..n {
+        let len = base + usize::from(i < extra);
+        if len == 0 {
+            break;
+        }
+        out.push(Stream {
+            cursor: windows[first].start,
+            end: windows[first + len - 1].end,
+            seeks: 0,
+            finished: false,
+        });
+        first += len;
+    }
+    out
 }
 
 /// What to do with a decoded job.
 struct JobPlan {
     /// Generated ids to keep (`None`: dropped as no speech).
     keep: Option<Vec<usize>>,
-    /// The rest of the window, to decode again from the seek point.
+    /// Where to go on from: the seek point (the rest of the window is decoded again, at the
+    /// start of the next window). `None`: the window is done to its end.
     rest: Option<Job>,
 }
 
@@ -307,36 +346,35 @@ impl Engine {
             removed_sec = packed.removed_sec(samples.len()),
             "speech packed"
         );
-        let groups: Vec<&[Window]> = windows.chunks(self.cfg.batch_size.max(1)).collect();
+        // Each stream is a stretch of the talk decoded window after window, every window
+        // starting at the previous one's seek point; lanes (model copies) decode streams side by
+        // side, a lane's streams batched into one `generate` call per step.
+        let mut streams = split_streams(&windows, self.models.len() * self.cfg.batch_size.max(1));
         let mut segments = Vec::new();
         let mut last_start = 0.0;
-        let mut emit = |group: &[Window], decoded: WindowSegments| {
-            for (window, mut segs) in group.iter().zip(decoded) {
-                enforce_monotonic(&mut segs, total_sec, &mut last_start);
-                let done = packed.to_original_sec(window.end as f64 / sr, true);
-                input.report_window(super::WindowDone {
-                    audio_sec_done: done.min(total_sec),
-                    audio_sec_total: total_sec,
-                    words: segs.iter().flat_map(|s| s.words.iter().cloned()).collect(),
-                });
-                segments.extend(segs);
-            }
+        let mut emit = |window_end: usize, mut segs: Vec<Segment>| {
+            enforce_monotonic(&mut segs, total_sec, &mut last_start);
+            let done = packed.to_original_sec(window_end as f64 / sr, true);
+            input.report_window(super::WindowDone {
+                audio_sec_done: done.min(total_sec),
+                audio_sec_total: total_sec,
+                words: segs.iter().flat_map(|s| s.words.iter().cloned()).collect(),
+            });
+            segments.extend(segs);
         };
-        // Without a language the first group detects it; every later group is decoded in it.
-        let mut rest = &groups[..];
-        if language.is_none()
-            && let Some((first, later)) = groups.split_first()
-        {
+        // Without a language the first window detects it; every later one is decoded in it.
+        if language.is_none() && !streams.is_empty() {
             if input.cancelled() {
                 return Err(AsrError::Cancelled);
             }
-            emit(
-                first,
-                self.decode_group(&self.models[0], &packed, first, &mut language)?,
-            );
-            rest = later;
+            let first = &mut streams[..1];
+            for (_, window_end, segs) in
+                self.step(&self.models[0], &packed, first, &mut language)?
+            {
+                emit(window_end, segs);
+            }
         }
-        self.decode_in_lanes(&packed, rest, &language, input, &mut emit)?;
+        self.decode_in_lanes(&packed, streams, &language, input, &mut emit)?;
         let (language, language_probability) = match language {
             // A language "detected" in noise that produced no words means nothing.
             Some((_, p)) if segments.is_empty() && p < 1.0 => (String::new(), 0.0),
@@ -349,62 +387,157 @@ impl Engine {
         })
     }
 
-    /// Decodes `groups` on one thread per model copy (each copy has its own CTranslate2 threads,
-    /// so a lone analysis keeps every core busy while concurrent analyses queue on the copies
-    /// instead of oversubscribing them), handing each group's segments to `emit` in order as soon
-    /// as all groups before it are done.
+    /// Decodes the streams on one thread per model copy (each copy has its own CTranslate2
+    /// threads, so a lone analysis keeps every core busy while concurrent analyses queue on the
+    /// copies instead of oversubscribing them), stream `i` on lane `i % lanes`. Each window's
+    /// segments go to `emit` in the talk's order: a stream's as soon as every stream before it
+    /// is finished.
     fn decode_in_lanes(
         &self,
         packed: &PackedAudio,
-        groups: &[&[Window]],
+        streams: Vec<Stream>,
         language: &Option<(String, f64)>,
         input: &AsrInput,
-        emit: &mut dyn FnMut(&[Window], WindowSegments),
+        emit: &mut dyn FnMut(usize, Vec<Segment>),
     ) -> Result<(), AsrError> {
-        let lanes = self.models.len().min(groups.len()).max(1);
-        let next = AtomicUsize::new(0);
+        enum Msg {
+            Window(usize, usize, Vec<Segment>),
+            Finished(usize),
+        }
+        let count = streams.len();
+        let lanes = self.models.len().min(count).max(1);
         let stop = AtomicBool::new(false);
-        let (tx, rx) = mpsc::channel::<(usize, Result<WindowSegments, AsrError>)>();
+        let (tx, rx) = mpsc::channel::<Result<Msg, AsrError>>();
         std::thread::scope(|scope| {
-            for model in &self.models[..lanes] {
+            for (lane, model) in self.models[..lanes].iter().enumerate() {
                 let tx = tx.clone();
-                let (next, stop) = (&next, &stop);
+                let stop = &stop;
+                let (ids, mut mine): (Vec<usize>, Vec<Stream>) = streams
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % lanes == lane)
+                    .map(|(i, s)| (i, *s))
+                    .unzip();
                 scope.spawn(move || {
+                    let mut lang = language.clone();
+                    let mut reported = vec![false; mine.len()];
                     loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= groups.len() || stop.load(Ordering::Relaxed) {
+                        for (k, s) in mine.iter().enumerate() {
+                            if s.finished && !reported[k] {
+                                reported[k] = true;
+                                if tx.send(Ok(Msg::Finished(ids[k]))).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        if reported.iter().all(|&r| r) || stop.load(Ordering::Relaxed) {
                             return;
                         }
-                        let result = if input.cancelled() {
-                            Err(AsrError::Cancelled)
-                        } else {
-                            let mut lang = language.clone();
-                            self.decode_group(model, packed, groups[i], &mut lang)
-                        };
-                        if tx.send((i, result)).is_err() {
+                        if input.cancelled() {
+                            let _ = tx.send(Err(AsrError::Cancelled));
                             return;
+                        }
+                        match self.step(model, packed, &mut mine, &mut lang) {
+                            Ok(outs) => {
+                                for (k, window_end, segs) in outs {
+                                    if tx.send(Ok(Msg::Window(ids[k], window_end, segs))).is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                let _ = tx.send(Err(e));
+                                return;
+                            }
                         }
                     }
                 });
             }
             drop(tx);
-            let mut pending = BTreeMap::new();
+            let mut pending: Vec<Vec<(usize, Vec<Segment>)>> = vec![Vec::new(); count];
+            let mut finished = vec![false; count];
             let mut due = 0;
-            for (i, result) in rx {
-                match result {
-                    Ok(decoded) => pending.insert(i, decoded),
+            for msg in rx {
+                match msg {
+                    Ok(Msg::Window(i, end, segs)) => pending[i].push((end, segs)),
+                    Ok(Msg::Finished(i)) => finished[i] = true,
                     Err(e) => {
                         stop.store(true, Ordering::Relaxed);
                         return Err(e);
                     }
-                };
-                while let Some(decoded) = pending.remove(&due) {
-                    emit(groups[due], decoded);
+                }
+                while due < count {
+                    for (end, segs) in pending[due].drain(..) {
+                        emit(end, segs);
+                    }
+                    if !finished[due] {
+                        break;
+                    }
                     due += 1;
                 }
             }
             Ok(())
         })
+    }
+
+    /// One step of a lane: the next window of each of its unfinished streams, decoded in one
+    /// batch. Each stream then continues from its window's seek point (where the model's last
+    /// complete timestamp left it: text it postponed or skipped is decoded at the start of the
+    /// stream's next window) or from the window's end. Returns, per window, its stream's index
+    /// in `streams`, its end and its segments.
+    fn step(
+        &self,
+        model: &sys::Whisper,
+        packed: &PackedAudio,
+        streams: &mut [Stream],
+        language: &mut Option<(String, f64)>,
+    ) -> Result<Vec<(usize, usize, Vec<Segment>)>, AsrError> {
+        let mut owners = Vec::new();
+        let mut jobs = Vec::new();
+        for (k, s) in streams.iter_mut().enumerate() {
+            if s.finished {
+                continue;
+            }
+            match next_window(
+                &packed.samples,
+                ASR_SAMPLE_RATE,
+                &packed.speech,
+                s.cursor,
+                s.end,
+                &self.chunking,
+            ) {
+                Some(w) => {
+                    owners.push(k);
+                    jobs.push(Job {
+                        start: w.start,
+                        end: w.end,
+                        pass: s.seeks,
+                    });
+                }
+                None => s.finished = true,
+            }
+        }
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let decoded = self.decode_jobs(model, packed, &jobs, language)?;
+        let mut out = Vec::with_capacity(jobs.len());
+        for ((k, job), (segs, rest)) in owners.into_iter().zip(&jobs).zip(decoded) {
+            let s = &mut streams[k];
+            match rest {
+                Some(r) => {
+                    s.cursor = r.start;
+                    s.seeks = r.pass;
+                }
+                None => {
+                    s.cursor = job.end;
+                    s.seeks = 0;
+                }
+            }
+            s.finished = s.cursor >= s.end;
+            out.push((k, job.end, segs));
+        }
+        Ok(out)
     }
 
     /// The language asked for (request, then configuration), checked against the model;
@@ -431,81 +564,72 @@ impl Engine {
         })
     }
 
-    /// Decodes a batch of windows (one `generate` call for all of them), then their rests
-    /// wherever the model stopped before the end of the speech (Whisper's seek, in batches
-    /// again). Returns each window's segments, times on the recording.
-    fn decode_group(
+    /// Decodes a batch of jobs (one `generate` call for all of them). Returns each job's
+    /// segments, times on the recording, and where the model wants to go on: the rest of the
+    /// job from its seek point (Whisper's seek), if any.
+    fn decode_jobs(
         &self,
         model: &sys::Whisper,
         packed: &PackedAudio,
-        windows: &[Window],
+        jobs: &[Job],
         language: &mut Option<(String, f64)>,
-    ) -> Result<Vec<Vec<Segment>>, AsrError> {
-        let mut out: Vec<Vec<Segment>> = windows.iter().map(|_| Vec::new()).collect();
-        let mut jobs: Vec<Job> = windows
-            .iter()
-            .enumerate()
-            .map(|(owner, w)| Job {
-                owner,
-                start: w.start,
-                end: w.end,
-                pass: 0,
-            })
-            .collect();
-        while !jobs.is_empty() {
-            let t0 = std::time::Instant::now();
-            let encoded = self.encode(model, packed, &jobs)?;
-            let encode_ms = t0.elapsed().as_millis();
-            if language.is_none() {
-                *language = Some(self.detect_language(model, &encoded)?);
+    ) -> Result<Vec<JobOutcome>, AsrError> {
+        let t0 = std::time::Instant::now();
+        let encoded = self.encode(model, packed, jobs)?;
+        let encode_ms = t0.elapsed().as_millis();
+        if language.is_none() {
+            *language = Some(self.detect_language(model, &encoded)?);
+        }
+        let code = language
+            .as_ref()
+            .map(|(c, _)| c.clone())
+            .unwrap_or_default();
+        let sot_seq = self.sot_sequence(&code)?;
+        let prompt = self.prompt(&sot_seq, &code)?;
+        let t1 = std::time::Instant::now();
+        let first = self.generate(model, &encoded, &prompt, jobs.len(), 0.0)?;
+        tracing::debug!(
+            batch = jobs.len(),
+            encode_ms,
+            decode_ms = t1.elapsed().as_millis(),
+            "batch decoded"
+        );
+        // Degenerate results are decoded again alone at rising temperatures (a batch of one
+        // keeps its encoding).
+        let mut results: Vec<(Decoded, Option<StorageView<'static>>)> = Vec::new();
+        for (job, d) in jobs.iter().zip(first) {
+            if self.acceptable(&d) || self.cfg.temperatures.len() < 2 {
+                results.push((d, None));
+            } else if jobs.len() == 1 {
+                let best = self.decode_with_fallback(model, &encoded, &prompt, d)?;
+                results.push((best, None));
+            } else {
+                let own = self.encode(model, packed, std::slice::from_ref(job))?;
+                let best = self.decode_with_fallback(model, &own, &prompt, d)?;
+                results.push((best, Some(own)));
             }
-            let code = language
-                .as_ref()
-                .map(|(c, _)| c.clone())
-                .unwrap_or_default();
-            let sot_seq = self.sot_sequence(&code)?;
-            let prompt = self.prompt(&sot_seq, &code)?;
-            let t1 = std::time::Instant::now();
-            let first = self.generate(model, &encoded, &prompt, jobs.len(), 0.0)?;
-            tracing::debug!(
-                batch = jobs.len(),
-                encode_ms,
-                decode_ms = t1.elapsed().as_millis(),
-                "batch decoded"
-            );
-            // Degenerate results are decoded again alone at rising temperatures.
-            let mut results: Vec<(Decoded, Option<StorageView<'static>>)> = Vec::new();
-            for (job, d) in jobs.iter().zip(first) {
-                if self.acceptable(&d) || self.cfg.temperatures.len() < 2 {
-                    results.push((d, None));
-                } else {
-                    let own = self.encode(model, packed, std::slice::from_ref(job))?;
-                    let best = self.decode_with_fallback(model, &own, &prompt, d)?;
-                    results.push((best, Some(own)));
-                }
-            }
+        }
 
-            let mut next = Vec::new();
-            let mut kept: Vec<Option<Vec<usize>>> = Vec::with_capacity(jobs.len());
-            for (job, (d, _)) in jobs.iter().zip(&results) {
-                let plan = self.plan_job(packed, job, d);
-                if let Some(rest) = plan.rest {
-                    next.push(rest);
-                }
-                kept.push(plan.keep);
-            }
+        let mut rests = Vec::with_capacity(jobs.len());
+        let mut kept: Vec<Option<Vec<usize>>> = Vec::with_capacity(jobs.len());
+        for (job, (d, _)) in jobs.iter().zip(&results) {
+            let plan = self.plan_job(packed, job, d);
+            rests.push(plan.rest);
+            kept.push(plan.keep);
+        }
 
-            let (texts, alignments) =
-                self.align_batch(model, &encoded, &sot_seq, &jobs, &results, &kept)?;
-            for (i, job) in jobs.iter().enumerate() {
-                let (Some(ids), Some(a)) = (&kept[i], &alignments[i]) else {
-                    continue;
-                };
-                let words = self.words_from_alignment(a, &texts[i], &code);
-                let segs = self.build_segments(packed, job, &results[i].0, ids, words, &code);
-                out[job.owner].extend(segs);
-            }
-            jobs = next;
+        let (texts, alignments) =
+            self.align_batch(model, &encoded, &sot_seq, jobs, &results, &kept)?;
+        let mut out = Vec::with_capacity(jobs.len());
+        for (i, (job, rest)) in jobs.iter().zip(rests).enumerate() {
+            let segs = match (&kept[i], &alignments[i]) {
+                (Some(ids), Some(a)) => {
+                    let words = self.words_from_alignment(a, &texts[i], &code);
+                    self.build_segments(packed, job, &results[i].0, ids, words, &code)
+                }
+                _ => Vec::new(),
+            };
+            out.push((segs, rest));
         }
         Ok(out)
     }
@@ -757,7 +881,6 @@ impl Engine {
             let speech_left = speech_sec(start as f64 / sr, job_end_sec) >= MIN_SPEECH_SEC;
             (progressed && speech_left && job.pass + 1 < MAX_PASSES && start < job.end).then_some(
                 Job {
-                    owner: job.owner,
                     start,
                     end: job.end,
                     pass: job.pass + 1,
@@ -1319,6 +1442,24 @@ fn enforce_monotonic(segments: &mut [Segment], duration_sec: f64, last: &mut f64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streams_are_runs_of_consecutive_windows() {
+        let w = |a: usize, b: usize| Window { start: a, end: b };
+        let windows = [w(0, 10), w(12, 20), w(25, 30), w(31, 40), w(41, 50)];
+        let bounds = |n| -> Vec<(usize, usize)> {
+            split_streams(&windows, n)
+                .iter()
+                .map(|s| (s.cursor, s.end))
+                .collect()
+        };
+        assert_eq!(bounds(1), vec![(0, 50)]);
+        assert_eq!(bounds(2), vec![(0, 30), (31, 50)]);
+        // More slots than windows: one window per stream.
+        assert_eq!(bounds(8).len(), 5);
+        assert_eq!(bounds(8)[4], (41, 50));
+        assert!(split_streams(&[], 4).is_empty());
+    }
 
     fn raw(text: &str, start: f64, end: f64, tok: Range<usize>) -> RawWord {
         RawWord {
