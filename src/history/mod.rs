@@ -128,14 +128,16 @@ impl History {
         while let Some(row) = self.outbox.front() {
             match self.seen(self.store.insert_rehearsal(&row).await) {
                 Ok(()) => {
-                    self.outbox.pop_done(&row.id).await;
+                    // Counted before the write leaves the queue: whoever sees no pending write
+                    // also sees it counted.
                     self.outbox.landed.fetch_add(1, Ordering::Relaxed);
+                    self.outbox.pop_done(&row.id).await;
                     tracing::info!(rehearsal = %row.id, "pending rehearsal recorded");
                 }
                 Err(StoreError::Unavailable(_)) => return,
                 Err(e) => {
-                    self.outbox.pop_done(&row.id).await;
                     self.outbox.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.outbox.pop_done(&row.id).await;
                     tracing::warn!(rehearsal = %row.id, error = %e, "pending rehearsal given up");
                 }
             }

@@ -135,18 +135,16 @@ impl Outbox {
         self.lock().front().cloned()
     }
 
-    /// Removes the oldest write (and its file) once it landed or was given up.
+    /// Removes the oldest write once it landed or was given up: its file first, then its place
+    /// in the queue, so no write counts as done while its file is still on disk.
     pub async fn pop_done(&self, id: &str) {
-        let popped = {
-            let mut q = self.lock();
-            if q.front().is_some_and(|r| r.id == id) {
-                q.pop_front()
-            } else {
-                None
-            }
+        let Some(row) = self.front().filter(|r| r.id == id) else {
+            return;
         };
-        if let Some(row) = popped {
-            self.remove_files(&[row]).await;
+        self.remove_files(std::slice::from_ref(&row)).await;
+        let mut q = self.lock();
+        if q.front().is_some_and(|r| r.id == id) {
+            q.pop_front();
         }
     }
 
