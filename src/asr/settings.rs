@@ -112,8 +112,9 @@ pub struct WhisperConfig {
     /// times mapped back), so windows are full of speech. Seconds; env `WHISPER_PACK_SILENCE_SEC`,
     /// default 1.0.
     pub pack_silence_sec: f64,
-    /// Windows decoded together in one CTranslate2 call. Env `WHISPER_BATCH_SIZE`, default 4
-    /// (measured in `docs/bench/asr.md`).
+    /// Windows decoded together in one CTranslate2 call. Env `WHISPER_BATCH_SIZE`, default 0 =
+    /// [`default_batch_size`], the size measured best for the GEMM this binary was built with
+    /// (`docs/bench/asr.md`).
     pub batch_size: usize,
     /// Heap blocks of at least this many KiB get their own `mmap` and go back to the system when
     /// freed (glibc's `M_MMAP_THRESHOLD`, set when the model loads; it applies to the whole
@@ -121,9 +122,23 @@ pub struct WhisperConfig {
     /// so CTranslate2's per-window buffers (a few MiB to tens of MiB) then stay in each decoding
     /// thread's heap: peak RSS on a 10-minute talk was 768 MiB with glibc's default and 537 MiB
     /// with 1024, same WER, no slowdown measured (`docs/bench/asr.md`). Env `WHISPER_MMAP_THRESHOLD_KIB`,
-    /// default 1024; 0 leaves glibc's own (then `MALLOC_MMAP_THRESHOLD_` still applies). No effect
-    /// off glibc.
+    /// default 1024; 0 leaves glibc's own (then `MALLOC_MMAP_THRESHOLD_` still applies). While it
+    /// is in force the heap's free pages are also handed back before each window's encoder pass
+    /// (`malloc_trim`). No effect off glibc.
     pub mmap_threshold_kib: usize,
+    /// Model copies that may run their encoder at the same moment; the others wait for a turn
+    /// (their decoding goes on). The encoder's attention buffers are a window's largest (72 MiB
+    /// for base at batch 1), so with two copies this cuts the peak memory of a long talk
+    /// (`docs/bench/asr.md`). Env `WHISPER_PARALLEL_ENCODES`, default 1; 0 = no limit.
+    pub parallel_encodes: usize,
+}
+
+/// Windows per CTranslate2 call when `WHISPER_BATCH_SIZE` is 0: 4 with the default (Ruy) GEMM,
+/// whose int8 kernels gain from the larger matrices; 1 with oneDNN (`dnnl`), which is as fast
+/// window by window and whose two copies would otherwise each hold four windows' encoder
+/// buffers (measured on the 10-minute talk, `docs/bench/asr.md`).
+pub const fn default_batch_size() -> usize {
+    if cfg!(feature = "dnnl") { 1 } else { 4 }
 }
 
 impl Default for WhisperConfig {
@@ -146,8 +161,9 @@ impl Default for WhisperConfig {
             workers: 1,
             max_window_sec: 30.0,
             pack_silence_sec: 1.0,
-            batch_size: 4,
+            batch_size: default_batch_size(),
             mmap_threshold_kib: 1024,
+            parallel_encodes: 1,
         }
     }
 }
@@ -224,11 +240,13 @@ mod tests {
             ..WhisperConfig::default()
         };
         assert_ne!(a.decoding_fingerprint(), b.decoding_fingerprint());
-        // Threads, workers and batching change speed, not the transcript.
+        // Threads, workers, batching and the memory settings change speed, not the transcript.
         let c = WhisperConfig {
             workers: 4,
             threads: 2,
             batch_size: 8,
+            parallel_encodes: 0,
+            mmap_threshold_kib: 0,
             ..WhisperConfig::default()
         };
         assert_eq!(a.decoding_fingerprint(), c.decoding_fingerprint());

@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 use super::chunking::{ChunkingConfig, Window, next_window, plan_windows};
 use super::features::{HOP_LENGTH, MelExtractor, N_FRAMES};
 use super::loop_guard::{compression_ratio, dedupe_loops, has_loop};
+use super::memory::{EncodeGate, release_free_heap};
 use super::packing::{PackedAudio, PackingConfig};
 use super::settings::{ComputeType, WhisperConfig, normalise_language};
 use super::{
@@ -84,6 +85,10 @@ struct Engine {
     cfg: WhisperConfig,
     chunking: ChunkingConfig,
     packing: PackingConfig,
+    /// Copies encoding at once (`WHISPER_PARALLEL_ENCODES`).
+    encode_gate: EncodeGate,
+    /// The mmap threshold is in force: the heap's free pages are also handed back between windows.
+    trim_heap: bool,
 }
 
 /// One window of the packed timeline to decode.
@@ -192,7 +197,7 @@ impl WhisperTranscriber {
             }
         }
         let model_id = model_identity(&dir).map_err(|e| unavailable(e.to_string()))?;
-        super::memory::set_mmap_threshold(cfg.mmap_threshold_kib);
+        let trim_heap = super::memory::set_mmap_threshold(cfg.mmap_threshold_kib);
         let workers = cfg.workers.max(1);
         let ct2_cfg = || sys::Config {
             device: sys::Device::CPU,
@@ -257,9 +262,11 @@ impl WhisperTranscriber {
                 mel,
                 ids,
                 multilingual,
+                encode_gate: EncodeGate::new(cfg.parallel_encodes),
                 cfg,
                 chunking,
                 packing,
+                trim_heap,
             }),
             permits: Arc::new(Semaphore::new(workers)),
             fingerprint,
@@ -716,6 +723,10 @@ impl Engine {
         }
         let shape = [jobs.len(), self.mel_bins(), N_FRAMES];
         let view = StorageView::new(&shape, &mut feats, sys::Device::CPU).map_err(inference)?;
+        if self.trim_heap {
+            release_free_heap();
+        }
+        let _turn = self.encode_gate.enter();
         model.encode(&view, false).map_err(inference)
     }
 
