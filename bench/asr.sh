@@ -22,8 +22,9 @@
 #   FEATURES=dnnl bench/asr.sh   CTranslate2 on oneDNN (scripts/fetch-onednn.sh; LD_LIBRARY_PATH set here)
 #   FEATURES=mkl CT2_USE_MKL=1 bench/asr.sh   the same on an AMD CPU (CTranslate2 uses MKL only
 #                                on Intel unless told; faster-whisper is run without the variable)
-#   REPLICAS=2 bench/asr.sh      our service with 2 model replicas of THREADS/2 threads each
-#                                (MAX_CONCURRENT_ANALYSES=2): one analysis decodes on both at once
+#   REPLICAS=1 bench/asr.sh      our service with 1 model copy of THREADS threads (default: THREADS
+#                                copies of 1 thread, MAX_CONCURRENT_ANALYSES=THREADS, as the service
+#                                runs on a THREADS-core machine; one analysis decodes on all at once)
 #   NOISE=1 RUNS=5 bench/asr.sh  run i transcribes the talks with a ±4-step noise floor of seed i
 #                                (both systems the same file): beam search turns the smallest input
 #                                change into different words, so one file is one draw of a WER;
@@ -40,7 +41,7 @@ runs="${RUNS:-3}"
 beam="${BEAM:-5}"
 our_beam="${OUR_BEAM:-$beam}" # our service's beam (talks, concurrency); faster-whisper keeps BEAM
 read -r -a our_env <<<"${OUR_ENV:-}" # extra VAR=value for our server only
-replicas="${REPLICAS:-1}"
+replicas="${REPLICAS:-$threads}" # model copies; the service default is one per core
 features="${FEATURES:-}"
 noise="${NOISE:-0}"
 seed=0 # the noise-floor seed of the talk being measured (talks, NOISE=1)

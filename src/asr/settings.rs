@@ -112,9 +112,11 @@ pub struct WhisperConfig {
     /// times mapped back), so windows are full of speech. Seconds; env `WHISPER_PACK_SILENCE_SEC`,
     /// default 1.0.
     pub pack_silence_sec: f64,
-    /// Windows decoded together in one CTranslate2 call. Env `WHISPER_BATCH_SIZE`, default 0 =
-    /// [`default_batch_size`], the size measured best for the GEMM this binary was built with
-    /// (`docs/bench/asr.md`).
+    /// Windows decoded together in one CTranslate2 call. Env `WHISPER_BATCH_SIZE`, default 1:
+    /// with one model copy per core the copies already keep the cores busy, and each window in a
+    /// batch holds its own encoder and beam buffers in every copy. On the 10-minute talk with two
+    /// copies, batch 4 was 5 % faster than 1 on the Ruy build (16 % on 3 minutes of Russian) for
+    /// 400 MiB more peak memory, and slower on the `dnnl` build (`docs/bench/asr.md`).
     pub batch_size: usize,
     /// Heap blocks of at least this many KiB get their own `mmap` and go back to the system when
     /// freed (glibc's `M_MMAP_THRESHOLD`, set when the model loads; it applies to the whole
@@ -131,14 +133,6 @@ pub struct WhisperConfig {
     /// for base at batch 1), so with two copies this cuts the peak memory of a long talk
     /// (`docs/bench/asr.md`). Env `WHISPER_PARALLEL_ENCODES`, default 1; 0 = no limit.
     pub parallel_encodes: usize,
-}
-
-/// Windows per CTranslate2 call when `WHISPER_BATCH_SIZE` is 0: 4 with the default (Ruy) GEMM,
-/// whose int8 kernels gain from the larger matrices; 1 with oneDNN (`dnnl`), which is as fast
-/// window by window and whose two copies would otherwise each hold four windows' encoder
-/// buffers (measured on the 10-minute talk, `docs/bench/asr.md`).
-pub const fn default_batch_size() -> usize {
-    if cfg!(feature = "dnnl") { 1 } else { 4 }
 }
 
 impl Default for WhisperConfig {
@@ -161,7 +155,7 @@ impl Default for WhisperConfig {
             workers: 1,
             max_window_sec: 30.0,
             pack_silence_sec: 1.0,
-            batch_size: default_batch_size(),
+            batch_size: 1,
             mmap_threshold_kib: 1024,
             parallel_encodes: 1,
         }

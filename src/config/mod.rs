@@ -404,18 +404,6 @@ mod tests {
     }
 
     #[test]
-    fn whisper_batch_size_zero_is_the_builds_measured_best() {
-        let best = crate::asr::settings::default_batch_size();
-        assert_eq!(best, if cfg!(feature = "dnnl") { 1 } else { 4 });
-        for pairs in [&[][..], &[("WHISPER_BATCH_SIZE", "0")][..]] {
-            assert_eq!(cfg(pairs).unwrap().asr.whisper.batch_size, best);
-        }
-        let c = cfg(&[("WHISPER_BATCH_SIZE", "3")]).unwrap();
-        assert_eq!(c.asr.whisper.batch_size, 3);
-        assert!(cfg(&[("WHISPER_BATCH_SIZE", "33")]).is_err());
-    }
-
-    #[test]
     fn bad_values_name_their_variable_and_all_are_reported() {
         let err = cfg(&[
             ("BIND_ADDR", "not an address"),

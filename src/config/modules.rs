@@ -76,10 +76,7 @@ pub fn asr(r: &mut Reader, max_concurrent: usize) -> AsrConfig {
         workers,
         max_window_sec: r.number("WHISPER_MAX_WINDOW_SEC", d.max_window_sec, 1.0..=30.0),
         pack_silence_sec: r.number("WHISPER_PACK_SILENCE_SEC", d.pack_silence_sec, 0.4..=3600.0),
-        batch_size: match r.number("WHISPER_BATCH_SIZE", 0usize, 0..=32) {
-            0 => d.batch_size,
-            n => n,
-        },
+        batch_size: r.number("WHISPER_BATCH_SIZE", d.batch_size, 1..=32),
         mmap_threshold_kib: r.number(
             "WHISPER_MMAP_THRESHOLD_KIB",
             d.mmap_threshold_kib,
