@@ -18,10 +18,11 @@ use speech_coach::audio::vad::{VadConfig, detect};
 use support::asr::{align, normalise_words};
 use support::long_talk;
 
-/// Word deletion rate bound. `bench/asr.sh` (docs/bench/asr.md) measured on this talk: bare
-/// faster-whisper 1.2.1 (same weights, int8, beam 5, its VAD) 0.0045, speech-coach 0.0081, the
-/// single-pass decoder this replaced 0.051. The bound sits just above our measurement (the issue
-/// asks for faster-whisper's; that gap of four words is open, see docs/bench/asr.md).
+/// Word deletion rate bound. `bench/asr.sh` (docs/bench/asr.md) measured on this talk, mean over
+/// three noise-floor seeds (2026-12-04): bare faster-whisper 1.2.1 (same weights, int8, beam 5,
+/// its VAD) 0.0108, speech-coach 0.0066 (default build) and 0.0087 (`dnnl`); the single-pass
+/// decoder this replaced lost 0.051. One file moves by a few words either way (faster-whisper
+/// 0.0054–0.0189 over the seeds), so the bound is an absolute one just above ours.
 const MAX_DELETION_RATE: f64 = 0.01;
 /// A sentence counts as lost when fewer than half of its words are found in place.
 const MIN_SENTENCE_RECALL: f64 = 0.5;
