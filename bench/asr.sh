@@ -64,18 +64,8 @@ if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import faster_whisp
   "$venv/bin/pip" install --quiet "faster-whisper==1.2.1"
 fi
 
-feature_args=()
-if [[ -n "$features" ]]; then
-  feature_args=(--features "$features")
-  if [[ ",$features," == *,dnnl,* ]]; then
-    ONEDNN_ROOT="$("$repo/scripts/fetch-onednn.sh")"
-    export ONEDNN_ROOT LD_LIBRARY_PATH="$ONEDNN_ROOT/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  fi
-  if [[ ",$features," == *,mkl,* ]]; then
-    MKLROOT="$("$repo/scripts/fetch-mkl.sh")"
-    export MKLROOT
-  fi
-fi
+# shellcheck source=../scripts/features.sh
+source "$repo/scripts/features.sh"
 cargo build --release "${feature_args[@]}" --bin speech-coach
 cargo bench --profile release "${feature_args[@]}" --bench asr_rtf --no-run
 bench_bin="$(cargo bench --profile release "${feature_args[@]}" --bench asr_rtf --no-run --message-format=json 2>/dev/null \
