@@ -19,7 +19,8 @@
 #   FEATURES=mkl bench/asr.sh    our side built with CTranslate2 on oneMKL (scripts/fetch-mkl.sh)
 #   FEATURES=openmp OUR_ENV="OMP_WAIT_POLICY=passive" REPLICAS=1 bench/asr.sh   one copy, CTranslate2
 #                                with GNU OpenMP; OUR_ENV is set for our server only
-#   FEATURES=dnnl bench/asr.sh   CTranslate2 on oneDNN (scripts/fetch-onednn.sh; LD_LIBRARY_PATH set here)
+#   FEATURES=dnnl bench/asr.sh   CTranslate2 on oneDNN (scripts/features.sh: oneDNN fetched, LD_LIBRARY_PATH
+#                                set, built into ~/.cache/speech-coach/target-dnnl)
 #   FEATURES=mkl CT2_USE_MKL=1 bench/asr.sh   the same on an AMD CPU (CTranslate2 uses MKL only
 #                                on Intel unless told; faster-whisper is run without the variable)
 #   REPLICAS=1 bench/asr.sh      our service with 1 model copy of THREADS threads (default: THREADS
@@ -47,14 +48,15 @@ noise="${NOISE:-0}"
 seed=0 # the noise-floor seed of the talk being measured (talks, NOISE=1)
 mode="${1:-talks}"
 mode="${mode#--}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/speech-coach/target}"
+# shellcheck source=../scripts/features.sh
+source "$repo/scripts/features.sh"
 
 model_dir="$("$repo/scripts/fetch-model.sh")"
 cd "$repo"
 
 if [[ "$mode" == fillers ]]; then
   WHISPER_MODEL_DIR="$model_dir" WHISPER_THREADS="$threads" \
-    cargo bench --profile release --bench asr_rtf -- --fillers
+    cargo bench --profile release "${feature_args[@]}" --bench asr_rtf -- --fillers
   exit 0
 fi
 
@@ -64,8 +66,6 @@ if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import faster_whisp
   "$venv/bin/pip" install --quiet "faster-whisper==1.2.1"
 fi
 
-# shellcheck source=../scripts/features.sh
-source "$repo/scripts/features.sh"
 cargo build --release "${feature_args[@]}" --bin speech-coach
 cargo bench --profile release "${feature_args[@]}" --bench asr_rtf --no-run
 bench_bin="$(cargo bench --profile release "${feature_args[@]}" --bench asr_rtf --no-run --message-format=json 2>/dev/null \

@@ -9,11 +9,6 @@ cd "$(dirname "$0")/.."
 repo="$PWD"
 scripts/deps.sh run
 scripts/fetch-model.sh
-if [[ -n "${FEATURES:-}" ]]; then
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/speech-coach/target-${FEATURES//,/-}}"
-else
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/speech-coach/target}"
-fi
 # shellcheck source=features.sh
 source scripts/features.sh
 # Built together with one small test target: cargo then resolves features with the
